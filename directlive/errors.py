@@ -1,0 +1,85 @@
+"""The one error tree of directlive.
+
+Every error a caller can see carries a stable machine-readable ``code`` (snake_case) and a
+human sentence. Planes raise these; only ``signaling`` maps them to HTTP statuses and socket
+error messages (``signaling/errors_http.py``)::
+
+    DirectliveError
+    ├── BadRequest          malformed input: JSON, SDP, fields, content type
+    │   └── PayloadTooLarge body or message over its limit
+    ├── Unauthorized        missing, malformed, expired or badly signed token
+    ├── Forbidden           authenticated but not allowed (privacy, block, not host, ...)
+    ├── NotFound            unknown live, user, thread, session
+    ├── Conflict            the state forbids it now (live ended, already member, ...)
+    ├── Unsupported         a codec or media shape we cannot serve to this peer
+    ├── RateLimited         too many requests from this user
+    └── Unavailable         a dependency (store, media) cannot serve now
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DirectliveError(Exception):
+    """Root of every error directlive raises on purpose."""
+
+    default_code: ClassVar[str] = "error"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class BadRequest(DirectliveError):
+    default_code = "bad_request"
+
+
+class PayloadTooLarge(BadRequest):
+    default_code = "payload_too_large"
+
+
+class Unauthorized(DirectliveError):
+    default_code = "unauthorized"
+
+
+class Forbidden(DirectliveError):
+    default_code = "forbidden"
+
+
+class NotFound(DirectliveError):
+    default_code = "not_found"
+
+
+class Conflict(DirectliveError):
+    default_code = "conflict"
+
+
+class Unsupported(DirectliveError):
+    default_code = "unsupported"
+
+
+class RateLimited(DirectliveError):
+    default_code = "rate_limited"
+
+
+class Unavailable(DirectliveError):
+    default_code = "unavailable"
+
+
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "DirectliveError",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "Unauthorized",
+    "Unavailable",
+    "Unsupported",
+]

@@ -1,0 +1,77 @@
+"""Peer connections the server creates: no STUN/TURN servers, candidates filtered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+
+from directlive.errors import BadRequest
+from streamer.ice import filter_remote_candidates, remote_candidate_allowed
+
+log = logging.getLogger("directlive.streamer")
+
+MAX_SDP_BYTES = 64 * 1024
+
+
+def new_peer_connection() -> RTCPeerConnection:
+    """A server-side peer connection; ``iceServers=[]`` because aiortc otherwise defaults
+    to a public STUN server, which an offline loopback server must never contact."""
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+def parse_offer(sdp: str) -> RTCSessionDescription:
+    """Check the shape of an SDP offer before aiortc sees it."""
+    if len(sdp.encode()) > MAX_SDP_BYTES:
+        raise BadRequest("SDP offer is too large", code="payload_too_large")
+    if not sdp.startswith("v=0") or "\nm=" not in sdp:
+        raise BadRequest("body is not an SDP offer (expected v=0 and m= lines)", code="bad_sdp")
+    return RTCSessionDescription(sdp=filter_remote_candidates(sdp), type="offer")
+
+
+async def apply_offer(pc: RTCPeerConnection, sdp: str) -> None:
+    """``setRemoteDescription``, turning aiortc's parse errors into ``BadRequest``."""
+    offer = parse_offer(sdp)
+    try:
+        await pc.setRemoteDescription(offer)
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise BadRequest(f"malformed SDP offer: {exc}", code="bad_sdp") from exc
+    except Exception as exc:  # aiortc raises its own OperationError/InvalidStateError
+        if type(exc).__module__.startswith("aiortc"):
+            raise BadRequest(f"unusable SDP offer: {exc}", code="bad_sdp") from exc
+        raise
+
+
+async def make_answer(pc: RTCPeerConnection) -> str:
+    """Create and apply the answer; aiortc gathers every local candidate before returning."""
+    answer = await pc.createAnswer()
+    await pc.setLocalDescription(answer)
+    description = pc.localDescription
+    assert description is not None
+    return str(description.sdp)
+
+
+async def add_remote_candidate(pc: RTCPeerConnection, candidate: str, sdp_mid: str | None) -> None:
+    """Trickle ICE from the client; an empty candidate means end-of-candidates."""
+    if not candidate:
+        return
+    line = candidate.removeprefix("a=").removeprefix("candidate:")
+    if not remote_candidate_allowed(f"a=candidate:{line}"):
+        return
+    try:
+        parsed = candidate_from_sdp(line)
+    except (ValueError, IndexError) as exc:
+        raise BadRequest(f"malformed ICE candidate: {exc}", code="bad_candidate") from exc
+    parsed.sdpMid = sdp_mid
+    if sdp_mid is None:
+        parsed.sdpMLineIndex = 0
+    await pc.addIceCandidate(parsed)
+
+
+async def close_quietly(pc: RTCPeerConnection) -> None:
+    try:
+        await asyncio.wait_for(pc.close(), timeout=5)
+    except (TimeoutError, ConnectionError, RuntimeError) as exc:
+        log.warning("closing peer connection failed: %r", exc)

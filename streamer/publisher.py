@@ -1,0 +1,104 @@
+"""One participant publishing into a live: its peer connection and its track sources."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
+
+from directlive.errors import BadRequest
+from streamer.codec_choice import pin_publisher_codec
+from streamer.peer import apply_offer, close_quietly, make_answer, new_peer_connection
+from streamer.source import TrackSource
+from streamer.stats import ForwardingStats
+from streamer.tap import tap_receiver
+
+log = logging.getLogger("directlive.streamer")
+
+
+class PublisherSession:
+    """Receives one participant's tracks and turns each into a ``TrackSource``."""
+
+    def __init__(
+        self,
+        *,
+        live_id: str,
+        participant: str,
+        stats: ForwardingStats,
+        on_connection_lost: Callable[[PublisherSession], None],
+        keyframe_interval: float = 1.0,
+        viewer_queue_limit: int = 240,
+    ) -> None:
+        self.live_id = live_id
+        self.participant = participant
+        self.pc = new_peer_connection()
+        self.sources: list[TrackSource] = []
+        self.codecs: dict[str, RTCRtpCodecParameters] = {}
+        self._stats = stats
+        self._on_connection_lost = on_connection_lost
+        self._keyframe_interval = keyframe_interval
+        self._viewer_queue_limit = viewer_queue_limit
+        self._pli_tasks: set[asyncio.Future[None]] = set()
+        self.connected = asyncio.Event()
+        self.pc.on("connectionstatechange", self._on_state_change)
+
+    async def answer(self, offer_sdp: str) -> str:
+        """Accept the publisher's offer; every received track is tapped, never decoded."""
+        await apply_offer(self.pc, offer_sdp)
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.receiver._track is None:
+                continue
+            codec = pin_publisher_codec(transceiver)
+            source = TrackSource(
+                track_id=f"{self.participant}-{transceiver.kind}-{transceiver.mid}",
+                kind=transceiver.kind,
+                mime_type=codec.mimeType,
+                stats=self._stats,
+                request_upstream_keyframe=self._keyframe_requester(transceiver.receiver),
+                keyframe_interval=self._keyframe_interval,
+                viewer_queue_limit=self._viewer_queue_limit,
+            )
+            tap_receiver(transceiver.receiver, self._frame_sink(source))
+            self.sources.append(source)
+            self.codecs[source.track_id] = codec
+        if not self.sources:
+            raise BadRequest("the offer publishes no audio or video track", code="no_media")
+        return await make_answer(self.pc)
+
+    def codec_of(self, source: TrackSource) -> RTCRtpCodecParameters:
+        return self.codecs[source.track_id]
+
+    @staticmethod
+    def _frame_sink(source: TrackSource) -> Callable[[RTCRtpCodecParameters, bytes, int], None]:
+        def sink(codec: RTCRtpCodecParameters, data: bytes, timestamp: int) -> None:
+            source.push(data, timestamp)
+
+        return sink
+
+    def _keyframe_requester(self, receiver: RTCRtpReceiver) -> Callable[[], None]:
+        def request() -> None:
+            sources = receiver.getSynchronizationSources()
+            if not sources:
+                return
+            task = asyncio.ensure_future(receiver._send_rtcp_pli(sources[0].source))
+            self._pli_tasks.add(task)
+            task.add_done_callback(self._pli_tasks.discard)
+
+        return request
+
+    def _on_state_change(self) -> None:
+        state = self.pc.connectionState
+        log.debug("publisher %s of live %s: %s", self.participant, self.live_id, state)
+        if state == "connected":
+            self.connected.set()
+        elif state in ("failed", "closed"):
+            self._on_connection_lost(self)
+
+    async def close(self) -> None:
+        for source in self.sources:
+            source.close()
+        await close_quietly(self.pc)
+        for task in list(self._pli_tasks):
+            task.cancel()

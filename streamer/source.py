@@ -1,0 +1,129 @@
+"""One published track: receives encoded frames once and offers them to every viewer track."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from streamer.frames import EncodedFrame, is_keyframe
+from streamer.stats import ForwardingStats
+from streamer.viewer_track import ViewerTrack
+
+KeyframeRequester = Callable[[], None]
+
+
+class TrackSource:
+    """Fans one publisher track out to viewers, keeping the latest GOP for late joiners.
+
+    Keyframe requests from viewers are coalesced: at most one PLI goes upstream per
+    ``keyframe_interval`` seconds, and one arriving inside the interval is sent at its end.
+    """
+
+    def __init__(
+        self,
+        *,
+        track_id: str,
+        kind: str,
+        mime_type: str,
+        stats: ForwardingStats,
+        request_upstream_keyframe: KeyframeRequester | None = None,
+        keyframe_interval: float = 1.0,
+        gop_limit: int = 900,
+        viewer_queue_limit: int = 240,
+    ) -> None:
+        self.track_id = track_id
+        self.kind = kind
+        self.mime_type = mime_type
+        self._stats = stats
+        self._request_upstream = request_upstream_keyframe
+        self._keyframe_interval = keyframe_interval
+        self._gop_limit = gop_limit
+        self._viewer_queue_limit = viewer_queue_limit
+        self._gop: list[EncodedFrame] = []
+        self._viewers: set[ViewerTrack] = set()
+        self._picture_id = 0
+        self._last_keyframe_request = -float("inf")
+        self._pending_request: asyncio.TimerHandle | None = None
+        self._closed = False
+        self.last_frame_at: float | None = None
+
+    @property
+    def viewer_count(self) -> int:
+        return len(self._viewers)
+
+    @property
+    def has_keyframe(self) -> bool:
+        """Whether a new viewer can start at once from the cached GOP."""
+        return bool(self._gop)
+
+    def push(self, data: bytes, timestamp: int) -> None:
+        """Take one complete encoded frame from the publisher and offer it to every viewer."""
+        if self._closed:
+            return
+        keyframe = is_keyframe(self.mime_type, data)
+        frame = EncodedFrame(data, timestamp, keyframe, picture_id=self._picture_id)
+        self._picture_id = (self._picture_id + 1) & 0x7FFF
+        self.last_frame_at = frame.received_at
+        self._stats.frames_received += 1
+        if self.kind == "video":
+            if keyframe:
+                self._gop = [frame]
+            elif self._gop and len(self._gop) < self._gop_limit:
+                self._gop.append(frame)
+            else:
+                self._gop = []
+        for viewer in self._viewers:
+            viewer.offer(frame)
+
+    def subscribe(self) -> ViewerTrack:
+        """A new viewer track, primed with the cached GOP so it can start at once."""
+        if self._closed:
+            raise RuntimeError("track source is closed")
+        track = ViewerTrack(
+            source=self,
+            kind=self.kind,
+            stats=self._stats,
+            queue_limit=self._viewer_queue_limit,
+        )
+        if self.kind == "video":
+            if self._gop:
+                track.prime(self._gop)
+            else:
+                self.request_keyframe()
+        self._viewers.add(track)
+        return track
+
+    def unsubscribe(self, track: ViewerTrack) -> None:
+        self._viewers.discard(track)
+        track.stop()
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe, coalesced and rate-limited across viewers."""
+        if self._request_upstream is None or self._closed or self._pending_request is not None:
+            return
+        wait = self._last_keyframe_request + self._keyframe_interval - time.monotonic()
+        if wait <= 0:
+            self._send_keyframe_request()
+        else:
+            loop = asyncio.get_running_loop()
+            self._pending_request = loop.call_later(wait, self._send_keyframe_request)
+
+    def _send_keyframe_request(self) -> None:
+        self._pending_request = None
+        if self._request_upstream is None or self._closed:
+            return
+        self._last_keyframe_request = time.monotonic()
+        self._stats.keyframe_requests_upstream += 1
+        self._request_upstream()
+
+    def close(self) -> None:
+        """End every viewer track; the source accepts no new frames or viewers."""
+        self._closed = True
+        if self._pending_request is not None:
+            self._pending_request.cancel()
+            self._pending_request = None
+        for viewer in list(self._viewers):
+            viewer.stop()
+        self._viewers.clear()
+        self._gop = []

@@ -1,0 +1,23 @@
+"""Plain counters of the media plane, read at scrape time (no locks on the hot path)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class ForwardingStats:
+    """Totals since the process started, for one ``Streamer``."""
+
+    frames_received: int = 0
+    """Complete encoded frames tapped from publishers."""
+    frames_forwarded: int = 0
+    """Frames handed to viewers' senders (one per viewer per frame)."""
+    bytes_forwarded: int = 0
+    """Encoded bytes handed to viewers' senders."""
+    frames_dropped_slow_viewer: int = 0
+    """Frames a viewer never got because its queue was full or it waited for a keyframe."""
+    keyframe_requests_upstream: int = 0
+    """PLIs sent to publishers, after coalescing and rate limiting."""
+    keyframe_requests_from_viewers: int = 0
+    """PLI/FIR received from viewers (before coalescing)."""

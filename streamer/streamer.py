@@ -1,0 +1,192 @@
+"""The media plane's entry point: lives, their publishers and viewers on this node."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from directlive.errors import Conflict, NotFound
+from streamer.config import MediaConfig
+from streamer.live import MediaLive
+from streamer.publisher import PublisherSession
+from streamer.stats import ForwardingStats
+from streamer.viewer import ViewerSession
+
+log = logging.getLogger("directlive.streamer")
+
+LiveCallback = Callable[[str], Awaitable[None]]
+ViewerCallback = Callable[[ViewerSession], Awaitable[None]]
+
+
+class Streamer:
+    """Owns every media session on this node. Knows nothing of users beyond their ids.
+
+    ``on_live_lost(live_id)`` is awaited when the host's connection stayed dead for the
+    grace period; ``on_viewer_gone(session)`` when a viewer's connection dies by itself.
+    """
+
+    def __init__(
+        self,
+        config: MediaConfig | None = None,
+        *,
+        on_live_lost: LiveCallback | None = None,
+        on_viewer_gone: ViewerCallback | None = None,
+    ) -> None:
+        self.config = config or MediaConfig()
+        self.stats = ForwardingStats()
+        self._lives: dict[str, MediaLive] = {}
+        self._on_live_lost = on_live_lost
+        self._on_viewer_gone = on_viewer_gone
+        self._grace_timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    def new_live_id() -> str:
+        return secrets.token_urlsafe(16)
+
+    def get(self, live_id: str) -> MediaLive:
+        live = self._lives.get(live_id)
+        if live is None:
+            raise NotFound("no such live on this node", code="live_not_found")
+        return live
+
+    def lives(self) -> list[MediaLive]:
+        return list(self._lives.values())
+
+    @property
+    def viewer_count(self) -> int:
+        return sum(len(live.viewers) for live in self._lives.values())
+
+    async def publish(self, live_id: str, participant: str, offer_sdp: str) -> str:
+        """Start (or resume, within the grace period) ``participant`` publishing to a live.
+
+        The first publisher of a live is its host. Returns the SDP answer.
+        """
+        live = self._lives.get(live_id) or MediaLive(live_id=live_id, host=participant)
+        session = PublisherSession(
+            live_id=live_id,
+            participant=participant,
+            stats=self.stats,
+            on_connection_lost=self._publisher_lost,
+            keyframe_interval=self.config.keyframe_interval,
+            viewer_queue_limit=self.config.viewer_queue_limit,
+        )
+        try:
+            answer = await session.answer(offer_sdp)
+        except BaseException:
+            await session.close()
+            raise
+        previous = live.publishers.pop(participant, None)
+        live.publishers[participant] = session
+        self._lives[live_id] = live
+        self._cancel_grace(live_id)
+        if previous is not None:
+            await previous.close()
+        log.info("publish live=%s user=%s tracks=%d", live_id, participant, len(session.sources))
+        return answer
+
+    async def watch(self, live_id: str, viewer: str, offer_sdp: str) -> tuple[str, str]:
+        """Attach a viewer; returns ``(session_id, answer_sdp)``."""
+        live = self.get(live_id)
+        sources = live.sources()
+        if not sources:
+            raise Conflict("the live has no media yet", code="live_not_ready")
+        if len(live.viewers) >= self.config.max_viewers_per_live:
+            raise Conflict("this live is full on this node", code="live_full")
+        session = ViewerSession(
+            session_id=secrets.token_urlsafe(12),
+            live_id=live_id,
+            user=viewer,
+            on_connection_lost=self._viewer_lost,
+        )
+        try:
+            answer = await session.answer(offer_sdp, sources)
+        except BaseException:
+            await session.close()
+            raise
+        if live_id not in self._lives:  # ended while we negotiated
+            await session.close()
+            raise NotFound("the live ended", code="live_not_found")
+        live.viewers[session.session_id] = session
+        log.info("watch live=%s user=%s session=%s", live_id, viewer, session.session_id)
+        return session.session_id, answer
+
+    def session(self, live_id: str, session_id: str) -> ViewerSession:
+        session = self.get(live_id).viewers.get(session_id)
+        if session is None:
+            raise NotFound("no such viewer session", code="session_not_found")
+        return session
+
+    async def leave(self, live_id: str, session_id: str) -> ViewerSession:
+        session = self.session(live_id, session_id)
+        self.get(live_id).viewers.pop(session_id, None)
+        await session.close()
+        log.info("leave live=%s user=%s session=%s", live_id, session.user, session_id)
+        return session
+
+    async def end(self, live_id: str) -> list[ViewerSession]:
+        """Close every session of a live; returns the viewer sessions that were attached."""
+        live = self._lives.pop(live_id, None)
+        self._cancel_grace(live_id)
+        if live is None:
+            return []
+        viewers = list(live.viewers.values())
+        await asyncio.gather(
+            *(v.close() for v in viewers), *(p.close() for p in live.publishers.values())
+        )
+        log.info("end live=%s viewers=%d", live_id, len(viewers))
+        return viewers
+
+    async def close(self) -> None:
+        for live_id in list(self._lives):
+            await self.end(live_id)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _publisher_lost(self, session: PublisherSession) -> None:
+        live = self._lives.get(session.live_id)
+        if live is None or live.publishers.get(session.participant) is not session:
+            return
+        log.info("publisher lost live=%s user=%s", session.live_id, session.participant)
+        if session.participant != live.host:
+            live.publishers.pop(session.participant, None)
+            self._spawn(session.close())
+            return
+        if session.live_id not in self._grace_timers:
+            loop = asyncio.get_running_loop()
+            self._grace_timers[session.live_id] = loop.call_later(
+                self.config.publisher_grace_seconds, self._grace_expired, session.live_id
+            )
+
+    def _grace_expired(self, live_id: str) -> None:
+        self._grace_timers.pop(live_id, None)
+        log.info("grace expired live=%s", live_id)
+        if self._on_live_lost is not None:
+            self._spawn(self._on_live_lost(live_id))
+        else:
+            self._spawn(self._end_quietly(live_id))
+
+    async def _end_quietly(self, live_id: str) -> None:
+        await self.end(live_id)
+
+    def _cancel_grace(self, live_id: str) -> None:
+        timer = self._grace_timers.pop(live_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _viewer_lost(self, session: ViewerSession) -> None:
+        live = self._lives.get(session.live_id)
+        if live is None or live.viewers.pop(session.session_id, None) is None:
+            return
+        log.info("viewer lost live=%s user=%s", session.live_id, session.user)
+        self._spawn(session.close())
+        if self._on_viewer_gone is not None:
+            self._spawn(self._on_viewer_gone(session))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

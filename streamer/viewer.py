@@ -1,0 +1,77 @@
+"""One viewer's peer connection: a sender per live track, each packing shared frames."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from aiortc import RTCRtpCodecParameters
+
+from streamer.codec_choice import pin_viewer_codec
+from streamer.packer import install_packer
+from streamer.peer import apply_offer, close_quietly, make_answer, new_peer_connection
+from streamer.source import TrackSource
+from streamer.viewer_track import ViewerTrack
+
+log = logging.getLogger("directlive.streamer")
+
+SourceWithCodec = tuple[TrackSource, RTCRtpCodecParameters]
+
+
+class ViewerSession:
+    """Sends a live's tracks to one viewer; closing it unsubscribes from every source."""
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        live_id: str,
+        user: str,
+        on_connection_lost: Callable[[ViewerSession], None],
+    ) -> None:
+        self.session_id = session_id
+        self.live_id = live_id
+        self.user = user
+        self.pc = new_peer_connection()
+        self.tracks: list[tuple[TrackSource, ViewerTrack]] = []
+        self._on_connection_lost = on_connection_lost
+        self._closed = False
+        self.pc.on("connectionstatechange", self._on_state_change)
+
+    async def answer(self, offer_sdp: str, sources: Sequence[SourceWithCodec]) -> str:
+        """Answer the viewer's offer with the publisher's codecs, each source on an m-line."""
+        await apply_offer(self.pc, offer_sdp)
+        unused = list(sources)
+        for transceiver in self.pc.getTransceivers():
+            match = next((s for s in unused if s[0].kind == transceiver.kind), None)
+            if match is None:
+                transceiver.direction = "inactive"
+                continue
+            source, codec = match
+            pin_viewer_codec(transceiver, codec)
+            unused.remove(match)
+            track = source.subscribe()
+            self.tracks.append((source, track))
+            transceiver.sender.replaceTrack(track)
+            transceiver.direction = "sendonly"
+            install_packer(transceiver.sender, codec.mimeType, track.request_keyframe)
+        return await make_answer(self.pc)
+
+    def _on_state_change(self) -> None:
+        state = self.pc.connectionState
+        log.debug("viewer %s of live %s: %s", self.user, self.live_id, state)
+        if state in ("failed", "closed") and not self._closed:
+            self._on_connection_lost(self)
+
+    def detach(self) -> None:
+        """Stop receiving frames (the connection may stay open a moment longer)."""
+        for source, track in self.tracks:
+            source.unsubscribe(track)
+        self.tracks.clear()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.detach()
+        await close_quietly(self.pc)

@@ -1,0 +1,113 @@
+"""The track one viewer's sender reads: a bounded queue of shared encoded frames."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from streamer.frames import EncodedFrame
+from streamer.packer import Outgoing
+from streamer.stats import ForwardingStats
+
+if TYPE_CHECKING:
+    from streamer.source import TrackSource
+
+
+class ViewerTrack(MediaStreamTrack):
+    """Yields ``(frame, rtp_timestamp)`` to aiortc's sender, which hands it to our packer.
+
+    The queue never holds more than ``queue_limit`` frames. A video viewer that falls behind
+    loses its queue and waits for the next keyframe (asking the source for one); an audio
+    viewer loses its oldest packet. Nothing a slow viewer does reaches the source or others.
+    """
+
+    def __init__(
+        self, *, source: TrackSource, kind: str, stats: ForwardingStats, queue_limit: int
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self._source = source
+        self._stats = stats
+        self._queue_limit = queue_limit
+        self._queue: deque[Outgoing] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._awaiting_keyframe = kind == "video"
+        self.frames_dropped = 0
+
+    def prime(self, gop: Sequence[EncodedFrame]) -> None:
+        """Queue the cached GOP so the viewer decodes a picture at once.
+
+        The GOP's frames are stamped one RTP tick apart, ending at the latest frame's own
+        timestamp: the decoder gets every frame it needs, the player shows them immediately
+        instead of replaying seconds of the past, and live frames follow on their own clock.
+        """
+        last = gop[-1].timestamp
+        count = len(gop)
+        self._queue.extend(
+            (frame, (last - (count - 1 - index)) & 0xFFFFFFFF) for index, frame in enumerate(gop)
+        )
+        self._awaiting_keyframe = False
+        self._wake()
+
+    def offer(self, frame: EncodedFrame) -> None:
+        """Called by the source for every new frame; never blocks, never grows unbounded."""
+        if self.readyState != "live":
+            return
+        if self._awaiting_keyframe and not frame.keyframe:
+            self._drop(1)
+            return
+        if len(self._queue) >= self._queue_limit:
+            if self.kind == "video":
+                self._drop(len(self._queue))
+                self._queue.clear()
+                if not frame.keyframe:
+                    self._awaiting_keyframe = True
+                    self._drop(1)
+                    self._source.request_keyframe()
+                    return
+            else:
+                self._queue.popleft()
+                self._drop(1)
+        self._awaiting_keyframe = False
+        self._queue.append((frame, frame.timestamp))
+        self._stats.frames_forwarded += 1
+        self._stats.bytes_forwarded += len(frame.data)
+        self._wake()
+
+    def request_keyframe(self) -> None:
+        """The viewer reported picture loss (PLI/FIR)."""
+        self._stats.keyframe_requests_from_viewers += 1
+        self._source.request_keyframe()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    async def recv(self) -> Outgoing:  # type: ignore[override]
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._queue.popleft()
+
+    def stop(self) -> None:
+        super().stop()
+        self._queue.clear()
+        self._wake()
+
+    def _drop(self, count: int) -> None:
+        self.frames_dropped += count
+        self._stats.frames_dropped_slow_viewer += count
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)

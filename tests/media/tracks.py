@@ -1,0 +1,143 @@
+"""Synthetic publisher tracks: frames with a visible counter, raw or pre-encoded."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamTrack
+
+from tests.media.counter import draw_counter
+
+VIDEO_TIME_BASE = fractions.Fraction(1, 90_000)
+AUDIO_TIME_BASE = fractions.Fraction(1, 48_000)
+
+
+class CounterVideoTrack(MediaStreamTrack):
+    """Raw frames for aiortc to encode itself (VP8 keyframes only on request)."""
+
+    kind = "video"
+
+    def __init__(self, fps: int = 30, width: int = 640, height: int = 480) -> None:
+        super().__init__()
+        self.fps = fps
+        self.width = width
+        self.height = height
+        self.sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.VideoFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self.sent / self.fps
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        frame = av.VideoFrame.from_ndarray(draw_counter(self.sent, self.width, self.height))
+        frame.pts = int(self.sent * 90_000 / self.fps)
+        frame.time_base = VIDEO_TIME_BASE
+        self.sent += 1
+        return frame
+
+
+@dataclass
+class SentFrame:
+    data: bytes
+    keyframe: bool
+    sent_at: float
+
+
+@dataclass
+class EncodedLog:
+    frames: list[SentFrame] = field(default_factory=list)
+
+    def keyframe_times(self) -> list[float]:
+        return [f.sent_at for f in self.frames if f.keyframe]
+
+
+class PreEncodedVideoTrack(MediaStreamTrack):
+    """Encodes with its own PyAV encoder at a fixed GOP and hands aiortc ``av.Packet``s, which
+    aiortc only packetizes. Like FFmpeg's WHIP muxer it ignores PLI: keyframes come only every
+    ``gop_seconds``. ``log`` records the exact bytes of every frame sent."""
+
+    kind = "video"
+
+    def __init__(
+        self,
+        codec: str = "libvpx",
+        fps: int = 30,
+        gop_seconds: float = 2.0,
+        width: int = 640,
+        height: int = 480,
+    ) -> None:
+        super().__init__()
+        self.fps = fps
+        self.log = EncodedLog()
+        self._gop = max(1, int(gop_seconds * fps))
+        self._encoder = av.CodecContext.create(codec, "w")
+        self._encoder.width = width
+        self._encoder.height = height
+        self._encoder.pix_fmt = "yuv420p"
+        self._encoder.time_base = fractions.Fraction(1, fps)
+        self._encoder.framerate = fractions.Fraction(fps, 1)
+        self._encoder.bit_rate = 1_000_000
+        self._encoder.gop_size = self._gop
+        if codec == "libvpx":
+            self._encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        else:
+            self._encoder.profile = "Baseline"
+            self._encoder.options = {"tune": "zerolatency", "preset": "ultrafast", "bf": "0"}
+        self._width = width
+        self._height = height
+        self._count = 0
+        self._start: float | None = None
+        self._pending: list[av.Packet] = []
+
+    async def recv(self) -> av.Packet:
+        while not self._pending:
+            if self._start is None:
+                self._start = time.monotonic()
+            due = self._start + self._count / self.fps
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            image = draw_counter(self._count, self._width, self._height)
+            frame = av.VideoFrame.from_ndarray(image).reformat(format="yuv420p")
+            frame.pts = self._count
+            if self._count % self._gop == 0:
+                frame.pict_type = av.video.frame.PictureType.I
+            self._count += 1
+            self._pending.extend(self._encoder.encode(frame))
+        packet = self._pending.pop(0)
+        data = bytes(packet)
+        self.log.frames.append(SentFrame(data, bool(packet.is_keyframe), time.monotonic()))
+        out = av.Packet(data)
+        out.pts = int(packet.pts * 90_000 / self.fps) if packet.pts is not None else 0
+        out.time_base = VIDEO_TIME_BASE
+        return out
+
+
+class ToneAudioTrack(MediaStreamTrack):
+    """20 ms of a 440 Hz tone per frame, s16 stereo 48 kHz, for aiortc's Opus encoder."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._samples = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._samples / 48_000
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        t = (np.arange(960) + self._samples) / 48_000
+        tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
+        stereo = np.repeat(tone, 2).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
+        frame.sample_rate = 48_000
+        frame.pts = self._samples
+        frame.time_base = AUDIO_TIME_BASE
+        self._samples += 960
+        return frame

@@ -1,0 +1,104 @@
+"""The SFU forwards encoded frames from a real aiortc publisher to real aiortc viewers."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+
+import av
+import pytest
+
+from streamer import MediaConfig, Streamer
+from tests.media.peers import Exchange, Viewer, publish, wait_for
+from tests.media.tracks import CounterVideoTrack, PreEncodedVideoTrack, ToneAudioTrack
+
+
+def watching(streamer: Streamer, live_id: str, user: str) -> Exchange:
+    async def exchange(sdp: str) -> str:
+        _, answer = await streamer.watch(live_id, user, sdp)
+        return answer
+
+    return exchange
+
+
+@pytest.fixture
+async def streamer() -> AsyncIterator[Streamer]:
+    s = Streamer(MediaConfig(publisher_grace_seconds=0.5))
+    yield s
+    await s.close()
+
+
+async def test_three_viewers_decode_counters_at_sent_rate(streamer: Streamer) -> None:
+    live_id = streamer.new_live_id()
+    video = CounterVideoTrack(fps=30)
+    publisher = await publish(
+        [video, ToneAudioTrack()], lambda sdp: streamer.publish(live_id, "alice", sdp)
+    )
+    viewers = [Viewer() for _ in range(3)]
+    try:
+        await wait_for(lambda: streamer.get(live_id).sources()[0][0].has_keyframe, 10, "keyframe")
+        for i, viewer in enumerate(viewers):
+            await viewer.watch(watching(streamer, live_id, f"v{i}"))
+        await wait_for(
+            lambda: all(len(v.received.counters) >= 90 for v in viewers), 20, "90 frames each"
+        )
+        for viewer in viewers:
+            counters = viewer.received.counters
+            assert viewer.received.sizes == {(640, 480)}
+            assert all(b > a for a, b in zip(counters, counters[1:], strict=False)), counters
+            assert viewer.received.fps() >= 25
+            assert viewer.received.audio_frames > 0
+    finally:
+        for viewer in viewers:
+            await viewer.close()
+        await publisher.close()
+
+
+async def test_frames_arrive_byte_identical_and_no_codec_is_opened(streamer: Streamer) -> None:
+    live_id = streamer.new_live_id()
+    video = PreEncodedVideoTrack(gop_seconds=1.0)
+    publisher = await publish([video], lambda sdp: streamer.publish(live_id, "alice", sdp))
+    viewer = Viewer(decode=False, audio=False)
+    try:
+        await wait_for(lambda: bool(streamer.get(live_id).sources()), 10, "sources")
+        await viewer.watch(watching(streamer, live_id, "bob"))
+        await wait_for(lambda: len(viewer.received.encoded) >= 60, 20, "60 encoded frames")
+        sent = {f.data for f in video.log.frames}
+        received = viewer.received.encoded
+        assert all(frame in sent for frame in received), "a frame was altered in transit"
+        open_codecs = [
+            o for o in gc.get_objects() if isinstance(o, av.CodecContext) and o.is_open
+        ]
+        # Only the test publisher's own encoder is open: the server opened none.
+        assert len(open_codecs) == 1, open_codecs
+    finally:
+        await viewer.close()
+        await publisher.close()
+
+
+async def test_late_viewer_starts_without_waiting_for_the_next_keyframe(
+    streamer: Streamer,
+) -> None:
+    live_id = streamer.new_live_id()
+    video = PreEncodedVideoTrack(gop_seconds=6.0)
+    publisher = await publish([video], lambda sdp: streamer.publish(live_id, "alice", sdp))
+    viewer = Viewer(audio=False)
+    try:
+        await wait_for(lambda: len(video.log.frames) >= 45, 15, "1.5 s of publishing")
+        await viewer.watch(watching(streamer, live_id, "bob"))
+        await wait_for(lambda: viewer.first_frame_at is not None, 10, "first decoded frame")
+        assert viewer.first_frame_at is not None
+        keyframes = video.log.keyframe_times()
+        assert len(keyframes) == 1, "the publisher made a second keyframe: test is moot"
+        next_keyframe_due = keyframes[0] + 6.0
+        assert viewer.first_frame_at < next_keyframe_due - 2.0
+        # The replayed GOP starts at the cached keyframe, then the viewer is live at once.
+        assert viewer.received.counters[0] == 0
+        await wait_for(
+            lambda: viewer.received.counters[-1] >= len(video.log.frames) - 6,
+            1.0,
+            "the viewer catching up with the live edge",
+        )
+    finally:
+        await viewer.close()
+        await publisher.close()
