@@ -6,7 +6,8 @@ error messages (``signaling/errors_http.py``)::
 
     DirectliveError
     ├── BadRequest          malformed input: JSON, SDP, fields, content type
-    │   └── PayloadTooLarge body or message over its limit
+    │   ├── PayloadTooLarge body or message over its limit
+    │   └── UnsupportedMediaType  wrong Content-Type
     ├── Unauthorized        missing, malformed, expired or badly signed token
     ├── Forbidden           authenticated but not allowed (privacy, block, not host, ...)
     ├── NotFound            unknown live, user, thread, session
@@ -41,6 +42,10 @@ class BadRequest(DirectliveError):
 
 class PayloadTooLarge(BadRequest):
     default_code = "payload_too_large"
+
+
+class UnsupportedMediaType(BadRequest):
+    default_code = "unsupported_media_type"
 
 
 class Unauthorized(DirectliveError):
@@ -82,4 +87,5 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "Unsupported",
+    "UnsupportedMediaType",
 ]

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
 from streamer.ice import configure_host_addresses
+from tests.server import RunningServer, running_server, test_config
 
 configure_host_addresses(["127.0.0.1"])
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    async with running_server(test_config(tmp_path)) as running:
+        yield running

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 from collections.abc import AsyncIterator
 
 import av
@@ -45,7 +46,7 @@ async def test_three_viewers_decode_counters_at_sent_rate(streamer: Streamer) ->
         for viewer in viewers:
             counters = viewer.received.counters
             assert viewer.received.sizes == {(640, 480)}
-            assert all(b > a for a, b in zip(counters, counters[1:], strict=False)), counters
+            assert all(b > a for a, b in itertools.pairwise(counters)), counters
             assert viewer.received.fps() >= 25
             assert viewer.received.audio_frames > 0
     finally:
@@ -66,9 +67,7 @@ async def test_frames_arrive_byte_identical_and_no_codec_is_opened(streamer: Str
         sent = {f.data for f in video.log.frames}
         received = viewer.received.encoded
         assert all(frame in sent for frame in received), "a frame was altered in transit"
-        open_codecs = [
-            o for o in gc.get_objects() if isinstance(o, av.CodecContext) and o.is_open
-        ]
+        open_codecs = [o for o in gc.get_objects() if isinstance(o, av.CodecContext) and o.is_open]
         # Only the test publisher's own encoder is open: the server opened none.
         assert len(open_codecs) == 1, open_codecs
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+RgbImage = npt.NDArray[np.uint8]
 CELL = 32
 BITS = 16
 

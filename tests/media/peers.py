@@ -6,13 +6,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import av
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from streamer.tap import tap_receiver
-from tests.media.counter import read_counter
+from tests.media.counter import RgbImage, read_counter
 
 Exchange = Callable[[str], Awaitable[str]]
 """Sends an SDP offer to the server, returns its answer."""
@@ -86,7 +87,9 @@ class Viewer:
                     now = time.monotonic()
                     if self.first_frame_at is None:
                         self.first_frame_at = now
-                    self.received.counters.append(read_counter(frame.to_ndarray(format="rgb24")))
+                    self.received.counters.append(
+                        read_counter(cast(RgbImage, frame.to_ndarray(format="rgb24")))
+                    )
                     self.received.times.append(now)
                     self.received.sizes.add((frame.width, frame.height))
                 else:

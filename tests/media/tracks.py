@@ -6,6 +6,7 @@ import asyncio
 import fractions
 import time
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -76,7 +77,7 @@ class PreEncodedVideoTrack(MediaStreamTrack):
         self.fps = fps
         self.log = EncodedLog()
         self._gop = max(1, int(gop_seconds * fps))
-        self._encoder = av.CodecContext.create(codec, "w")
+        self._encoder = cast(av.VideoCodecContext, av.CodecContext.create(codec, "w"))
         self._encoder.width = width
         self._encoder.height = height
         self._encoder.pix_fmt = "yuv420p"
@@ -93,9 +94,9 @@ class PreEncodedVideoTrack(MediaStreamTrack):
         self._height = height
         self._count = 0
         self._start: float | None = None
-        self._pending: list[av.Packet] = []
+        self._pending: list[av.Packet[Any]] = []
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         while not self._pending:
             if self._start is None:
                 self._start = time.monotonic()

@@ -1,0 +1,95 @@
+"""Builds the aiohttp application that wires the planes together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from fanout import Fanout, MemoryStore, Store
+from signaling.appkeys import CONFIG, FANOUT, HUB, LIVES, READY, STREAMER, TOKENS
+from signaling.auth import TokenIssuer, load_secret
+from signaling.config import ServerConfig
+from signaling.hub import Hub
+from signaling.lives import LiveService
+from signaling.metrics import get_metrics
+from signaling.middleware import auth_middleware, cors_middleware, error_middleware
+from signaling.social_routes import add_social_routes
+from signaling.socket_handler import handle_socket
+from signaling.whip_whep import add_media_routes
+from streamer import Streamer, ViewerSession, check_aiortc_internals, configure_host_addresses
+
+log = logging.getLogger("directlive.signaling")
+STATIC_DIR = Path(__file__).parent / "static"
+STORE = web.AppKey("store", Store)
+
+
+def make_store(config: ServerConfig) -> Store:
+    if config.redis_url is None:
+        return MemoryStore()
+    from fanout.redis_store import RedisStore
+
+    return RedisStore(config.redis_url)
+
+
+def build_app(config: ServerConfig, store: Store | None = None) -> web.Application:
+    """The whole server for one node; planes start and stop with the app."""
+    check_aiortc_internals()
+    configure_host_addresses(config.ice_addresses or None)
+    app = web.Application(
+        middlewares=[cors_middleware, error_middleware, auth_middleware],
+        client_max_size=max(config.max_json_bytes, config.max_sdp_bytes),
+    )
+    app[CONFIG] = config
+    app[TOKENS] = TokenIssuer(load_secret(config.secret, config.data_dir))
+    app[READY] = asyncio.Event()
+    app[STORE] = store if store is not None else make_store(config)
+    app[FANOUT] = Fanout(app[STORE], node_id=config.node_id)
+    app[HUB] = Hub()
+
+    async def on_live_lost(live_id: str) -> None:
+        await app[LIVES].on_live_lost(live_id)
+
+    async def on_viewer_gone(session: ViewerSession) -> None:
+        await app[LIVES].on_viewer_gone(session)
+
+    app[STREAMER] = Streamer(config.media, on_live_lost=on_live_lost, on_viewer_gone=on_viewer_gone)
+    app[LIVES] = LiveService(app[STREAMER], app[FANOUT], app[HUB])
+    app[FANOUT].set_local_delivery(app[HUB].deliver)
+    app[FANOUT].set_audience(app[LIVES])
+    app.cleanup_ctx.append(_run_planes)
+
+    app.router.add_get("/healthz", get_health)
+    app.router.add_get("/metrics", get_metrics)
+    app.router.add_get("/ws", handle_socket)
+    add_media_routes(app)
+    add_social_routes(app)
+    app.router.add_get("/", get_index)
+    app.router.add_static("/static", STATIC_DIR)
+    return app
+
+
+async def _run_planes(app: web.Application) -> AsyncIterator[None]:
+    await app[FANOUT].start()
+    app[READY].set()
+    log.info("ready node=%s store=%s", app[CONFIG].node_id, type(app[STORE]).__name__)
+    yield
+    app[READY].clear()
+    for connection in app[HUB].connections():
+        await connection.ws.close(code=1001, message=b"server_shutdown")
+    await app[STREAMER].close()
+    await app[FANOUT].close()
+    await app[STORE].close()
+
+
+async def get_health(request: web.Request) -> web.Response:
+    if not request.app[READY].is_set():
+        return web.json_response({"status": "starting"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def get_index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html")

@@ -1,0 +1,23 @@
+"""Typed application state shared by the route modules."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from fanout import Fanout
+from signaling.auth import TokenIssuer
+from signaling.config import ServerConfig
+from signaling.hub import Hub
+from signaling.lives import LiveService
+from streamer import Streamer
+
+CONFIG = web.AppKey("config", ServerConfig)
+TOKENS = web.AppKey("tokens", TokenIssuer)
+STREAMER = web.AppKey("streamer", Streamer)
+FANOUT = web.AppKey("fanout", Fanout)
+HUB = web.AppKey("hub", Hub)
+LIVES = web.AppKey("lives", LiveService)
+READY = web.AppKey("ready", asyncio.Event)
+USER = web.RequestKey("user", str)

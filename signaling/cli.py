@@ -1,0 +1,95 @@
+"""``directlive``: serve, mint a token, run a benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from signaling.auth import DEFAULT_TTL, TokenIssuer, load_secret
+from signaling.config import ServerConfig
+from streamer import MediaConfig
+
+BENCHMARKS = ("fanout",)
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--data-dir", type=Path, default=Path(".directlive"))
+    serve.add_argument("--redis", metavar="URL", help="use Redis at URL instead of memory")
+    serve.add_argument("--node-id", default=os.environ.get("DIRECTLIVE_NODE_ID", "node-1"))
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        help="origin allowed to call the API from scripts (repeat; '*' for any)",
+    )
+    serve.add_argument(
+        "--ice-address",
+        action="append",
+        default=[],
+        help="address to offer as ICE host candidate (repeat); default: all, plus 127.0.0.1",
+    )
+    serve.add_argument("--publisher-grace", type=float, default=10.0, metavar="SECONDS")
+    serve.add_argument("--log-level", default="INFO")
+    serve.add_argument("--dev", action="store_true", help="development conveniences")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="directlive", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    token = sub.add_parser("token", help="print a bearer token for USER")
+    token.add_argument("user")
+    token.add_argument("--ttl", type=int, default=DEFAULT_TTL, metavar="SECONDS")
+    token.add_argument("--data-dir", type=Path, default=Path(".directlive"))
+    bench = sub.add_parser("bench", help="run a benchmark; prints JSON")
+    bench.add_argument("name", choices=BENCHMARKS)
+    bench.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    from signaling.app import build_app
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        redis_url=args.redis,
+        node_id=args.node_id,
+        cors_origins=tuple(args.cors_origin),
+        ice_addresses=tuple(args.ice_address),
+        media=MediaConfig(publisher_grace_seconds=args.publisher_grace),
+        dev=args.dev,
+    )
+    web.run_app(build_app(config), host=config.host, port=config.port, print=None)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    if args.command == "token":
+        issuer = TokenIssuer(load_secret(None, args.data_dir))
+        print(issuer.mint(args.user, ttl=args.ttl))
+        return 0
+    module = importlib.import_module(f"benchmarks.{args.name}")
+    result: int = module.main(args.args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Server settings, from the command line and the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streamer import MediaConfig
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``directlive serve`` can be told."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path(".directlive")
+    """Holds the generated signing key when ``DIRECTLIVE_SECRET`` is not set."""
+    secret: str | None = None
+    """Token signing secret; ``None`` reads or creates ``data_dir/secret.key``."""
+    redis_url: str | None = None
+    """``redis://...`` selects the Redis store; ``None`` the in-memory one."""
+    node_id: str = "node-1"
+    cors_origins: tuple[str, ...] = ()
+    """Origins allowed to call WHIP/WHEP and the API from scripts; ``*`` allows any."""
+    ice_addresses: tuple[str, ...] = ()
+    """Host candidate addresses to offer; empty = every interface plus 127.0.0.1."""
+    max_sdp_bytes: int = 64 * 1024
+    max_json_bytes: int = 256 * 1024
+    max_socket_message_bytes: int = 64 * 1024
+    socket_outbox_limit: int = 256
+    """Events one socket may have queued before it is told and dropped."""
+    media: MediaConfig = field(default_factory=MediaConfig)
+    dev: bool = False

@@ -1,0 +1,45 @@
+"""Reading request bodies with a size limit and a content type check."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from directlive.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes is over the {limit} byte limit")
+    body = bytearray()
+    while chunk := await request.content.read(64 * 1024):
+        body.extend(chunk)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"body is over the {limit} byte limit")
+    return bytes(body)
+
+
+async def read_sdp(request: web.Request, limit: int) -> str:
+    if request.content_type != "application/sdp":
+        raise UnsupportedMediaType(
+            f"expected Content-Type: application/sdp, got {request.content_type or 'none'}"
+        )
+    body = await read_limited(request, limit)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("SDP is not UTF-8", code="bad_sdp") from exc
+
+
+async def read_json(request: web.Request, limit: int) -> object:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            f"expected Content-Type: application/json, got {request.content_type or 'none'}"
+        )
+    body = await read_limited(request, limit)
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from exc

@@ -1,0 +1,131 @@
+"""Client-to-server socket messages, parsed in one place into frozen dataclasses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from directlive.errors import BadRequest, PayloadTooLarge
+
+
+@dataclass(frozen=True)
+class Auth:
+    token: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True)
+class LiveStart:
+    sdp: str
+
+
+@dataclass(frozen=True)
+class LiveEnd:
+    live_id: str
+
+
+@dataclass(frozen=True)
+class Watch:
+    live_id: str
+    sdp: str
+    via_thread: str | None
+
+
+@dataclass(frozen=True)
+class Leave:
+    live_id: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    live_id: str
+    session_id: str | None
+    """``None`` for the sender's publishing connection, else its viewer session."""
+    candidate: str
+    sdp_mid: str | None
+
+
+ClientMessage = Auth | Ping | LiveStart | LiveEnd | Watch | Leave | Candidate
+
+
+@dataclass(frozen=True)
+class Envelope:
+    message: ClientMessage
+    request_id: str | int | None
+    """The client's ``id``, echoed in the reply or error."""
+
+
+def _str(body: dict[str, object], key: str, *, optional: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or (not optional and not value):
+        raise BadRequest(f"field {key!r} must be a non-empty string", code="bad_message")
+    return value
+
+
+def _req(body: dict[str, object], key: str) -> str:
+    value = _str(body, key)
+    assert value is not None
+    return value
+
+
+def _parse_body(kind: str, body: dict[str, object]) -> ClientMessage:
+    if kind == "auth":
+        return Auth(_req(body, "token"))
+    if kind == "ping":
+        return Ping()
+    if kind == "live.start":
+        return LiveStart(_req(body, "sdp"))
+    if kind == "live.end":
+        return LiveEnd(_req(body, "live_id"))
+    if kind == "watch":
+        return Watch(
+            _req(body, "live_id"), _req(body, "sdp"), _str(body, "via_thread", optional=True)
+        )
+    if kind == "leave":
+        return Leave(_req(body, "live_id"), _req(body, "session_id"))
+    if kind == "ice":
+        candidate = body.get("candidate", "")
+        if not isinstance(candidate, str):
+            raise BadRequest("field 'candidate' must be a string", code="bad_message")
+        return Candidate(
+            _req(body, "live_id"),
+            _str(body, "session_id", optional=True),
+            candidate,
+            _str(body, "sdp_mid", optional=True),
+        )
+    raise BadRequest(f"unknown message type {kind!r}", code="unknown_type")
+
+
+def parse_message(raw: str, limit: int) -> Envelope:
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"message over the {limit} byte limit")
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("a message is a JSON object", code="bad_message")
+    request_id = body.get("id")
+    if not (request_id is None or isinstance(request_id, str | int)):
+        raise BadRequest("field 'id' must be a string or integer", code="bad_message")
+    kind = body.get("type")
+    if not isinstance(kind, str):
+        raise BadRequest("field 'type' must be a string", code="bad_message")
+    return Envelope(_parse_body(kind, body), request_id)
+
+
+def request_id_of(raw: str) -> str | int | None:
+    """Best-effort ``id`` of a message that failed to parse, to address the error."""
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    value = body.get("id") if isinstance(body, dict) else None
+    return value if isinstance(value, str | int) else None

@@ -1,0 +1,47 @@
+"""``GET /metrics``: Prometheus text, read from the planes' counters at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from signaling.appkeys import HUB, STREAMER
+from signaling.hub import Hub
+from streamer import Streamer
+
+
+class DirectliveCollector(Collector):
+    def __init__(self, streamer: Streamer, hub: Hub) -> None:
+        self._streamer = streamer
+        self._hub = hub
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        stats = self._streamer.stats
+        lives = self._streamer.lives()
+        yield GaugeMetricFamily("directlive_lives", "Lives with media on this node", len(lives))
+        yield GaugeMetricFamily(
+            "directlive_viewers", "Viewer sessions on this node", self._streamer.viewer_count
+        )
+        yield GaugeMetricFamily(
+            "directlive_sockets", "Open signaling sockets", len(self._hub.connections())
+        )
+        counters = {
+            "frames_received": "Encoded frames received from publishers",
+            "frames_forwarded": "Encoded frames handed to viewers (per viewer)",
+            "bytes_forwarded": "Encoded bytes handed to viewers (per viewer)",
+            "frames_dropped_slow_viewer": "Frames dropped because a viewer fell behind",
+            "keyframe_requests_upstream": "Keyframe requests (PLI) sent to publishers",
+            "keyframe_requests_from_viewers": "PLI/FIR received from viewers",
+        }
+        for name, help_text in counters.items():
+            yield CounterMetricFamily(f"directlive_{name}", help_text, getattr(stats, name))
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    registry = CollectorRegistry()
+    registry.register(DirectliveCollector(request.app[STREAMER], request.app[HUB]))
+    return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")

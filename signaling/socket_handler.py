@@ -1,0 +1,163 @@
+"""The signaling socket ``GET /ws``: JSON messages, each typed; every error a typed message."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import WSMsgType, web
+
+from directlive.errors import BadRequest, DirectliveError, Unauthorized
+from signaling.appkeys import CONFIG, FANOUT, HUB, LIVES, TOKENS, USER
+from signaling.hub import Connection
+from signaling.messages import (
+    Auth,
+    Candidate,
+    ClientMessage,
+    Envelope,
+    Leave,
+    LiveEnd,
+    LiveStart,
+    Ping,
+    Watch,
+    parse_message,
+    request_id_of,
+)
+
+log = logging.getLogger("directlive.signaling")
+
+AUTH_TIMEOUT = 10.0
+Reply = dict[str, object]
+
+
+def error_message(error: DirectliveError, request_id: str | int | None) -> Reply:
+    reply: Reply = {"type": "error", "code": error.code, "message": error.message}
+    if request_id is not None:
+        reply["id"] = request_id
+    return reply
+
+
+async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> str:
+    """The user from the Authorization header, or from a first ``auth`` message."""
+    user = request.get(USER)
+    if isinstance(user, str):
+        return user
+    try:
+        first = await ws.receive(timeout=AUTH_TIMEOUT)
+    except TimeoutError as exc:
+        raise Unauthorized("no auth message within 10 s", code="auth_timeout") from exc
+    if first.type != WSMsgType.TEXT:
+        raise Unauthorized("the first message must be auth", code="auth_required")
+    envelope = parse_message(first.data, request.app[CONFIG].max_socket_message_bytes)
+    if not isinstance(envelope.message, Auth):
+        raise Unauthorized("the first message must be auth", code="auth_required")
+    return request.app[TOKENS].verify(envelope.message.token)
+
+
+async def handle_socket(request: web.Request) -> web.WebSocketResponse:
+    config = request.app[CONFIG]
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=config.max_socket_message_bytes + 1)
+    await ws.prepare(request)
+    try:
+        user = await _authenticate(request, ws)
+    except DirectliveError as error:
+        log.info("socket auth refused code=%s", error.code)
+        await ws.send_json(error_message(error, None))
+        await ws.close(code=4001, message=error.code.encode())
+        return ws
+    fanout = request.app[FANOUT]
+    await fanout.ensure_user(user)
+    connection = Connection(user, ws, config.socket_outbox_limit)
+    hub = request.app[HUB]
+    if hub.add(connection):
+        await fanout.user_online(user)
+    connection.send({"type": "hello", "user": user})
+    log.info("socket open user=%s conn=%d", user, connection.id)
+    try:
+        await _serve(request, ws, connection)
+    finally:
+        if hub.remove(connection):
+            await fanout.user_offline(user)
+        await connection.close()
+        log.info("socket closed user=%s conn=%d", user, connection.id)
+    return ws
+
+
+async def _serve(request: web.Request, ws: web.WebSocketResponse, connection: Connection) -> None:
+    limit = request.app[CONFIG].max_socket_message_bytes
+    pending: set[asyncio.Task[None]] = set()
+    try:
+        async for frame in ws:
+            if frame.type == WSMsgType.ERROR:
+                break
+            if frame.type != WSMsgType.TEXT:
+                connection.send(error_message(BadRequest("send JSON text", "bad_message"), None))
+                continue
+            try:
+                envelope = parse_message(frame.data, limit)
+            except DirectliveError as error:
+                log.info("socket bad message user=%s code=%s", connection.user, error.code)
+                connection.send(error_message(error, request_id_of(frame.data)))
+                continue
+            task = asyncio.ensure_future(_dispatch(request, connection, envelope))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+    finally:
+        for task in pending:
+            task.cancel()
+        for task in list(pending):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _dispatch(request: web.Request, connection: Connection, envelope: Envelope) -> None:
+    try:
+        reply = await _handle(request, connection.user, envelope.message)
+    except DirectliveError as error:
+        log.info("socket refused user=%s code=%s", connection.user, error.code)
+        connection.send(error_message(error, envelope.request_id))
+        return
+    except Exception:
+        log.exception("socket handler failed user=%s", connection.user)
+        connection.send(
+            {
+                "type": "error",
+                "code": "internal",
+                "message": "internal error",
+                "id": envelope.request_id,
+            }
+        )
+        return
+    if envelope.request_id is not None:
+        reply["id"] = envelope.request_id
+    connection.send(reply)
+
+
+async def _handle(request: web.Request, user: str, message: ClientMessage) -> Reply:
+    lives = request.app[LIVES]
+    match message:
+        case Ping():
+            return {"type": "pong"}
+        case Auth():
+            raise BadRequest("already authenticated", code="already_authenticated")
+        case LiveStart(sdp=sdp):
+            live_id, answer = await lives.go_live(user, sdp)
+            return {"type": "live.started", "live_id": live_id, "sdp": answer}
+        case LiveEnd(live_id=live_id):
+            await lives.end_live(user, live_id)
+            return {"type": "live.end.ok", "live_id": live_id}
+        case Watch(live_id=live_id, sdp=sdp, via_thread=via_thread):
+            session_id, answer = await lives.watch(user, live_id, sdp, via_thread)
+            return {
+                "type": "watch.answer",
+                "live_id": live_id,
+                "session_id": session_id,
+                "sdp": answer,
+            }
+        case Leave(live_id=live_id, session_id=session_id):
+            await lives.leave(user, live_id, session_id)
+            return {"type": "left", "live_id": live_id, "session_id": session_id}
+        case Candidate(live_id=live_id, session_id=session_id, candidate=cand, sdp_mid=mid):
+            await lives.add_candidate(user, live_id, session_id, cand, mid)
+            return {"type": "ice.ok"}

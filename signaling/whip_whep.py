@@ -1,0 +1,49 @@
+"""WHIP ingest (RFC 9725) and WHEP playback: one HTTP exchange of SDP each way."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from signaling.appkeys import CONFIG, LIVES, USER
+from signaling.http_body import read_sdp
+
+
+def _sdp_created(answer: str, location: str) -> web.Response:
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type="application/sdp",
+        headers={"Location": location},
+    )
+
+
+async def post_whip(request: web.Request) -> web.Response:
+    offer = await read_sdp(request, request.app[CONFIG].max_sdp_bytes)
+    live_id, answer = await request.app[LIVES].go_live(request[USER], offer)
+    return _sdp_created(answer, f"/whip/{live_id}")
+
+
+async def delete_whip(request: web.Request) -> web.Response:
+    await request.app[LIVES].end_live(request[USER], request.match_info["live_id"])
+    return web.Response(status=200)
+
+
+async def post_whep(request: web.Request) -> web.Response:
+    live_id = request.match_info["live_id"]
+    offer = await read_sdp(request, request.app[CONFIG].max_sdp_bytes)
+    via_thread = request.query.get("via_thread") or None
+    session_id, answer = await request.app[LIVES].watch(request[USER], live_id, offer, via_thread)
+    return _sdp_created(answer, f"/whep/{live_id}/{session_id}")
+
+
+async def delete_whep(request: web.Request) -> web.Response:
+    info = request.match_info
+    await request.app[LIVES].leave(request[USER], info["live_id"], info["session_id"])
+    return web.Response(status=200)
+
+
+def add_media_routes(app: web.Application) -> None:
+    app.router.add_post("/whip", post_whip)
+    app.router.add_delete("/whip/{live_id}", delete_whip)
+    app.router.add_post("/whep/{live_id}", post_whep)
+    app.router.add_delete("/whep/{live_id}/{session_id}", delete_whep)

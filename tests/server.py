@@ -1,0 +1,145 @@
+"""A real directlive server on a free loopback port, for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from fanout import Store
+from signaling.app import build_app
+from signaling.auth import TokenIssuer
+from signaling.config import ServerConfig
+from streamer import MediaConfig
+
+SECRET = "test-secret-not-for-production"
+
+
+@dataclass
+class RunningServer:
+    app: web.Application
+    url: str
+    http: aiohttp.ClientSession
+    tokens: TokenIssuer
+
+    def auth(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.mint(user)}"}
+
+    async def whip(self, user: str, offer: str) -> tuple[str, str]:
+        """Publish; returns (live_id, answer)."""
+        headers = {**self.auth(user), "Content-Type": "application/sdp"}
+        async with self.http.post(f"{self.url}/whip", data=offer, headers=headers) as response:
+            body = await response.text()
+            assert response.status == 201, body
+            return response.headers["Location"].rsplit("/", 1)[1], body
+
+    async def whep(
+        self, user: str, live_id: str, offer: str, via_thread: str | None = None
+    ) -> tuple[str, str]:
+        """Watch; returns (Location, answer)."""
+        headers = {**self.auth(user), "Content-Type": "application/sdp"}
+        params = {"via_thread": via_thread} if via_thread else {}
+        url = f"{self.url}/whep/{live_id}"
+        async with self.http.post(url, data=offer, headers=headers, params=params) as response:
+            body = await response.text()
+            if response.status != 201:
+                raise WhepRefused(response.status, json.loads(body)["error"]["code"])
+            return response.headers["Location"], body
+
+    async def socket(self, user: str) -> SocketClient:
+        ws = await self.http.ws_connect(f"{self.url}/ws", headers=self.auth(user))
+        client = SocketClient(ws)
+        hello = await client.next_of("hello")
+        assert hello["user"] == user
+        return client
+
+
+class WhepRefused(Exception):
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(f"{status} {code}")
+        self.status = status
+        self.code = code
+
+
+class SocketClient:
+    """Reads a signaling socket in the background, keeping every message."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.messages: list[dict[str, object]] = []
+        self._arrived = asyncio.Event()
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            if frame.type == aiohttp.WSMsgType.TEXT:
+                self.messages.append(json.loads(frame.data))
+                self._arrived.set()
+
+    async def send(self, message: Mapping[str, object]) -> None:
+        await self.ws.send_json(message)
+
+    async def next_of(self, kind: str, timeout: float = 10.0, **match: object) -> dict[str, object]:
+        """The first message of type ``kind`` (and matching fields), waiting up to ``timeout``."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for message in self.messages:
+                    if message.get("type") == kind and all(
+                        message.get(k) == v for k, v in match.items()
+                    ):
+                        return message
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def request(
+        self, message: Mapping[str, object], timeout: float = 15.0
+    ) -> dict[str, object]:
+        """Send with a fresh id and return the reply (or error) carrying that id."""
+        request_id = f"r{len(self.messages)}-{id(message)}"
+        await self.send({**message, "id": request_id})
+        async with asyncio.timeout(timeout):
+            while True:
+                for reply in self.messages:
+                    if reply.get("id") == request_id:
+                        return reply
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+
+
+def test_config(data_dir: Path, **overrides: object) -> ServerConfig:
+    config = ServerConfig(
+        port=0,
+        data_dir=data_dir,
+        secret=SECRET,
+        ice_addresses=("127.0.0.1",),
+        cors_origins=("http://app.example",),
+        media=MediaConfig(publisher_grace_seconds=0.5),
+    )
+    return replace(config, **overrides)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running_server(
+    config: ServerConfig, store: Store | None = None
+) -> AsyncIterator[RunningServer]:
+    app = build_app(config, store)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    async with aiohttp.ClientSession() as http:
+        try:
+            yield RunningServer(app, f"http://127.0.0.1:{port}", http, TokenIssuer(SECRET))
+        finally:
+            await runner.cleanup()

@@ -1,0 +1,137 @@
+"""WHIP in, WHEP out, through the real HTTP server, with real aiortc peers."""
+
+from __future__ import annotations
+
+import pytest
+from aiortc import RTCRtpReceiver
+
+from signaling.appkeys import STREAMER
+from tests.media.peers import Exchange, Viewer, publish, wait_for
+from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
+from tests.server import RunningServer, WhepRefused
+
+
+def whep_exchange(server: RunningServer, user: str, live_id: str) -> tuple[Exchange, list[str]]:
+    locations: list[str] = []
+
+    async def exchange(sdp: str) -> str:
+        location, answer = await server.whep(user, live_id, sdp)
+        locations.append(location)
+        return answer
+
+    return exchange, locations
+
+
+async def go_live(server: RunningServer, host: str) -> tuple[str, object]:
+    live_ids: list[str] = []
+
+    async def exchange(sdp: str) -> str:
+        live_id, answer = await server.whip(host, sdp)
+        live_ids.append(live_id)
+        return answer
+
+    pc = await publish([CounterVideoTrack(), ToneAudioTrack()], exchange)
+    streamer = server.app[STREAMER]
+    await wait_for(
+        lambda: streamer.get(live_ids[0]).sources()[0][0].has_keyframe, 10, "first keyframe"
+    )
+    return live_ids[0], pc
+
+
+async def test_whip_publish_whep_watch_and_host_ends(server: RunningServer) -> None:
+    live_id, publisher = await go_live(server, "alice")
+    assert len(live_id) >= 20, "live ids must be unguessable"
+    socket = await server.socket("bob")
+    viewer = Viewer()
+    exchange, locations = whep_exchange(server, "bob", live_id)
+    try:
+        await viewer.watch(exchange)
+        assert locations[0].startswith(f"/whep/{live_id}/")
+        await wait_for(lambda: len(viewer.received.counters) >= 30, 15, "30 decoded frames")
+        assert viewer.received.audio_frames > 0
+
+        async with server.http.delete(
+            f"{server.url}/whip/{live_id}", headers=server.auth("bob")
+        ) as response:
+            assert response.status == 403
+            assert (await response.json())["error"]["code"] == "not_host"
+
+        async with server.http.delete(
+            f"{server.url}/whip/{live_id}", headers=server.auth("alice")
+        ) as response:
+            assert response.status == 200
+        await socket.next_of("live.ended", live_id=live_id, reason="ended_by_host")
+        await wait_for(lambda: viewer.pc.connectionState == "closed", 10, "viewer disconnected")
+        assert server.app[STREAMER].lives() == []
+
+        with pytest.raises(WhepRefused) as refused:
+            await server.whep("carol", live_id, viewer.pc.localDescription.sdp)
+        assert (refused.value.status, refused.value.code) == (409, "live_ended")
+    finally:
+        await socket.close()
+        await viewer.close()
+        await publisher.close()  # type: ignore[attr-defined]
+
+
+async def test_whep_leave_with_delete(server: RunningServer) -> None:
+    live_id, publisher = await go_live(server, "alice")
+    viewer = Viewer(audio=False)
+    exchange, locations = whep_exchange(server, "bob", live_id)
+    try:
+        await viewer.watch(exchange)
+        await wait_for(lambda: len(viewer.received.counters) >= 5, 15, "frames")
+        async with server.http.delete(
+            server.url + locations[0], headers=server.auth("carol")
+        ) as response:
+            assert response.status == 403
+        async with server.http.delete(
+            server.url + locations[0], headers=server.auth("bob")
+        ) as response:
+            assert response.status == 200
+        assert server.app[STREAMER].get(live_id).viewers == {}
+        async with server.http.delete(
+            server.url + locations[0], headers=server.auth("bob")
+        ) as response:
+            assert response.status == 404
+    finally:
+        await viewer.close()
+        await publisher.close()  # type: ignore[attr-defined]
+
+
+async def test_dead_publisher_ends_the_live_after_the_grace_period(server: RunningServer) -> None:
+    live_id, publisher = await go_live(server, "alice")
+    socket = await server.socket("bob")
+    viewer = Viewer(audio=False)
+    exchange, _ = whep_exchange(server, "bob", live_id)
+    try:
+        await viewer.watch(exchange)
+        await wait_for(lambda: len(viewer.received.counters) >= 5, 15, "frames")
+        await publisher.close()  # type: ignore[attr-defined]
+        await socket.next_of(
+            "live.ended", timeout=15, live_id=live_id, reason="host_connection_lost"
+        )
+        await wait_for(lambda: server.app[STREAMER].lives() == [], 5, "media released")
+    finally:
+        await socket.close()
+        await viewer.close()
+
+
+async def test_viewer_offer_without_the_live_codec_is_refused(server: RunningServer) -> None:
+    live_id, publisher = await go_live(server, "alice")
+    viewer = Viewer(audio=False)
+    try:
+        # An offer that can only receive H.264, while the live sends VP8.
+        capabilities = RTCRtpReceiver.getCapabilities("video")
+        assert capabilities is not None
+        h264 = [c for c in capabilities.codecs if c.mimeType == "video/H264"]
+        viewer.pc.getTransceivers()[0].setCodecPreferences(h264)
+        await viewer.pc.setLocalDescription(await viewer.pc.createOffer())
+        offer = viewer.pc.localDescription.sdp
+        assert "VP8" not in offer
+        with pytest.raises(WhepRefused) as refused:
+            await server.whep("bob", live_id, offer)
+        assert (refused.value.status, refused.value.code) == (406, "codec_unsupported")
+        assert server.app[STREAMER].get(live_id).viewers == {}
+    finally:
+        await viewer.close()
+        await publisher.close()  # type: ignore[attr-defined]
