@@ -26,12 +26,12 @@ class LiveService:
         self.fanout = fanout
         self.hub = hub
 
-    async def go_live(self, host: str, offer_sdp: str) -> tuple[str, str]:
+    async def go_live(self, host: str, offer_sdp: str, *, whip: bool = False) -> tuple[str, str]:
         """Start a live for ``host``; returns ``(live_id, answer_sdp)``."""
         live_id = self.streamer.new_live_id()
         await self.fanout.start_live(host, live_id)
         try:
-            answer = await self.streamer.publish(live_id, host, offer_sdp)
+            answer = await self.streamer.publish(live_id, host, offer_sdp, whip=whip)
         except BaseException:
             await self.fanout.end_live(live_id)
             raise

@@ -19,7 +19,7 @@ def _sdp_created(answer: str, location: str) -> web.Response:
 
 async def post_whip(request: web.Request) -> web.Response:
     offer = await read_sdp(request, request.app[CONFIG].max_sdp_bytes)
-    live_id, answer = await request.app[LIVES].go_live(request[USER], offer)
+    live_id, answer = await request.app[LIVES].go_live(request[USER], offer, whip=True)
     return _sdp_created(answer, f"/whip/{live_id}")
 
 

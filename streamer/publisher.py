@@ -10,6 +10,7 @@ from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 
 from directlive.errors import BadRequest
 from streamer.codec_choice import pin_publisher_codec
+from streamer.interop import replace_consent_with_inactivity, resend_first_dtls_flight
 from streamer.peer import apply_offer, close_quietly, make_answer, new_peer_connection
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
@@ -30,6 +31,7 @@ class PublisherSession:
         on_connection_lost: Callable[[PublisherSession], None],
         keyframe_interval: float = 1.0,
         viewer_queue_limit: int = 240,
+        consent_by_inactivity: bool = False,
     ) -> None:
         self.live_id = live_id
         self.participant = participant
@@ -40,6 +42,7 @@ class PublisherSession:
         self._on_connection_lost = on_connection_lost
         self._keyframe_interval = keyframe_interval
         self._viewer_queue_limit = viewer_queue_limit
+        self._consent_by_inactivity = consent_by_inactivity
         self._pli_tasks: set[asyncio.Future[None]] = set()
         self.connected = asyncio.Event()
         self.pc.on("connectionstatechange", self._on_state_change)
@@ -65,6 +68,9 @@ class PublisherSession:
             self.codecs[source.track_id] = codec
         if not self.sources:
             raise BadRequest("the offer publishes no audio or video track", code="no_media")
+        if self._consent_by_inactivity:
+            replace_consent_with_inactivity(self.pc)
+        resend_first_dtls_flight(self.pc)
         return await make_answer(self.pc)
 
     def codec_of(self, source: TrackSource) -> RTCRtpCodecParameters:

@@ -59,10 +59,13 @@ class Streamer:
     def viewer_count(self) -> int:
         return sum(len(live.viewers) for live in self._lives.values())
 
-    async def publish(self, live_id: str, participant: str, offer_sdp: str) -> str:
+    async def publish(
+        self, live_id: str, participant: str, offer_sdp: str, *, whip: bool = False
+    ) -> str:
         """Start (or resume, within the grace period) ``participant`` publishing to a live.
 
-        The first publisher of a live is its host. Returns the SDP answer.
+        The first publisher of a live is its host. ``whip`` peers may not answer ICE consent
+        checks (FFmpeg), so inactivity stands in for consent. Returns the SDP answer.
         """
         live = self._lives.get(live_id) or MediaLive(live_id=live_id, host=participant)
         session = PublisherSession(
@@ -72,6 +75,7 @@ class Streamer:
             on_connection_lost=self._publisher_lost,
             keyframe_interval=self.config.keyframe_interval,
             viewer_queue_limit=self.config.viewer_queue_limit,
+            consent_by_inactivity=whip,
         )
         try:
             answer = await session.answer(offer_sdp)

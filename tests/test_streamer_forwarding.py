@@ -10,7 +10,7 @@ import av
 import pytest
 
 from streamer import MediaConfig, Streamer
-from tests.media.peers import Exchange, Viewer, publish, wait_for
+from tests.media.peers import Exchange, Viewer, publish, video_source, wait_for
 from tests.media.tracks import CounterVideoTrack, PreEncodedVideoTrack, ToneAudioTrack
 
 
@@ -37,7 +37,7 @@ async def test_three_viewers_decode_counters_at_sent_rate(streamer: Streamer) ->
     )
     viewers = [Viewer() for _ in range(3)]
     try:
-        await wait_for(lambda: streamer.get(live_id).sources()[0][0].has_keyframe, 10, "keyframe")
+        await wait_for(lambda: video_source(streamer.get(live_id)).has_keyframe, 10, "keyframe")
         for i, viewer in enumerate(viewers):
             await viewer.watch(watching(streamer, live_id, f"v{i}"))
         await wait_for(
@@ -101,3 +101,34 @@ async def test_late_viewer_starts_without_waiting_for_the_next_keyframe(
     finally:
         await viewer.close()
         await publisher.close()
+
+
+async def test_a_stalled_viewer_is_bounded_and_does_not_slow_the_others() -> None:
+    streamer = Streamer(MediaConfig(viewer_queue_limit=30))
+    live_id = streamer.new_live_id()
+    publisher = await publish(
+        [CounterVideoTrack(fps=30)], lambda sdp: streamer.publish(live_id, "alice", sdp)
+    )
+    viewers = [Viewer(audio=False) for _ in range(2)]
+    try:
+        await wait_for(lambda: video_source(streamer.get(live_id)).has_keyframe, 10, "keyframe")
+        source = video_source(streamer.get(live_id))
+        stalled = source.subscribe()  # a viewer whose sender never reads again
+        for i, viewer in enumerate(viewers):
+            await viewer.watch(watching(streamer, live_id, f"v{i}"))
+        await wait_for(
+            lambda: all(len(v.received.counters) >= 120 for v in viewers), 25, "4 s of frames"
+        )
+        assert stalled.queued <= 30
+        assert stalled.frames_dropped > 60
+        assert streamer.stats.frames_dropped_slow_viewer >= stalled.frames_dropped
+        for viewer in viewers:
+            counters = viewer.received.counters
+            assert viewer.received.fps() >= 25
+            assert counters[-1] - counters[0] <= len(counters) + 5, "the viewer lost frames"
+        source.unsubscribe(stalled)
+    finally:
+        for viewer in viewers:
+            await viewer.close()
+        await publisher.close()
+        await streamer.close()

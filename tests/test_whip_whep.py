@@ -6,7 +6,7 @@ import pytest
 from aiortc import RTCRtpReceiver
 
 from signaling.appkeys import STREAMER
-from tests.media.peers import Exchange, Viewer, publish, wait_for
+from tests.media.peers import Exchange, Viewer, publish, video_source, wait_for
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
 from tests.server import RunningServer, WhepRefused
 
@@ -33,7 +33,7 @@ async def go_live(server: RunningServer, host: str) -> tuple[str, object]:
     pc = await publish([CounterVideoTrack(), ToneAudioTrack()], exchange)
     streamer = server.app[STREAMER]
     await wait_for(
-        lambda: streamer.get(live_ids[0]).sources()[0][0].has_keyframe, 10, "first keyframe"
+        lambda: video_source(streamer.get(live_ids[0])).has_keyframe, 10, "first keyframe"
     )
     return live_ids[0], pc
 

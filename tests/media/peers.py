@@ -12,8 +12,10 @@ import av
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from streamer import MediaLive
+from streamer.source import TrackSource
 from streamer.tap import tap_receiver
-from tests.media.counter import RgbImage, read_counter
+from tests.media.counter import CounterUnreadable, RgbImage, read_counter
 
 Exchange = Callable[[str], Awaitable[str]]
 """Sends an SDP offer to the server, returns its answer."""
@@ -41,6 +43,7 @@ class ReceivedVideo:
     sizes: set[tuple[int, int]] = field(default_factory=set)
     encoded: list[bytes] = field(default_factory=list)
     audio_frames: int = 0
+    unreadable: int = 0
     ended: bool = False
 
     def fps(self, window: float = 2.0) -> float:
@@ -87,9 +90,11 @@ class Viewer:
                     now = time.monotonic()
                     if self.first_frame_at is None:
                         self.first_frame_at = now
-                    self.received.counters.append(
-                        read_counter(cast(RgbImage, frame.to_ndarray(format="rgb24")))
-                    )
+                    try:
+                        image = cast(RgbImage, frame.to_ndarray(format="rgb24"))
+                        self.received.counters.append(read_counter(image))
+                    except CounterUnreadable:
+                        self.received.unreadable += 1
                     self.received.times.append(now)
                     self.received.sizes.add((frame.width, frame.height))
                 else:
@@ -109,6 +114,11 @@ class Viewer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def video_source(live: MediaLive) -> TrackSource:
+    """The live's first video track source (publishers may list audio first)."""
+    return next(source for source, _ in live.sources() if source.kind == "video")
 
 
 async def wait_for(

@@ -12,7 +12,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
-from tests.media.counter import draw_counter
+from tests.media.counter import counter_image
 
 VIDEO_TIME_BASE = fractions.Fraction(1, 90_000)
 AUDIO_TIME_BASE = fractions.Fraction(1, 48_000)
@@ -36,7 +36,7 @@ class CounterVideoTrack(MediaStreamTrack):
             self._start = time.monotonic()
         due = self._start + self.sent / self.fps
         await asyncio.sleep(max(0.0, due - time.monotonic()))
-        frame = av.VideoFrame.from_ndarray(draw_counter(self.sent, self.width, self.height))
+        frame = av.VideoFrame.from_ndarray(counter_image(self.sent, self.width, self.height))
         frame.pts = int(self.sent * 90_000 / self.fps)
         frame.time_base = VIDEO_TIME_BASE
         self.sent += 1
@@ -102,7 +102,7 @@ class PreEncodedVideoTrack(MediaStreamTrack):
                 self._start = time.monotonic()
             due = self._start + self._count / self.fps
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            image = draw_counter(self._count, self._width, self._height)
+            image = counter_image(self._count, self._width, self._height)
             frame = av.VideoFrame.from_ndarray(image).reformat(format="yuv420p")
             frame.pts = self._count
             if self._count % self._gop == 0:

@@ -1,0 +1,20 @@
+# directlive: one node, in-memory store by default (pass --redis redis://... to share state).
+FROM python:3.11-slim-bookworm
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY directlive directlive
+COPY streamer streamer
+COPY signaling signaling
+COPY fanout fanout
+COPY recorder recorder
+COPY benchmarks benchmarks
+RUN pip install --no-cache-dir .
+# HTTP + WebSocket signaling.
+EXPOSE 8080/tcp
+# WebRTC media: aiortc/aioice bind one ephemeral UDP port per peer connection, taken from
+# the kernel's range (net.ipv4.ip_local_port_range, 32768-60999 by default). Publish that
+# range, or run with --network host, and set --ice-address to the address clients reach.
+EXPOSE 32768-60999/udp
+VOLUME /data
+ENTRYPOINT ["directlive"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8080", "--data-dir", "/data"]

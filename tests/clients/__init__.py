@@ -1,0 +1,1 @@
+"""Third-party-style publishing clients used by the tests (FFmpeg WHIP muxer via PyAV)."""
