@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from directlive.errors import DirectliveError
 from signaling.auth import DEFAULT_TTL, TokenIssuer, load_secret
 from signaling.config import ServerConfig
 from streamer import MediaConfig
@@ -83,8 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve(args)
     if args.command == "token":
-        issuer = TokenIssuer(load_secret(None, args.data_dir))
-        print(issuer.mint(args.user, ttl=args.ttl))
+        try:
+            token = TokenIssuer(load_secret(None, args.data_dir)).mint(args.user, ttl=args.ttl)
+        except DirectliveError as error:
+            print(f"directlive: {error.message}", file=sys.stderr)
+            return 2
+        print(token)
         return 0
     module = importlib.import_module(f"benchmarks.{args.name}")
     result: int = module.main(args.args)
