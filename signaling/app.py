@@ -68,6 +68,7 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
     add_media_routes(app)
     add_social_routes(app)
     app.router.add_get("/", get_index)
+    app.router.add_get("/favicon.ico", get_favicon)
     app.router.add_static("/static", STATIC_DIR)
     return app
 
@@ -89,6 +90,10 @@ async def get_health(request: web.Request) -> web.Response:
     if not request.app[READY].is_set():
         return web.json_response({"status": "starting"}, status=503)
     return web.json_response({"status": "ok"})
+
+
+async def get_favicon(request: web.Request) -> web.Response:
+    return web.Response(status=204)
 
 
 async def get_index(request: web.Request) -> web.FileResponse:
