@@ -1,1 +1,22 @@
-"""fanout."""
+"""fanout: the social control plane (graph, privacy, threads, inboxes, shares, events).
+
+Imports ``directlive.errors`` only; never ``streamer`` or ``signaling``.
+"""
+
+from fanout.events import LiveAudience
+from fanout.memory_store import MemoryStore
+from fanout.models import FanoutConfig, LiveInfo, Settings
+from fanout.service import Fanout
+from fanout.sharing import ShareResult
+from fanout.store import Store
+
+__all__ = [
+    "Fanout",
+    "FanoutConfig",
+    "LiveAudience",
+    "LiveInfo",
+    "MemoryStore",
+    "Settings",
+    "ShareResult",
+    "Store",
+]

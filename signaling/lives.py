@@ -52,13 +52,10 @@ class LiveService:
         with contextlib.suppress(NotFound):
             host = self.streamer.get(live_id).host
         sessions = await self.streamer.end(live_id)
-        await self.fanout.end_live(live_id)
-        event = {"type": "live.ended", "live_id": live_id, "reason": reason}
         told = {session.user for session in sessions}
         if host is not None:
             told.add(host)
-        for user in told:
-            self.hub.deliver(user, event)
+        await self.fanout.end_live(live_id, reason=reason, also_notify=told)
         log.info("live.end live=%s reason=%s viewers=%d", live_id, reason, len(sessions))
 
     async def watch(

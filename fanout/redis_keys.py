@@ -1,0 +1,181 @@
+"""Key layout, value encoding and Lua scripts of ``RedisStore``.
+
+Every key starts with ``dl:``. Keys of one user share the hash tag ``{u:<user>}``, keys of one
+thread ``{t:<id>}``, of one live ``{l:<id>}``, of one fan-out job ``{j:<share id>}``, so a command
+or script touching several keys of one object stays in one Redis Cluster slot. Values that are
+records are msgpack.
+
+==============================  =====  ==========================================================
+key                             type   content
+==============================  =====  ==========================================================
+dl:{u:U}:s                      hash   settings ``p`` private, ``a`` allow_sharing ("0"/"1");
+                                       its existence is the user's existence
+dl:{u:U}:followers              zset   followers of U (score 0: paged in id order, BYLEX)
+dl:{u:U}:following              zset   users U follows (score 0)
+dl:{u:U}:requests               zset   pending follow requests to U (score 0)
+dl:{u:U}:blocks                 set    users U blocked
+dl:{u:U}:allowed                set    senders whose message request U accepted
+dl:{u:U}:inbox                  zset   thread id -> seq of last activity
+dl:{u:U}:msgreq                 zset   thread id -> seq (message requests)
+dl:{u:U}:unread                 hash   thread id -> unread count (inbox threads only)
+dl:{u:U}:feed                   zset   share id -> seq (shares to all followers reaching U)
+dl:{u:U}:lives                  set    U's running lives
+dl:{u:U}:on                     str    msgpack list of nodes where U is online (presence)
+dl:seq                          str    global counter ordering messages, threads, shares
+dl:dm:<A>:<B>                   str    id of the 1:1 thread of A < B (SET NX)
+dl:{t:T}:meta                   hash   ``kind``, ``creator``, ``name``, ``cseq``
+dl:{t:T}:members                hash   member -> state ``i`` inbox / ``r`` request / ``d`` declined
+dl:{t:T}:msgs                   zset   msgpack [seq, sender, kind, text, live, sent_at] by seq
+dl:{l:L}                        hash   live: ``host``, ``ended``, ``vc``, ``t0``, ``t1``,
+                                       ``guests`` (msgpack list), ``fs`` all-followers share id
+dl:{l:L}:reach                  set    users sent the live or who watched it
+dl:{j:S}                        hash   job: ``live``, ``sender``, ``seq``, ``cursor``,
+                                       ``delivered``, ``done``
+dl:{j:S}:lease                  str    node running the job (PX expiry)
+dl:jobs                         set    unfinished job ids
+==============================  =====  ==========================================================
+
+Bus channels (Pub/Sub, msgpack payloads): ``dl:bus:<node>`` for one node, ``dl:bus:all``.
+
+Two scripts derive per-user keys from ids inside Redis instead of declaring them in KEYS: the
+fan-out chunk (one call writes a whole chunk of followers' feed entries) and the bulk follower
+import. They are the places that are not Redis-Cluster-safe: on a Cluster they would have to
+become pipelines of single-key commands grouped by slot. Everything else is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+PREFIX = "dl:"
+SEQ = "dl:seq"
+JOBS = "dl:jobs"
+BUS_ALL = "dl:bus:all"
+
+
+def user(u: str, what: str) -> str:
+    return f"dl:{{u:{u}}}:{what}"
+
+
+def thread(t: str, what: str) -> str:
+    return f"dl:{{t:{t}}}:{what}"
+
+
+def live(live_id: str) -> str:
+    return f"dl:{{l:{live_id}}}"
+
+
+def reach(live_id: str) -> str:
+    return f"dl:{{l:{live_id}}}:reach"
+
+
+def job(share_id: str) -> str:
+    return f"dl:{{j:{share_id}}}"
+
+
+def lease(share_id: str) -> str:
+    return f"dl:{{j:{share_id}}}:lease"
+
+
+def dm(a: str, b: str) -> str:
+    lo, hi = sorted((a, b))
+    return f"dl:dm:{lo}:{hi}"
+
+
+def bus(node: str) -> str:
+    return f"dl:bus:{node}"
+
+
+def pack(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def unpack(data: Any) -> Any:
+    return msgpack.unpackb(data, raw=False)
+
+
+def text(value: Any, default: str = "") -> str:
+    if value is None:
+        return default
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# KEYS: job, followers of the sender.
+# ARGV: share id, seq, limit, cursor, user key prefix, feed key suffix.
+# Reads the next chunk of followers, adds each missing feed entry, advances cursor and delivered
+# count; returns {added, cursor, followers read, [user, nodes, ...] for added users online}.
+# Feed keys are derived from follower ids inside the script (one call per chunk, tiny replies):
+# fine on standalone or replicated Redis, not on Redis Cluster (see the module docstring).
+FANOUT_CHUNK = """
+local share, seq, limit, cursor = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local prefix, suffix = ARGV[5], ARGV[6]
+local start = '-'
+if cursor ~= '' then start = '(' .. cursor end
+local batch = redis.call('ZRANGE', KEYS[2], start, '+', 'BYLEX', 'LIMIT', 0, limit)
+local added = {}
+for _, u in ipairs(batch) do
+  if redis.call('ZADD', prefix .. u .. suffix, 'NX', seq, share) == 1 then
+    added[#added + 1] = u
+  end
+end
+if #batch > 0 then
+  cursor = batch[#batch]
+  redis.call('HSET', KEYS[1], 'cursor', cursor)
+  redis.call('HINCRBY', KEYS[1], 'delivered', #added)
+end
+local online = {}
+for _, u in ipairs(added) do
+  local nodes = redis.call('GET', prefix .. u .. '}:on')
+  if nodes then
+    online[#online + 1] = u
+    online[#online + 1] = nodes
+  end
+end
+return {#added, cursor, #batch, online}
+"""
+
+# ARGV: followee, user key prefix, user key suffix (""), then the followers (bulk import).
+IMPORT_FOLLOWERS = """
+local followee, prefix, suffix = ARGV[1], ARGV[2], ARGV[3]
+local followers = prefix .. followee .. suffix .. 'followers'
+for i = 4, #ARGV do
+  local u = ARGV[i]
+  redis.call('HSETNX', prefix .. u .. suffix .. 's', 'p', '0')
+  redis.call('ZADD', prefix .. u .. suffix .. 'following', 0, followee)
+  redis.call('ZADD', followers, 0, u)
+end
+return #ARGV - 3
+"""
+
+# KEYS: the user's presence key. ARGV: node, 1 to add / 0 to remove.
+PRESENCE_UPDATE = """
+local raw = redis.call('GET', KEYS[1])
+local nodes = {}
+if raw then nodes = cmsgpack.unpack(raw) end
+local kept = {}
+for _, n in ipairs(nodes) do
+  if n ~= ARGV[1] then kept[#kept + 1] = n end
+end
+if ARGV[2] == '1' then kept[#kept + 1] = ARGV[1] end
+if #kept == 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], cmsgpack.pack(kept))
+end
+return #kept
+"""
+
+# KEYS: members, meta, add_members: check the limit and add atomically.
+# ARGV: limit, then user, state pairs. Returns 0 when the group would be over the limit.
+ADD_MEMBERS = """
+local limit = tonumber(ARGV[1])
+local count = redis.call('HLEN', KEYS[1])
+for i = 2, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 0 then count = count + 1 end
+end
+if count > limit then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""

@@ -1,0 +1,157 @@
+"""``Fanout``: the facade of the social plane, the one object signaling holds.
+
+It wires the store, the event hub and the services, and offers the media plane what it asks:
+users, lives, watch checks, presence, local delivery and eviction of viewers who lost access.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from directlive.errors import DirectliveError, Forbidden, NotFound
+from fanout import policy
+from fanout.direct import Direct
+from fanout.events import EventHub, LiveAudience
+from fanout.follower_fanout import FollowerFanout
+from fanout.graph import SocialGraph
+from fanout.models import FanoutConfig, LiveInfo
+from fanout.sharing import Sharing
+from fanout.store import Store
+
+log = logging.getLogger(__name__)
+
+USER_CACHE_LIMIT = 100_000
+
+
+class Fanout:
+    def __init__(self, store: Store, *, node_id: str, config: FanoutConfig | None = None) -> None:
+        self.store = store
+        self.node_id = node_id
+        self.config = config or FanoutConfig()
+        self.hub = EventHub(store, node_id, self._still_allowed)
+        self.graph = SocialGraph(store, self.hub, self._recheck_hosts)
+        self.direct = Direct(store, self.hub, self.config)
+        self.followers = FollowerFanout(store, self.hub, node_id, self.config)
+        self.sharing = Sharing(store, self.direct, self.followers)
+        self._known_users: set[str] = set()
+
+    async def start(self) -> None:
+        """Subscribe to the event bus and resume unfinished shares to all followers."""
+        await self.hub.start()
+        await self.followers.resume_pending()
+
+    async def close(self) -> None:
+        await self.followers.close()
+        await self.hub.close()
+
+    # -- users -------------------------------------------------------------------------------
+    async def ensure_user(self, user: str) -> None:
+        if user in self._known_users:
+            return
+        await self.store.ensure_user(user)
+        if len(self._known_users) >= USER_CACHE_LIMIT:
+            self._known_users.clear()
+        self._known_users.add(user)
+
+    # -- lives -------------------------------------------------------------------------------
+    async def start_live(self, host: str, live_id: str) -> LiveInfo:
+        await self.ensure_user(host)
+        live = LiveInfo(live_id, host, started_at=time.time())
+        await self.store.put_live(live)
+        return live
+
+    async def get_live(self, live_id: str) -> LiveInfo:
+        live = await self.store.get_live(live_id)
+        if live is None:
+            raise NotFound(f"no such live: {live_id}", code="live_not_found")
+        return live
+
+    async def visible_live(self, viewer: str, live_id: str) -> LiveInfo:
+        """The live's card for ``viewer`` (NotFound if blocked from it, like a missing live)."""
+        live = await self.get_live(live_id)
+        await policy.may_see_live(self.store, viewer, live)
+        return live
+
+    async def end_live(
+        self, live_id: str, *, reason: str = "ended", also_notify: Iterable[str] = ()
+    ) -> None:
+        """Mark ended (idempotent) and push one ``live.ended`` to each online user it reached:
+        share recipients, guests, ``also_notify`` (the host and viewers), and the host's
+        followers when it was shared to all of them."""
+        live = await self.get_live(live_id)
+        if not await self.store.end_live(live_id, time.time()):
+            return
+        event = {"type": "live.ended", "live_id": live_id, "reason": reason}
+        told = set([*await self.store.reach(live_id), *live.guests, *also_notify])
+        await self.hub.emit(told, event)
+        if live.followers_share:
+            cursor = ""
+            while True:
+                page = await self.store.page_users(live.host, "followers", cursor, 1000)
+                await self.hub.emit([user for user in page.items if user not in told], event)
+                if page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+
+    async def set_viewer_count(self, live_id: str, count: int) -> None:
+        await self.store.set_viewer_count(live_id, max(0, count))
+
+    async def set_guests(self, live_id: str, guests: Sequence[str]) -> None:
+        """Co-broadcasters now on the live: they may watch it, and their blocks apply to it."""
+        await self.get_live(live_id)
+        await self.store.set_guests(live_id, guests)
+        await self.hub.recheck([live_id])
+
+    async def authorize_watch(
+        self, viewer: str, live_id: str, via_thread: str | None = None
+    ) -> LiveInfo:
+        live = await self.get_live(live_id)
+        await policy.may_watch(self.store, viewer, live, via_thread)
+        if viewer != live.host:
+            await self.store.add_reach(live_id, [viewer])
+        return live
+
+    async def authorize_join(self, user: str, live_id: str) -> LiveInfo:
+        live = await self.get_live(live_id)
+        await policy.may_join(self.store, user, live)
+        return live
+
+    async def lives(self, live_ids: Sequence[str]) -> dict[str, LiveInfo]:
+        """Resolve share states when read: the known lives among ``live_ids``."""
+        found = {}
+        for live_id in dict.fromkeys(live_ids):
+            live = await self.store.get_live(live_id)
+            if live is not None:
+                found[live_id] = live
+        return found
+
+    # -- presence, delivery, eviction --------------------------------------------------------
+    def set_local_delivery(self, deliver: Callable[[str, Mapping[str, object]], None]) -> None:
+        self.hub.set_local_delivery(deliver)
+
+    def set_audience(self, audience: LiveAudience) -> None:
+        self.hub.set_audience(audience)
+
+    async def user_online(self, user: str) -> None:
+        await self.hub.user_online(user)
+
+    async def user_offline(self, user: str) -> None:
+        await self.hub.user_offline(user)
+
+    async def _recheck_hosts(self, hosts: list[str]) -> None:
+        live_ids: list[str] = []
+        for host in hosts:
+            live_ids.extend(await self.store.running_lives(host))
+        await self.hub.recheck(live_ids)
+
+    async def _still_allowed(self, viewer: str, live_id: str) -> str | None:
+        try:
+            await policy.may_watch(self.store, viewer, await self.get_live(live_id))
+        except (Forbidden, NotFound) as refused:
+            return refused.code
+        except DirectliveError as other:
+            log.debug("re-check of %s on %s: %r", viewer, live_id, other)
+            return other.code
+        return None
