@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from directlive.errors import DirectliveError
-from signaling.appkeys import CONFIG, TOKENS, USER
+from signaling.appkeys import CONFIG, FANOUT, TOKENS, USER
 from signaling.errors_http import error_response, http_error_response
 
 log = logging.getLogger("directlive.signaling")
@@ -84,5 +84,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     header = request.headers.get("Authorization")
     if request.path == "/ws" and header is None:
         return await handler(request)
-    request[USER] = request.app[TOKENS].from_header(header)
+    user = request.app[TOKENS].from_header(header)
+    await request.app[FANOUT].ensure_user(user)  # a user exists from its first valid token
+    request[USER] = user
     return await handler(request)

@@ -1,4 +1,4 @@
-"""HTTP API of the social plane (``docs/protocol-social.md``): thin handlers over ``Fanout``.
+"""HTTP API of the social plane (``docs/protocol.md``, Social API): thin handlers over ``Fanout``.
 
 Bodies are parsed here, in one place, into frozen dataclasses; handlers raise
 ``directlive.errors`` and the error middleware turns them into ``{"error": {code, message}}``.

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from streamer.ice import configure_host_addresses
-from tests.server import RunningServer, running_server, test_config
+from tests.server import RunningServer, running_server, server_config
 
 configure_host_addresses(["127.0.0.1"])
 
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    async with running_server(test_config(tmp_path)) as running:
+    async with running_server(server_config(tmp_path)) as running:
         yield running

@@ -116,7 +116,7 @@ class SocketClient:
         self._reader.cancel()
 
 
-def test_config(data_dir: Path, **overrides: object) -> ServerConfig:
+def server_config(data_dir: Path, **overrides: object) -> ServerConfig:
     config = ServerConfig(
         port=0,
         data_dir=data_dir,
