@@ -159,3 +159,34 @@ async def test_private_host_live_is_refused_to_a_non_follower_on_whep_and_socket
         await carol_socket.close()
         await follower.close()
         await publisher.close()  # type: ignore[attr-defined]
+
+
+async def test_a_viewer_blocked_mid_live_is_disconnected(social_server: RunningServer) -> None:
+    server = social_server
+    for user in ("alice", "bob"):
+        await ok(server, user, "GET", "/api/me")
+    live_id, publisher = await go_live(server, "alice")
+    bob_socket = await server.socket("bob")
+    viewer = Viewer(audio=False)
+    try:
+
+        async def exchange(sdp: str) -> str:
+            _, answer = await server.whep("bob", live_id, sdp)
+            return answer
+
+        await viewer.watch(exchange)
+        await wait_for(lambda: len(viewer.received.counters) >= 5, 15, "bob watches")
+        await ok(server, "alice", "POST", "/api/users/bob/block")
+        evicted = await bob_socket.next_of("live.evicted", live_id=live_id)
+        assert evicted["code"] == "blocked"
+        await wait_for(lambda: viewer.pc.connectionState == "closed", 10, "bob disconnected")
+        assert server.app[STREAMER].get(live_id).viewers == {}
+        offer = viewer.pc.localDescription
+        assert offer is not None
+        with pytest.raises(WhepRefused) as refused:
+            await server.whep("bob", live_id, offer.sdp)
+        assert (refused.value.status, refused.value.code) == (403, "blocked")
+    finally:
+        await bob_socket.close()
+        await viewer.close()
+        await publisher.close()  # type: ignore[attr-defined]

@@ -56,11 +56,17 @@ async def test_whip_publish_whep_watch_and_host_ends(server: RunningServer) -> N
             assert response.status == 403
             assert (await response.json())["error"]["code"] == "not_host"
 
+        media = server.app[STREAMER].get(live_id)
+        server_pcs = [p.pc for p in media.publishers.values()] + [
+            v.pc for v in media.viewers.values()
+        ]
         async with server.http.delete(
             f"{server.url}/whip/{live_id}", headers=server.auth("alice")
         ) as response:
             assert response.status == 200
         await socket.next_of("live.ended", live_id=live_id, reason="ended_by_host")
+        assert [pc.connectionState for pc in server_pcs] == ["closed", "closed"]
+        await wait_for(lambda: not server.app[STREAMER]._tasks, 5, "no task left behind")
         await wait_for(lambda: viewer.pc.connectionState == "closed", 10, "viewer disconnected")
         assert server.app[STREAMER].lives() == []
 
