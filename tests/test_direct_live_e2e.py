@@ -115,7 +115,7 @@ async def test_share_to_a_follower_and_a_group_watch_from_the_inbox_and_end(
         assert next(m for m in messages if m.get("live_id") == live_id)["live"]["state"] == "ended"
         with pytest.raises(WhepRefused) as refused:
             await server.whep(
-                "carol", live_id, "v=0\r\nm=video 9 x 96\r\n", via_thread=group["thread_id"]
+                "carol", live_id, "v=0\r\nm=video 9 x 96\r\n", via_thread=str(group["thread_id"])
             )
         assert (refused.value.status, refused.value.code) == (409, "live_ended")
     finally:
