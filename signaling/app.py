@@ -67,6 +67,10 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
     app.router.add_get("/ws", handle_socket)
     add_media_routes(app)
     add_social_routes(app)
+    if config.dev:
+        from signaling.dev_routes import add_dev_routes
+
+        add_dev_routes(app)
     app.router.add_get("/", get_index)
     app.router.add_get("/favicon.ico", get_favicon)
     app.router.add_static("/static", STATIC_DIR)

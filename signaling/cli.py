@@ -16,7 +16,7 @@ from signaling.auth import DEFAULT_TTL, TokenIssuer, load_secret
 from signaling.config import ServerConfig
 from streamer import MediaConfig
 
-BENCHMARKS = ("fanout",)
+BENCHMARKS = ("fanout", "viewers", "join", "comments", "record")
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +40,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     serve.add_argument("--publisher-grace", type=float, default=10.0, metavar="SECONDS")
     serve.add_argument("--log-level", default="INFO")
-    serve.add_argument("--dev", action="store_true", help="development conveniences")
+    serve.add_argument(
+        "--dev", action="store_true", help="development mode: a user picker that mints tokens"
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="with --dev: seed a small world to explore"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +79,7 @@ def serve(args: argparse.Namespace) -> int:
         ice_addresses=tuple(args.ice_address),
         media=MediaConfig(publisher_grace_seconds=args.publisher_grace),
         dev=args.dev,
+        demo=args.demo,
     )
     web.run_app(build_app(config), host=config.host, port=config.port, print=None)
     return 0

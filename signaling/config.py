@@ -32,3 +32,6 @@ class ServerConfig:
     """Events one socket may have queued before it is told and dropped."""
     media: MediaConfig = field(default_factory=MediaConfig)
     dev: bool = False
+    """Development mode: ``signaling/dev_routes.py`` serves a user picker that mints tokens."""
+    demo: bool = False
+    """With ``dev``: seed a demo world at start-up."""
