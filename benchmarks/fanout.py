@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import secrets
 import sys
 import time
 from typing import Any
 
+from benchmarks.common import Progress, add_common_arguments, emit, plot_panels
 from fanout import Fanout, FanoutConfig
 from fanout.redis_launcher import RedisServer
 from fanout.redis_store import RedisStore
@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--redis", default=None, help="redis:// URL (default: start one)")
     parser.add_argument("--chunk", type=int, default=1000, help="recipients per round trip")
     parser.add_argument("--online", type=int, default=100, help="followers online (pushed to)")
+    add_common_arguments(parser)
     return parser
 
 
@@ -45,7 +46,9 @@ async def _raw_rate(store: RedisStore, run: str, count: int, batch: int) -> floa
     return count / seconds
 
 
-async def _run(url: str, recipients: int, chunk: int, online: int) -> dict[str, Any]:
+async def _run(
+    url: str, recipients: int, chunk: int, online: int, progress: Progress
+) -> dict[str, Any]:
     store = RedisStore(url)
     run = secrets.token_hex(4)
     host, live_id = f"bench-{run}-host", f"bench-{run}-live"
@@ -66,12 +69,15 @@ async def _run(url: str, recipients: int, chunk: int, online: int) -> dict[str, 
         for user in followers[:: max(1, recipients // max(1, online))][:online]:
             await node.user_online(user)
         setup = time.perf_counter() - setup
+        progress.advance()
         await node.start_live(host, live_id)
         started = time.perf_counter()
         result = await node.sharing.share(host, await node.get_live(live_id), all_followers=True)
         job = await node.followers.join(result.followers_share)
         seconds = time.perf_counter() - started
+        progress.advance()
         raw = await _raw_rate(store, run, recipients, chunk)
+        progress.advance()
     finally:
         await node.close()
         await store.close()
@@ -104,11 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         if url is None:
             server = RedisServer()
             url = server.start()
-        result = asyncio.run(_run(url, args.recipients, args.chunk, args.online))
+        with Progress("fanout: setup, share, raw", 3, args.progress) as progress:
+            result = asyncio.run(_run(url, args.recipients, args.chunk, args.online, progress))
     finally:
         if server is not None:
             server.close()
-    print(json.dumps(result))
+    emit(result)
+    if args.plot:
+        rates = {k: result[k] for k in ("recipients_per_s", "redis_pipelined_ops_per_s")}
+        plot_panels(args.plot, f"fanout: {args.recipients} recipients", {"per second": rates})
     return 0
 
 

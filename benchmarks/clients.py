@@ -1,0 +1,282 @@
+"""Load-generator peers: a looping publisher and viewers that count frames via the tap.
+
+``publisher_worker`` and ``viewers_worker`` are the bodies of spawned processes (see
+``benchmarks.harness.spawn``); they report over their pipe and stop on ``"stop"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+import traceback
+import zlib
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import aiohttp
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpCodecParameters,
+    RTCSessionDescription,
+)
+from aiortc import sdp as aiortc_sdp
+from aiortc.codecs import depayload
+from aiortc.mediastreams import MediaStreamTrack
+
+from benchmarks.harness import token, wait_message
+from benchmarks.media import MediaLoop, decode_counters, loop_tracks
+from streamer.ice import configure_host_addresses
+from streamer.tap import tap_receiver
+
+Exchange = Callable[[str], Awaitable[str]]
+
+
+class NotReady(Exception):
+    """The live has no media yet (409): try again shortly."""
+
+
+def client_pc() -> RTCPeerConnection:
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+async def post_sdp(http: aiohttp.ClientSession, url: str, user: str, sdp: str) -> tuple[str, str]:
+    """POST an offer (WHIP or WHEP); returns (Location, answer)."""
+    headers = {"Authorization": f"Bearer {token(user)}", "Content-Type": "application/sdp"}
+    async with http.post(url, data=sdp, headers=headers) as response:
+        body = await response.text()
+        if response.status == 409 and "live_not_ready" in body:
+            raise NotReady
+        if response.status != 201:
+            raise RuntimeError(f"{url} answered {response.status}: {body[:300]}")
+        return response.headers["Location"], body
+
+
+def whep_exchange(http: aiohttp.ClientSession, base: str, live_id: str, user: str) -> Exchange:
+    async def exchange(sdp: str) -> str:
+        return (await post_sdp(http, f"{base}/whep/{live_id}", user, sdp))[1]
+
+    return exchange
+
+
+def _run(pipe: Connection, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    configure_host_addresses(["127.0.0.1"])
+    try:
+        asyncio.run(main())
+    except BaseException:
+        pipe.send(("error", traceback.format_exc()))
+        raise
+
+
+# ---- the publisher ----------------------------------------------------------------------
+
+
+def publisher_worker(pipe: Connection, base: str, loop: MediaLoop, restart_on_pli: bool) -> None:
+    """Publish ``loop`` over WHIP; send ("live", live_id); on "stop" send ("sent", times)."""
+
+    async def main() -> None:
+        video, audio = loop_tracks(loop, restart_on_pli=restart_on_pli)
+        pc = client_pc()
+        sender = pc.addTransceiver(video, direction="sendonly").sender
+        # aiortc turns a PLI into a flag for its own encoders; this track wants it instead.
+        setattr(sender, "_send_keyframe", video.request_keyframe)  # noqa: B010
+        pc.addTransceiver(audio, direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        assert pc.localDescription is not None
+        async with aiohttp.ClientSession() as http:
+            location, answer = await post_sdp(http, f"{base}/whip", "host", pc.localDescription.sdp)
+            await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            pipe.send(("live", location.rsplit("/", 1)[1]))
+            await wait_message(pipe)
+        await pc.close()
+        pipe.send(("sent", video.sent, video.keyframe_requests))
+
+    _run(pipe, main)
+
+
+# ---- viewers -----------------------------------------------------------------------------
+
+
+@dataclass
+class Receipts:
+    """What one viewer received: per video frame its arrival time, RTP timestamp, CRC."""
+
+    times: list[float] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)
+    crcs: list[int] = field(default_factory=list)
+    audio: int = 0
+    first: list[bytes] = field(default_factory=list)
+    """The first few frames' bytes, to decode a sample."""
+
+
+class TapViewer:
+    """An aiortc viewer that taps encoded frames (no decoding) and records them."""
+
+    KEEP = 40
+
+    def __init__(self) -> None:
+        self.pc = client_pc()
+        self.receipts = Receipts()
+        self.pc.addTransceiver("video", direction="recvonly")
+        self.pc.addTransceiver("audio", direction="recvonly")
+        self.pc.on("track", self._on_track)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
+        tap_receiver(receiver, self._on_video if track.kind == "video" else self._on_audio)
+
+    def _on_video(self, codec: object, data: bytes, timestamp: int) -> None:
+        receipts = self.receipts
+        receipts.times.append(time.monotonic())
+        receipts.timestamps.append(timestamp)
+        receipts.crcs.append(zlib.crc32(data))
+        if len(receipts.first) < self.KEEP:
+            receipts.first.append(data)
+
+    def _on_audio(self, codec: object, data: bytes, timestamp: int) -> None:
+        self.receipts.audio += 1
+
+    async def watch(self, exchange: Exchange, deadline: float) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        assert self.pc.localDescription is not None
+        while True:
+            try:
+                answer = await exchange(self.pc.localDescription.sdp)
+                break
+            except NotReady:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+
+class LeanViewer(TapViewer):
+    """Like ``TapViewer``, but reassembles frames itself from SRTP-decrypted packets.
+
+    aiortc's receiver (bitrate estimator, NACK generator, jitter buffer, RTCP) costs more
+    per packet than the server spends forwarding it, so one load core cannot hold 100 tap
+    viewers at 30 fps. This viewer keeps aiortc's ICE, DTLS and SRTP and replaces only the
+    per-packet handling: a frame is complete at its marker bit when its sequence numbers
+    are contiguous (no NACK: a frame missing a packet counts as lost), as a browser would.
+    """
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        pass
+
+    async def watch(self, exchange: Exchange, deadline: float) -> None:
+        await super().watch(exchange, deadline)
+        description = self.pc.remoteDescription
+        assert description is not None
+        codecs: dict[int, RTCRtpCodecParameters] = {}
+        for media in aiortc_sdp.SessionDescription.parse(description.sdp).media:
+            for codec in media.rtp.codecs:
+                if codec.payloadType is not None:
+                    codecs[codec.payloadType] = codec
+        self._codecs = codecs
+        self._parts: list[bytes] = []
+        self._timestamp: int | None = None
+        self._next_seq = -1
+        self._broken = False
+        self._origin: int | None = None
+        for transport in {t.receiver.transport for t in self.pc.getTransceivers()}:
+            setattr(transport, "_handle_rtp_data", self._on_rtp)  # noqa: B010
+
+    async def _on_rtp(self, data: bytes, arrival_time_ms: int) -> None:
+        first, second = data[0], data[1]
+        codec = self._codecs.get(second & 0x7F)
+        if codec is None:
+            return
+        if codec.mimeType.lower().startswith("audio/"):
+            self.receipts.audio += 1
+            return
+        seq, timestamp = struct.unpack_from("!HI", data, 2)
+        position = 12 + 4 * (first & 0x0F)
+        if first & 0x10:
+            position += 4 + 4 * int.from_bytes(data[position + 2 : position + 4])
+        end = len(data) - data[-1] if first & 0x20 else len(data)
+        if timestamp != self._timestamp:
+            self._timestamp = timestamp
+            self._parts = []
+            self._broken = False
+        elif seq != self._next_seq:
+            self._broken = True
+        self._next_seq = (seq + 1) & 0xFFFF
+        try:
+            self._parts.append(depayload(codec, data[position:end]))
+        except ValueError:
+            self._broken = True
+        if second & 0x80 and not self._broken:
+            if self._origin is None:
+                self._origin = timestamp
+            relative = (timestamp - self._origin) & 0xFFFFFFFF
+            self._on_video(codec, b"".join(self._parts), relative - (relative >> 31 << 32))
+            self._parts = []
+
+
+@dataclass
+class ViewerReport:
+    """Sent back to the orchestrator for one viewer."""
+
+    receipts: Receipts
+    anchor: tuple[int, int] | None = None
+    """(index of a received frame, counter decoded from it): ties transcoded frames to
+    the loop when their bytes cannot (the MediaRelay baseline)."""
+    sample_ok: bool | None = None
+    """Whether a decoded sample showed the counters the frames' bytes promise."""
+
+
+def viewers_worker(
+    pipe: Connection,
+    base: str,
+    live_id: str,
+    users: list[str],
+    codec: str,
+    crc_index: dict[int, int] | None,
+    concurrency: int,
+    lean: bool,
+) -> None:
+    """Attach ``users`` as viewers; send ("joined", n); on "stop" send ("reports", [...])."""
+
+    async def main() -> None:
+        viewers = [LeanViewer() if lean else TapViewer() for _ in users]
+        limit = asyncio.Semaphore(concurrency)
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as http:
+
+            async def join(viewer: TapViewer, user: str) -> None:
+                async with limit:
+                    await viewer.watch(whep_exchange(http, base, live_id, user), deadline)
+
+            await asyncio.gather(*(join(v, u) for v, u in zip(viewers, users, strict=True)))
+            connected = time.monotonic() + 30
+            while any(v.pc.connectionState != "connected" for v in viewers):
+                if time.monotonic() > connected:
+                    raise RuntimeError("viewers did not all connect within 30 s")
+                await asyncio.sleep(0.05)
+            pipe.send(("joined", len(viewers)))
+            await wait_message(pipe)
+        await asyncio.gather(*(v.pc.close() for v in viewers))
+        reports = [_report(v.receipts, codec, crc_index, i == 0) for i, v in enumerate(viewers)]
+        pipe.send(("reports", reports))
+
+    _run(pipe, main)
+
+
+def _report(
+    receipts: Receipts, codec: str, crc_index: dict[int, int] | None, sample: bool
+) -> ViewerReport:
+    report = ViewerReport(receipts)
+    if crc_index is None:  # transcoded: find one decodable frame to anchor on
+        for index, counter in enumerate(decode_counters(codec, receipts.first)):
+            if counter is not None:
+                report.anchor = (index, counter)
+                break
+    elif sample:
+        counters = decode_counters(codec, receipts.first)
+        promised = [crc_index.get(zlib.crc32(data)) for data in receipts.first]
+        report.sample_ok = bool(counters) and counters == promised[: len(counters)]
+    receipts.first = []
+    return report

@@ -1,0 +1,181 @@
+"""Processes of the media benchmarks: a server pinned to one core, load on the other.
+
+The server under test is a real ``directlive serve`` subprocess (or, for ``--baseline``,
+``python -m benchmarks.relay_server``, aiortc's stock MediaRelay behind the same URLs),
+reached over HTTP on 127.0.0.1. The publisher and the viewers run in ``spawn``ed processes
+pinned to the load core; they talk to the orchestrator over pipes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import multiprocessing.connection
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SECRET = "directlive-bench-secret"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cores() -> tuple[set[int], set[int]]:
+    """(server core, load cores): the first allowed CPU for the server, the rest for load."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        return set(allowed), set(allowed)
+    return {allowed[0]}, set(allowed[1:])
+
+
+def pin_self(load: set[int]) -> None:
+    """Pin this process (and the children it starts from now on) to the load cores."""
+    os.sched_setaffinity(0, load)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def token(user: str) -> str:
+    from signaling.auth import TokenIssuer
+
+    return TokenIssuer(SECRET).mint(user, ttl=3600)
+
+
+@dataclass
+class ProcessSample:
+    cpu_seconds: float
+    rss_mb: float
+
+
+def sample_process(pid: int) -> ProcessSample:
+    """User+system CPU time of every thread of ``pid``, and its resident memory."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    rss_kb = 0
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                rss_kb = int(line.split()[1])
+    return ProcessSample(cpu, rss_kb / 1024)
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextmanager
+def run_server(kind: str, core: set[int], timeout: float = 30.0) -> Iterator[Server]:
+    """Start the server (``directlive`` or ``relay``) pinned to ``core``; stop it at exit."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="directlive-bench-") as data_dir:
+        if kind == "directlive":
+            command = [
+                *(sys.executable, "-m", "signaling.cli", "serve", "--port", str(port)),
+                *("--data-dir", data_dir, "--ice-address", "127.0.0.1"),
+                *("--log-level", "WARNING"),
+            ]
+        else:
+            command = [sys.executable, "-m", "benchmarks.relay_server", "--port", str(port)]
+        env = {**os.environ, "DIRECTLIVE_SECRET": SECRET}
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        os.sched_setaffinity(process.pid, core)
+        server = Server(f"http://127.0.0.1:{port}", process)
+        try:
+            _wait_healthy(server, timeout)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stderr is not None:
+                process.stderr.close()
+
+
+def _wait_healthy(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.process.poll() is not None:
+            assert server.process.stderr is not None
+            error = server.process.stderr.read().decode(errors="replace")
+            raise RuntimeError(f"the server exited at start-up:\n{error[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server was not healthy within {timeout}s")
+        time.sleep(0.05)
+
+
+@dataclass
+class Worker:
+    """A spawned process and our end of its pipe."""
+
+    process: multiprocessing.process.BaseProcess
+    pipe: multiprocessing.connection.Connection
+
+    def receive(self, timeout: float, what: str) -> Any:
+        if not self.pipe.poll(timeout):
+            raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+        message = self.pipe.recv()
+        if isinstance(message, tuple) and message and message[0] == "error":
+            raise RuntimeError(f"{what} failed in a worker:\n{message[1]}")
+        return message
+
+    def stop(self) -> None:
+        with suppress(BrokenPipeError, OSError):
+            self.pipe.send("stop")
+
+    def join(self) -> None:
+        self.process.join(timeout=15)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.pipe.close()
+
+
+def spawn(target: Any, *args: Any) -> Worker:
+    """Run ``target(pipe, *args)`` in a fresh interpreter (inherits this process's cores)."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=target, args=(theirs, *args), daemon=True)
+    process.start()
+    theirs.close()
+    return Worker(process, ours)
+
+
+async def wait_message(pipe: multiprocessing.connection.Connection) -> Any:
+    """Await the next message on ``pipe`` without blocking the event loop."""
+    while True:
+        if pipe.poll():
+            return pipe.recv()
+        await asyncio.sleep(0.05)

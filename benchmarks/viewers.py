@@ -1,0 +1,262 @@
+"""``directlive bench viewers``: one live, N viewers, the server's CPU per viewer-second.
+
+One synthetic publisher (640x480, 30 fps, ~1 Mbps video pre-encoded once and looped, plus
+Opus audio; PLI ignored, a keyframe every 2 s) publishes over WHIP to a real
+``directlive serve`` subprocess pinned to one core; N aiortc viewers in ``--processes``
+processes on the other core watch over WHEP and count frames through the receiver tap
+(``streamer.tap``, nothing decoded but one sample per process, checked against the frames'
+CRCs). Latency is publisher send to viewer receipt (same monotonic clock, one machine),
+each received frame identified by its bytes' CRC in the loop. With ``--baseline`` the same
+load runs against aiortc's MediaRelay (``benchmarks.relay_server``) in the same invocation;
+its frames are re-encoded, so they are identified by their RTP timestamps, anchored on one
+decoded counter. Prints ONE JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import math
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.clients import ViewerReport, publisher_worker, viewers_worker
+from benchmarks.common import Progress, add_common_arguments, emit, percentile, plot_panels
+from benchmarks.harness import Worker, cores, pin_self, run_server, sample_process, spawn
+from benchmarks.media import VIDEO_TICKS, MediaLoop, encode_loop
+
+SETTLE_SECONDS = 1.0
+"""Between the last viewer connecting and the start of the measured window."""
+DELIVERY_SLACK = 1.0
+"""Frames sent in the window's last second may still be in flight when it closes."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="directlive bench viewers", description=__doc__)
+    parser.add_argument("--viewers", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
+    parser.add_argument("--codec", choices=("vp8", "h264"), default="vp8")
+    parser.add_argument("--baseline", action="store_true", help="also run MediaRelay")
+    parser.add_argument("--processes", type=int, default=0, help="viewer processes (0: auto)")
+    parser.add_argument("--join-concurrency", type=int, default=8, help="per viewer process")
+    parser.add_argument(
+        "--viewer",
+        choices=("lean", "tap"),
+        default="lean",
+        help="lean: aiortc ICE/DTLS/SRTP, own frame reassembly (default); tap: aiortc's "
+        "full receiver with the streamer.tap hook (heavier: the load core saturates first)",
+    )
+    add_common_arguments(parser)
+    return parser
+
+
+@dataclass
+class Window:
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+def _frame_numbers(report: ViewerReport, sent: list[float], loop: MediaLoop) -> list[int | None]:
+    """The publisher's frame number of each frame this viewer received."""
+    receipts, size = report.receipts, len(loop.video)
+
+    def latest(index: int, at: float) -> int | None:
+        """The last frame number showing loop ``index`` that was sent by ``at``."""
+        last = bisect.bisect_right(sent, at) - 1
+        return None if last < index else last - (last - index) % size
+
+    if report.anchor is None:
+        crc_index = loop.crc_index()
+        return [
+            None if (index := crc_index.get(crc)) is None else latest(index, at)
+            for crc, at in zip(receipts.crcs, receipts.times, strict=True)
+        ]
+    position, counter = report.anchor
+    base = latest(counter, receipts.times[position])
+    if base is None:
+        return [None] * len(receipts.times)
+    origin = receipts.timestamps[position]
+    numbers: list[int | None] = []
+    for timestamp in receipts.timestamps:
+        number = base + round((timestamp - origin) / VIDEO_TICKS)
+        numbers.append(number if 0 <= number < len(sent) else None)
+    return numbers
+
+
+def analyse(
+    reports: list[ViewerReport], sent: list[float], loop: MediaLoop, window: Window
+) -> dict[str, Any]:
+    """Frame rate, loss and latency of every viewer over ``window``."""
+    expected = [k for k, at in enumerate(sent) if window.start <= at <= window.end - DELIVERY_SLACK]
+    rates: list[float] = []
+    latencies: list[float] = []
+    missing = 0
+    delivered = 0
+    for report in reports:
+        numbers = _frame_numbers(report, sent, loop)
+        got = {n for n in numbers if n is not None}
+        missing += sum(1 for k in expected if k not in got)
+        in_window = 0
+        for number, at in zip(numbers, report.receipts.times, strict=True):
+            if window.start <= at <= window.end:
+                in_window += 1
+                if number is not None:
+                    latencies.append(at - sent[number])
+        delivered += in_window
+        rates.append(in_window / window.seconds)
+    total = len(expected) * len(reports)
+    return {
+        "fps_min": round(min(rates), 2) if rates else 0.0,
+        "fps_mean": round(statistics.fmean(rates), 2) if rates else 0.0,
+        "loss": round(missing / total, 5) if total else None,
+        "latency_ms_p50": _ms(percentile(latencies, 0.5)),
+        "latency_ms_p99": _ms(percentile(latencies, 0.99)),
+        "frames_delivered": delivered,
+    }
+
+
+def _ms(seconds: float) -> float | None:
+    return None if math.isnan(seconds) else round(seconds * 1000, 1)
+
+
+def run_load(
+    kind: str, loop: MediaLoop, viewers: int, seconds: float, processes: int, args: Any
+) -> dict[str, Any]:
+    """One server of ``kind`` under the full load; its figures."""
+    server_core, _ = cores()
+    workers: list[Worker] = []
+    publisher: Worker | None = None
+    with run_server(kind, server_core) as server:
+        try:
+            publisher = spawn(publisher_worker, server.url, loop, False)
+            live_id = publisher.receive(60, "the publisher going live")[1]
+            crc_index = loop.crc_index() if kind == "directlive" else None
+            users = [f"viewer{i}" for i in range(viewers)]
+            shares = [users[i::processes] for i in range(processes)]
+            workers = [
+                spawn(
+                    viewers_worker,
+                    server.url,
+                    live_id,
+                    share,
+                    loop.codec,
+                    crc_index,
+                    args.join_concurrency,
+                    args.viewer == "lean",
+                )
+                for share in shares
+                if share
+            ]
+            with Progress(f"{kind}: joining", viewers, args.progress) as progress:
+                for worker in workers:
+                    progress.advance(worker.receive(90 + viewers, "viewers joining")[1])
+            time.sleep(SETTLE_SECONDS)
+            before = sample_process(server.pid)
+            start = time.monotonic()
+            with Progress(f"{kind}: measuring", round(seconds), args.progress) as progress:
+                while (elapsed := time.monotonic() - start) < seconds:
+                    progress.update(round(elapsed))
+                    time.sleep(min(0.2, seconds - elapsed))
+            end = time.monotonic()
+            after = sample_process(server.pid)
+            reports: list[ViewerReport] = []
+            for worker in workers:
+                worker.stop()
+            for worker in workers:
+                reports.extend(worker.receive(120, "viewer reports")[1])
+            publisher.stop()
+            _, sent, keyframe_requests = publisher.receive(30, "the publisher's log")
+        finally:
+            for worker in [*workers, *([] if publisher is None else [publisher])]:
+                worker.stop()
+                worker.join()
+    window = Window(start, end)
+    cpu_ms = (after.cpu_seconds - before.cpu_seconds) * 1000
+    figures = analyse(reports, sent, loop, window)
+    samples = [r.sample_ok for r in reports if r.sample_ok is not None]
+    return {
+        "server": kind,
+        "viewers": viewers,
+        "server_cpu_ms_per_viewer_s": round(cpu_ms / (viewers * window.seconds), 3),
+        **{k: v for k, v in figures.items() if k != "frames_delivered"},
+        "server_rss_mb": round(after.rss_mb, 1),
+        "server_cpu_percent_of_core": round(cpu_ms / 10 / window.seconds, 1),
+        "server_cpu_ms_per_frame_delivered": round(cpu_ms / max(1, figures["frames_delivered"]), 4),
+        "samples_decoded_ok": all(samples) if samples else None,
+        "publisher_keyframe_requests": keyframe_requests,
+        "viewers_without_audio": sum(1 for r in reports if r.receipts.audio == 0),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.viewers < 1 or args.seconds < 2:
+        print("--viewers must be >= 1 and --seconds >= 2", file=sys.stderr)
+        return 2
+    processes = args.processes or max(1, min(8, math.ceil(args.viewers / 20)))
+    _, load_cores = cores()
+    pin_self(load_cores)
+    loop = encode_loop(args.codec)
+    result: dict[str, Any] = {
+        "benchmark": "viewers",
+        "codec": args.codec,
+        "seconds": args.seconds,
+        "video_kbps": round(loop.video_kbps),
+        "viewer_processes": processes,
+        "viewer_kind": args.viewer,
+        **run_load("directlive", loop, args.viewers, args.seconds, processes, args),
+    }
+    if args.baseline:
+        baseline = run_load("relay", loop, args.viewers, args.seconds, processes, args)
+        result["baseline"] = baseline
+        result["ratio_server_cpu_per_viewer_s"] = _ratio(
+            baseline["server_cpu_ms_per_viewer_s"], result["server_cpu_ms_per_viewer_s"]
+        )
+        result["ratio_server_cpu_per_frame"] = _ratio(
+            baseline["server_cpu_ms_per_frame_delivered"],
+            result["server_cpu_ms_per_frame_delivered"],
+        )
+    emit(result)
+    if args.plot:
+        _plot(args.plot, result)
+    return 0
+
+
+def _ratio(baseline: float, ours: float) -> float | None:
+    return round(baseline / ours, 1) if ours > 0 else None
+
+
+def _plot(path: Any, result: dict[str, Any]) -> None:
+    runs = {
+        "directlive": result,
+        **({"MediaRelay": result["baseline"]} if "baseline" in result else {}),
+    }
+    panels = {
+        "server CPU ms / viewer-second": {
+            name: run["server_cpu_ms_per_viewer_s"] for name, run in runs.items()
+        },
+        "fps (min / mean)": {
+            f"{name} {stat}": run[f"fps_{stat}"]
+            for name, run in runs.items()
+            for stat in ("min", "mean")
+        },
+        "latency ms (p50 / p99)": {
+            f"{name} {p}": run[f"latency_ms_{p}"] or 0.0
+            for name, run in runs.items()
+            for p in ("p50", "p99")
+        },
+    }
+    plot_panels(
+        path, f"{result['viewers']} viewers, {result['codec']}, {result['seconds']} s", panels
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
