@@ -28,6 +28,7 @@ from fanout.models import (
     Settings,
     Thread,
 )
+from fanout.post_models import Comment, Post, Recording
 from fanout.store import Box, BusHandler, Store, Unsubscribe, UserList
 
 
@@ -88,6 +89,11 @@ class MemoryStore(Store):
         self._feeds: dict[str, dict[str, int]] = defaultdict(dict)
         self._presence: dict[str, set[str]] = defaultdict(set)
         self._subscribers: dict[str, list[BusHandler]] = defaultdict(list)
+        self._recordings: dict[str, Recording] = {}
+        self._grants: dict[str, set[str]] = defaultdict(set)
+        self._posts: dict[str, Post] = {}
+        self._likes: dict[str, set[str]] = defaultdict(set)
+        self._comments: dict[str, list[Comment]] = defaultdict(list)
 
     # -- users -------------------------------------------------------------------------------
     async def ensure_user(self, user: str) -> None:
@@ -376,3 +382,55 @@ class MemoryStore(Store):
 
     async def close(self) -> None:
         self._subscribers.clear()
+
+    # -- recordings and direct posts ---------------------------------------------------------
+    async def put_recording(self, recording: Recording) -> None:
+        self._recordings[recording.live_id] = recording
+
+    async def get_recording(self, live_id: str) -> Recording | None:
+        return self._recordings.get(live_id)
+
+    async def page_recordings(self, host: str, cursor: str, limit: int) -> Page[Recording]:
+        mine = {r.live_id: r.seq for r in self._recordings.values() if r.host == host}
+        items = [self._recordings[k] for k, _ in _newest_first(mine, cursor, limit)]
+        return _page(items, limit, lambda r: r.seq)  # type: ignore[no-any-return]
+
+    async def grant_recording(self, live_id: str, users: Sequence[str]) -> None:
+        self._grants[live_id].update(users)
+
+    async def has_recording_grant(self, live_id: str, user: str) -> bool:
+        return user in self._grants.get(live_id, ())
+
+    async def put_post(self, post: Post) -> None:
+        self._posts[post.post_id] = post
+
+    async def get_post(self, post_id: str) -> Post | None:
+        return self._posts.get(post_id)
+
+    async def page_posts(self, thread_id: str, cursor: str, limit: int) -> Page[Post]:
+        scores = {p.post_id: p.seq for p in self._posts.values() if p.thread_id == thread_id}
+        items = [self._posts[k] for k, _ in _newest_first(scores, cursor, limit)]
+        return _page(items, limit, lambda p: p.seq)  # type: ignore[no-any-return]
+
+    async def set_like(self, post_id: str, user: str, liked: bool) -> int:
+        likes = self._likes[post_id]
+        if liked:
+            likes.add(user)
+        else:
+            likes.discard(user)
+        return len(likes)
+
+    async def post_likes(self, post_id: str) -> list[str]:
+        return sorted(self._likes.get(post_id, ()))
+
+    async def add_comment(self, comment: Comment) -> None:
+        self._comments[comment.post_id].append(comment)
+
+    async def page_comments(self, post_id: str, cursor: str, limit: int) -> Page[Comment]:
+        below = int(cursor) if cursor else None
+        found = self._comments.get(post_id, [])
+        items = [c for c in reversed(found) if below is None or c.seq < below][:limit]
+        return _page(items, limit, lambda c: c.seq)  # type: ignore[no-any-return]
+
+    async def post_counts(self, post_id: str) -> tuple[int, int]:
+        return len(self._likes.get(post_id, ())), len(self._comments.get(post_id, ()))

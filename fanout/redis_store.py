@@ -26,22 +26,18 @@ from fanout.models import (
     Thread,
 )
 from fanout.redis_bus import RedisBus
+from fanout.redis_post_store import RedisPostsMixin
+from fanout.redis_post_store import cut_page as _cut
 from fanout.store import Box, BusHandler, Store, Unsubscribe, UserList
 
 _S = k.text
-
-
-def _cut(items: list[Any], limit: int, cursor_of: Any) -> Any:
-    if len(items) < limit or not items:
-        return Page(tuple(items))
-    return Page(tuple(items), str(cursor_of(items[-1])))
 
 
 def _box_key(box: Box) -> str:
     return "inbox" if box == "inbox" else "msgreq"
 
 
-class RedisStore(Store):
+class RedisStore(RedisPostsMixin, Store):
     def __init__(self, url: str) -> None:
         self.redis: aioredis.Redis = aioredis.Redis.from_url(url)
         # redis-py types replies as unions (bytes | str | list ...) that never narrow; replies

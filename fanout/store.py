@@ -26,6 +26,7 @@ from fanout.models import (
     Settings,
     Thread,
 )
+from fanout.post_models import Comment, Post, Recording
 
 UserList = Literal["followers", "following", "requests"]
 Box = Literal["inbox", "requests"]
@@ -212,3 +213,52 @@ class Store(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    # -- recordings and direct posts (``fanout.post_models``) ------------------------------
+    @abstractmethod
+    async def put_recording(self, recording: Recording) -> None:
+        """Store or replace a recording; its host's archive lists it by ``seq``."""
+
+    @abstractmethod
+    async def get_recording(self, live_id: str) -> Recording | None: ...
+
+    @abstractmethod
+    async def page_recordings(self, host: str, cursor: str, limit: int) -> Page[Recording]:
+        """The host's archive, newest first."""
+
+    @abstractmethod
+    async def grant_recording(self, live_id: str, users: Sequence[str]) -> None:
+        """Remember that the host shared the recording with ``users``."""
+
+    @abstractmethod
+    async def has_recording_grant(self, live_id: str, user: str) -> bool: ...
+
+    @abstractmethod
+    async def put_post(self, post: Post) -> None:
+        """Store a post; its thread lists it by ``seq``."""
+
+    @abstractmethod
+    async def get_post(self, post_id: str) -> Post | None: ...
+
+    @abstractmethod
+    async def page_posts(self, thread_id: str, cursor: str, limit: int) -> Page[Post]:
+        """A thread's posts, newest first."""
+
+    @abstractmethod
+    async def set_like(self, post_id: str, user: str, liked: bool) -> int:
+        """Like or unlike (idempotent); returns the post's like count."""
+
+    @abstractmethod
+    async def post_likes(self, post_id: str) -> list[str]:
+        """Users who like the post, in id order."""
+
+    @abstractmethod
+    async def add_comment(self, comment: Comment) -> None: ...
+
+    @abstractmethod
+    async def page_comments(self, post_id: str, cursor: str, limit: int) -> Page[Comment]:
+        """A post's comments, newest first."""
+
+    @abstractmethod
+    async def post_counts(self, post_id: str) -> tuple[int, int]:
+        """(likes, comments) of a post."""
