@@ -1,0 +1,306 @@
+// WebRTC: the camera, publishing (socket live.start, or live.publish as a guest), watching
+// (socket watch, renegotiated by session.offer when participants come and go), and WHEP for
+// the host to see a guest. Offers are sent once ICE gathering is complete (no trickle).
+import { AppError } from "./errors.js";
+import { getToken } from "./api.js";
+
+const GATHER_TIMEOUT_MS = 5000;
+// Refusals that retrying cannot fix.
+const FINAL = new Set([
+  "live_ended", "live_not_found", "private_account", "blocked", "request_pending",
+  "request_declined", "thread_not_found", "not_member", "codec_unsupported", "live_full",
+]);
+
+export function isFinal(error) {
+  return FINAL.has(error && error.code);
+}
+
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, GATHER_TIMEOUT_MS); // send what we have
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+async function offerOf(pc) {
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  return pc.localDescription.sdp;
+}
+
+export async function openCamera() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    throw new AppError("camera_missing", "this browser offers no camera access (is the page on http://localhost or https?)");
+  }
+  try {
+    return await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 480 } },
+      audio: true,
+    });
+  } catch (error) {
+    if (error.name === "NotAllowedError") throw new AppError("camera_denied", error.message);
+    if (error.name === "NotFoundError") throw new AppError("camera_missing", error.message);
+    throw new AppError("camera_error", `camera: ${error.message}`);
+  }
+}
+
+export function stopStream(stream) {
+  if (stream) for (const track of stream.getTracks()) track.stop();
+}
+
+function sendingPc(stream, onState) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  for (const track of stream.getTracks()) {
+    pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+  }
+  pc.onconnectionstatechange = () => onState(pc.connectionState);
+  return pc;
+}
+
+// The host's connection: `start()` goes live and resolves with the live id.
+export class Publisher {
+  constructor(socket, stream, onState = () => {}) {
+    this.socket = socket;
+    this.stream = stream;
+    this.onState = onState;
+    this.pc = null;
+    this.liveId = null;
+  }
+
+  async start() {
+    this.pc = sendingPc(this.stream, (state) => this.onState(state));
+    const reply = await this.socket.request({ type: "live.start", sdp: await offerOf(this.pc) });
+    await this.pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+    this.liveId = reply.live_id;
+    return this.liveId;
+  }
+
+  async end() {
+    const liveId = this.liveId;
+    this.close();
+    if (liveId) await this.socket.request({ type: "live.end", live_id: liveId });
+  }
+
+  close() {
+    if (this.pc) this.pc.close();
+    this.pc = null;
+  }
+}
+
+// A viewer accepted as co-broadcaster publishes into the host's live.
+export class GuestPublisher {
+  constructor(socket, liveId, stream, onState = () => {}) {
+    this.socket = socket;
+    this.liveId = liveId;
+    this.stream = stream;
+    this.onState = onState;
+    this.pc = null;
+  }
+
+  async start() {
+    this.pc = sendingPc(this.stream, (state) => this.onState(state));
+    const sdp = await offerOf(this.pc);
+    const reply = await this.socket.request({ type: "live.publish", live_id: this.liveId, sdp });
+    await this.pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+  }
+
+  async leave() {
+    this.close();
+    await this.socket.request({ type: "guest.leave", live_id: this.liveId });
+  }
+
+  close() {
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    stopStream(this.stream);
+  }
+}
+
+function receivingPc(onTrack) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  pc.ontrack = (event) => {
+    const stream = event.streams[0];
+    onTrack(stream ? stream.id : "", event.track);
+  };
+  return pc;
+}
+
+export async function receiveStats(pc) {
+  const out = { framesDecoded: 0, bytesReceived: 0, audioPackets: 0, connectionState: "new" };
+  if (!pc) return out;
+  out.connectionState = pc.connectionState;
+  const stats = await pc.getStats();
+  stats.forEach((s) => {
+    if (s.type !== "inbound-rtp") return;
+    out.bytesReceived += s.bytesReceived || 0;
+    if (s.kind === "video") out.framesDecoded += s.framesDecoded || 0;
+    if (s.kind === "audio") out.audioPackets += s.packetsReceived || 0;
+  });
+  return out;
+}
+
+// Watches a live over the socket. A dropped connection is re-established (a new session,
+// with backoff) until the live ends or the watch is refused for good.
+export class Viewer {
+  constructor({ socket, liveId, viaThread, onTrack, onState = () => {}, onError = () => {} }) {
+    Object.assign(this, { socket, liveId, viaThread, onTrack, onState, onError });
+    this.pc = null;
+    this.sessionId = null;
+    this.stopped = false;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.lostTimer = null;
+    this.offSocket = socket.on("session.offer", (m) => this.renegotiate(m));
+  }
+
+  async start() {
+    this.stopped = false;
+    await this.connect();
+  }
+
+  async connect() {
+    const pc = receivingPc((streamId, track) => this.onTrack(streamId, track));
+    this.pc = pc;
+    pc.onconnectionstatechange = () => this.connectionChanged(pc);
+    this.onState("connecting");
+    const sdp = await offerOf(pc);
+    const message = { type: "watch", live_id: this.liveId, sdp };
+    if (this.viaThread) message.via_thread = this.viaThread;
+    let reply;
+    try {
+      reply = await this.socket.request(message);
+    } catch (error) {
+      pc.close();
+      if (this.pc === pc) this.pc = null;
+      throw error;
+    }
+    if (this.stopped || this.pc !== pc) return;
+    this.sessionId = reply.session_id;
+    await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+  }
+
+  async renegotiate(message) {
+    if (message.live_id !== this.liveId || message.session_id !== this.sessionId || !this.pc) return;
+    try {
+      const pc = this.pc;
+      await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await this.socket.request({
+        type: "session.answer",
+        live_id: this.liveId,
+        session_id: this.sessionId,
+        sdp: pc.localDescription.sdp,
+      });
+    } catch (error) {
+      this.onError(new AppError("renegotiation_failed", `adding a participant failed: ${error.message}`));
+    }
+  }
+
+  connectionChanged(pc) {
+    if (pc !== this.pc || this.stopped) return;
+    const state = pc.connectionState;
+    this.onState(state);
+    clearTimeout(this.lostTimer);
+    if (state === "connected") this.attempt = 0;
+    if (state === "failed") this.reconnect();
+    if (state === "disconnected") this.lostTimer = setTimeout(() => this.reconnect(), 3000);
+  }
+
+  reconnect() {
+    if (this.stopped) return;
+    this.dropConnection();
+    this.onState("reconnecting");
+    const delay = Math.min(8000, 500 * 2 ** this.attempt);
+    this.attempt += 1;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(async () => {
+      try {
+        await this.connect();
+      } catch (error) {
+        if (isFinal(error)) {
+          this.stopped = true;
+          this.onError(error);
+        } else {
+          this.onState("reconnecting");
+          this.reconnect();
+        }
+      }
+    }, delay);
+  }
+
+  dropConnection() {
+    const { pc, sessionId } = this;
+    this.pc = null;
+    this.sessionId = null;
+    if (pc) pc.close();
+    if (sessionId) {
+      this.socket
+        .request({ type: "leave", live_id: this.liveId, session_id: sessionId }, 3000)
+        .catch(() => {}); // the session may already be gone with the live: nothing to undo
+    }
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.lostTimer);
+    this.offSocket();
+    this.dropConnection();
+  }
+
+  stats() {
+    return receiveStats(this.pc);
+  }
+}
+
+// WHEP (HTTP) viewer of one participant: the host uses it to see a guest.
+export class WhepViewer {
+  constructor(liveId, participant, onTrack) {
+    this.liveId = liveId;
+    this.participant = participant;
+    this.onTrack = onTrack;
+    this.pc = null;
+    this.location = null;
+  }
+
+  async start() {
+    this.pc = receivingPc((streamId, track) => this.onTrack(streamId, track));
+    const sdp = await offerOf(this.pc);
+    const url = `/whep/${encodeURIComponent(this.liveId)}?participant=${encodeURIComponent(this.participant)}`;
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${getToken()}`, "Content-Type": "application/sdp" },
+      body: sdp,
+    });
+    const body = await response.text();
+    if (response.status !== 201) {
+      let code = `http_${response.status}`;
+      try {
+        code = JSON.parse(body).error.code;
+      } catch {
+        // not JSON: keep the status
+      }
+      throw new AppError(code, `watching ${this.participant}: ${response.status}`);
+    }
+    this.location = response.headers.get("Location");
+    await this.pc.setRemoteDescription({ type: "answer", sdp: body });
+  }
+
+  close() {
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    if (this.location) {
+      fetch(this.location, { method: "DELETE", headers: { Authorization: `Bearer ${getToken()}` } })
+        .catch(() => {}); // leaving a session that may have ended with the live
+      this.location = null;
+    }
+  }
+}

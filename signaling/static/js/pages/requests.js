@@ -1,0 +1,42 @@
+// Message requests: threads from people you don't follow. Their lives can't be watched until
+// accepted; accepting moves the thread to the inbox, declining hides it (the sender isn't told).
+import { api, all } from "../api.js";
+import { h, replace, debounce } from "../dom.js";
+import { threadRow } from "./inbox.js";
+import { refreshCounts } from "../app.js";
+
+export async function render(ctx) {
+  const list = h("ul", { class: "threads", "data-testid": "requests" });
+  ctx.main.append(h("section", { class: "card" },
+    h("h1", {}, "Message requests"),
+    h("p", { class: "muted" }, "From people you don't follow. They won't know you've seen them until you accept."),
+    list,
+  ));
+  const answer = async (thread, accept) => {
+    try {
+      await api.post(`/api/threads/${encodeURIComponent(thread.thread_id)}/${accept ? "accept" : "decline"}`);
+      refreshCounts();
+      if (accept) ctx.navigate(`#/thread/${encodeURIComponent(thread.thread_id)}`);
+      else await load();
+    } catch (error) {
+      ctx.error(error);
+    }
+  };
+  const load = async () => {
+    try {
+      const threads = await all("/api/requests", "threads", 200);
+      if (!ctx.alive()) return;
+      replace(list, threads.length
+        ? threads.map((t) => threadRow(t, ctx.me, h("span", { class: "actions" },
+          h("button", { class: "primary", onclick: () => answer(t, true) }, "Accept"),
+          h("button", { onclick: () => answer(t, false) }, "Decline"),
+        )))
+        : h("li", { class: "empty" }, "No message requests."));
+    } catch (error) {
+      if (ctx.alive()) ctx.error(error);
+    }
+  };
+  const reload = debounce(load, 50);
+  for (const type of ["request.new", "resumed"]) ctx.on(type, reload);
+  await load();
+}

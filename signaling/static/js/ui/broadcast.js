@@ -1,0 +1,142 @@
+// The host's running broadcast. It outlives the Go live page (the host may look at the
+// inbox while live): camera, publishing connection, the room, and a WHEP view of each guest.
+import { AppError } from "../errors.js";
+import { Publisher, WhepViewer, openCamera, stopStream } from "../media.js";
+import { LiveRoom } from "./room.js";
+import { Tiles } from "./tiles.js";
+
+const USER_ID = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
+
+export class Broadcast {
+  constructor(socket, me, onError) {
+    this.socket = socket;
+    this.me = me;
+    this.onError = onError;
+    this.stream = null;
+    this.publisher = null;
+    this.room = null;
+    this.liveId = null;
+    this.status = "idle"; // idle | preview | starting | live | ended
+    this.connection = "new";
+    this.tiles = new Tiles();
+    this.guests = new Map(); // user -> WhepViewer
+    this.changeFns = new Set();
+  }
+
+  onChange(fn) {
+    this.changeFns.add(fn);
+    return () => this.changeFns.delete(fn);
+  }
+
+  changed(what) {
+    for (const fn of [...this.changeFns]) fn(what);
+  }
+
+  async preview() {
+    if (this.stream) return;
+    this.stream = await openCamera();
+    this.tiles.setLocal(this.me, "You", this.stream);
+    this.status = "preview";
+    this.changed("status");
+  }
+
+  async goLive() {
+    await this.preview();
+    this.status = "starting";
+    this.changed("status");
+    this.publisher = new Publisher(this.socket, this.stream, (state) => {
+      this.connection = state;
+      if (state === "failed" && this.status === "live") {
+        this.onError(new AppError("publisher_lost", "Your video connection to the server was lost: the live will end unless it comes back."));
+      }
+      this.changed("connection");
+    });
+    try {
+      this.liveId = await this.publisher.start();
+    } catch (error) {
+      this.publisher.close();
+      this.publisher = null;
+      this.status = "preview";
+      this.changed("status");
+      throw error;
+    }
+    this.room = new LiveRoom(this.socket, this.liveId, this.me, this.me);
+    this.room.onError = this.onError;
+    this.room.onChange((what) => {
+      if (what === "participants") this.syncGuests();
+      if (what === "ended") this.finish(this.room.ended);
+    });
+    this.status = "live";
+    this.changed("status");
+  }
+
+  syncGuests() {
+    for (const user of this.room.participants) {
+      if (user === this.me || this.guests.has(user)) continue;
+      const view = new WhepViewer(this.liveId, user, (streamId, track) => {
+        if (USER_ID.test(streamId) && streamId !== user) return; // someone else's tracks
+        this.tiles.addTrack(user, `${user} (guest)`, track);
+      });
+      this.guests.set(user, view);
+      view.start().catch((error) => {
+        this.guests.delete(user);
+        this.onError(error);
+      });
+    }
+    for (const [user, view] of this.guests) {
+      if (this.room.participants.has(user)) continue;
+      view.close();
+      this.guests.delete(user);
+      this.tiles.remove(user);
+    }
+    this.changed("participants");
+  }
+
+  async end() {
+    if (this.status !== "live") return;
+    const publisher = this.publisher;
+    this.publisher = null;
+    try {
+      await publisher.end();
+    } finally {
+      this.finish("ended_by_host");
+    }
+  }
+
+  finish(reason) {
+    if (this.status === "ended") return;
+    this.status = "ended";
+    this.endReason = reason;
+    if (this.publisher) this.publisher.close();
+    this.publisher = null;
+    for (const view of this.guests.values()) view.close();
+    this.guests.clear();
+    for (const key of this.tiles.keys()) if (key !== this.me) this.tiles.remove(key);
+    if (reason === "host_connection_lost") {
+      this.onError(new AppError("host_connection_lost", "Your live ended: the connection to the server was lost."));
+    }
+    this.changed("status");
+  }
+
+  stop() {
+    if (this.status === "live") this.end().catch(this.onError);
+    if (this.room) this.room.close();
+    stopStream(this.stream);
+    this.stream = null;
+    this.tiles.clear();
+    this.status = "idle";
+  }
+
+  async publisherStats() {
+    const out = { packetsSent: 0, framesEncoded: 0, connectionState: this.connection };
+    if (!this.publisher || !this.publisher.pc) return out;
+    const stats = await this.publisher.pc.getStats();
+    stats.forEach((s) => {
+      if (s.type === "outbound-rtp" && s.kind === "video") {
+        out.packetsSent = s.packetsSent || 0;
+        out.framesEncoded = s.framesEncoded || 0;
+      }
+    });
+    return out;
+  }
+}
