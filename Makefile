@@ -20,7 +20,7 @@ $(VENV)/.test-installed: pyproject.toml
 	touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
-	$(VENV)/bin/directlive serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+	$(VENV)/bin/directlive serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) $(ARGS)
 
 system-deps:
 	bash scripts/system-deps.sh

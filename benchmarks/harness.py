@@ -86,7 +86,9 @@ class Server:
 
 
 @contextmanager
-def run_server(kind: str, core: set[int], timeout: float = 30.0) -> Iterator[Server]:
+def run_server(
+    kind: str, core: set[int], timeout: float = 30.0, extra: tuple[str, ...] = ()
+) -> Iterator[Server]:
     """Start the server (``directlive`` or ``relay``) pinned to ``core``; stop it at exit."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="directlive-bench-") as data_dir:
@@ -95,6 +97,7 @@ def run_server(kind: str, core: set[int], timeout: float = 30.0) -> Iterator[Ser
                 *(sys.executable, "-m", "signaling.cli", "serve", "--port", str(port)),
                 *("--data-dir", data_dir, "--ice-address", "127.0.0.1"),
                 *("--log-level", "WARNING"),
+                *extra,
             ]
         else:
             command = [sys.executable, "-m", "benchmarks.relay_server", "--port", str(port)]

@@ -16,7 +16,12 @@ from fanout.direct import Direct
 from fanout.events import EventHub, LiveAudience
 from fanout.follower_fanout import FollowerFanout
 from fanout.graph import SocialGraph
+from fanout.live_room import LiveRooms
 from fanout.models import FanoutConfig, LiveInfo
+from fanout.redis_store import RedisStore
+from fanout.room_models import RoomConfig
+from fanout.room_redis import RedisRoomStore
+from fanout.room_store import MemoryRoomStore, RoomStore
 from fanout.sharing import Sharing
 from fanout.store import Store
 
@@ -26,7 +31,14 @@ USER_CACHE_LIMIT = 100_000
 
 
 class Fanout:
-    def __init__(self, store: Store, *, node_id: str, config: FanoutConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        node_id: str,
+        config: FanoutConfig | None = None,
+        room_config: RoomConfig | None = None,
+    ) -> None:
         self.store = store
         self.node_id = node_id
         self.config = config or FanoutConfig()
@@ -35,6 +47,7 @@ class Fanout:
         self.direct = Direct(store, self.hub, self.config)
         self.followers = FollowerFanout(store, self.hub, node_id, self.config)
         self.sharing = Sharing(store, self.direct, self.followers)
+        self.rooms = LiveRooms(self, _room_store_for(store), room_config or RoomConfig())
         self._known_users: set[str] = set()
 
     async def start(self) -> None:
@@ -45,6 +58,7 @@ class Fanout:
     async def close(self) -> None:
         await self.followers.close()
         await self.hub.close()
+        await self.rooms.store.close()
 
     # -- users -------------------------------------------------------------------------------
     async def ensure_user(self, user: str) -> None:
@@ -109,6 +123,7 @@ class Fanout:
     ) -> LiveInfo:
         live = await self.get_live(live_id)
         await policy.may_watch(self.store, viewer, live, via_thread)
+        await self.rooms.ensure_may_watch(viewer, live_id)
         if viewer != live.host:
             await self.store.add_reach(live_id, [viewer])
         return live
@@ -155,3 +170,10 @@ class Fanout:
             log.debug("re-check of %s on %s: %r", viewer, live_id, other)
             return other.code
         return None
+
+
+def _room_store_for(store: Store) -> RoomStore:
+    """Rooms live beside the main store: in Redis when it is Redis, else in memory."""
+    if isinstance(store, RedisStore):
+        return RedisRoomStore(store.redis)
+    return MemoryRoomStore()

@@ -10,13 +10,30 @@ from pathlib import Path
 from aiohttp import web
 
 from fanout import Fanout, MemoryStore, Store
-from signaling.appkeys import CONFIG, FANOUT, HUB, LIVES, READY, STREAMER, TOKENS
+from fanout.posts import Posts
+from fanout.recordings import Recordings
+from recorder import RecorderConfig
+from signaling.appkeys import (
+    CONFIG,
+    FANOUT,
+    HUB,
+    LIVES,
+    POSTS,
+    READY,
+    RECORDINGS,
+    STREAMER,
+    TOKENS,
+)
 from signaling.auth import TokenIssuer, load_secret
 from signaling.config import ServerConfig
 from signaling.hub import Hub
+from signaling.live_recordings import LiveRecordings
 from signaling.lives import LiveService
 from signaling.metrics import get_metrics
 from signaling.middleware import auth_middleware, cors_middleware, error_middleware
+from signaling.post_routes import add_post_routes
+from signaling.recording_routes import add_recording_routes
+from signaling.room_routes import add_room_routes
 from signaling.social_routes import add_social_routes
 from signaling.socket_handler import handle_socket
 from signaling.whip_whep import add_media_routes
@@ -47,7 +64,7 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
     app[TOKENS] = TokenIssuer(load_secret(config.secret, config.data_dir))
     app[READY] = asyncio.Event()
     app[STORE] = store if store is not None else make_store(config)
-    app[FANOUT] = Fanout(app[STORE], node_id=config.node_id)
+    app[FANOUT] = Fanout(app[STORE], node_id=config.node_id, room_config=config.room)
     app[HUB] = Hub()
 
     async def on_live_lost(live_id: str) -> None:
@@ -56,17 +73,30 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
     async def on_viewer_gone(session: ViewerSession) -> None:
         await app[LIVES].on_viewer_gone(session)
 
-    app[STREAMER] = Streamer(config.media, on_live_lost=on_live_lost, on_viewer_gone=on_viewer_gone)
+    async def on_participant_lost(live_id: str, user: str) -> None:
+        await app[LIVES].on_participant_lost(live_id, user)
+
+    app[STREAMER] = Streamer(
+        config.media,
+        on_live_lost=on_live_lost,
+        on_viewer_gone=on_viewer_gone,
+        on_participant_lost=on_participant_lost,
+    )
     app[LIVES] = LiveService(app[STREAMER], app[FANOUT], app[HUB])
     app[FANOUT].set_local_delivery(app[HUB].deliver)
     app[FANOUT].set_audience(app[LIVES])
+    _add_recordings(app, config)
     app.cleanup_ctx.append(_run_planes)
+    app.on_shutdown.append(_close_sockets)
 
     app.router.add_get("/healthz", get_health)
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get("/ws", handle_socket)
     add_media_routes(app)
     add_social_routes(app)
+    add_recording_routes(app)
+    add_post_routes(app)
+    add_room_routes(app)
     if config.dev:
         from signaling.dev_routes import add_dev_routes
 
@@ -79,15 +109,34 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
 
 async def _run_planes(app: web.Application) -> AsyncIterator[None]:
     await app[FANOUT].start()
+    await app[LIVES].start()
     app[READY].set()
     log.info("ready node=%s store=%s", app[CONFIG].node_id, type(app[STORE]).__name__)
     yield
     app[READY].clear()
-    for connection in app[HUB].connections():
-        await connection.ws.close(code=1001, message=b"server_shutdown")
+    await app[LIVES].close()
     await app[STREAMER].close()
+    await app[RECORDINGS].close()
     await app[FANOUT].close()
     await app[STORE].close()
+
+
+def _add_recordings(app: web.Application, config: ServerConfig) -> None:
+    """Recorded lives (files under ``data_dir/recordings``) and direct posts."""
+    fanout = app[FANOUT]
+    recordings = Recordings(app[STORE], config.node_id)
+    recorder = RecorderConfig(
+        config.data_dir / "recordings", min_free_bytes=config.recording_min_free_bytes
+    )
+    app[RECORDINGS] = LiveRecordings(recorder, recordings, fanout.hub, record_all=config.record_all)
+    app[LIVES].recordings = app[RECORDINGS]
+    app[POSTS] = Posts(app[STORE], fanout.hub, fanout.direct, recordings, fanout.config)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Before aiohttp waits for open handlers: a socket would otherwise hold shutdown."""
+    for connection in app[HUB].connections():
+        await connection.ws.close(code=1001, message=b"server_shutdown")
 
 
 async def get_health(request: web.Request) -> web.Response:

@@ -7,9 +7,11 @@ import asyncio
 from aiohttp import web
 
 from fanout import Fanout
+from fanout.posts import Posts
 from signaling.auth import TokenIssuer
 from signaling.config import ServerConfig
 from signaling.hub import Hub
+from signaling.live_recordings import LiveRecordings
 from signaling.lives import LiveService
 from streamer import Streamer
 
@@ -20,4 +22,6 @@ FANOUT = web.AppKey("fanout", Fanout)
 HUB = web.AppKey("hub", Hub)
 LIVES = web.AppKey("lives", LiveService)
 READY = web.AppKey("ready", asyncio.Event)
+RECORDINGS = web.AppKey("recordings", LiveRecordings)
+POSTS = web.AppKey("posts", Posts)
 USER = web.RequestKey("user", str)

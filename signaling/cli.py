@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from directlive.errors import DirectliveError
+from fanout import RoomConfig
 from signaling.auth import DEFAULT_TTL, TokenIssuer, load_secret
 from signaling.config import ServerConfig
 from streamer import MediaConfig
@@ -39,6 +40,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="address to offer as ICE host candidate (repeat); default: all, plus 127.0.0.1",
     )
     serve.add_argument("--publisher-grace", type=float, default=10.0, metavar="SECONDS")
+    serve.add_argument("--max-guests", type=int, default=3, help="co-broadcasters per live")
+    serve.add_argument(
+        "--comments-per-10s", type=int, default=5, help="comments one user may post per 10 s"
+    )
+    serve.add_argument(
+        "--record", action="store_true", help="record every live into DATA_DIR/recordings"
+    )
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument(
         "--dev", action="store_true", help="development mode: a user picker that mints tokens"
@@ -78,6 +86,8 @@ def serve(args: argparse.Namespace) -> int:
         cors_origins=tuple(args.cors_origin),
         ice_addresses=tuple(args.ice_address),
         media=MediaConfig(publisher_grace_seconds=args.publisher_grace),
+        room=RoomConfig(max_guests=args.max_guests, comments_per_window=args.comments_per_10s),
+        record_all=args.record,
         dev=args.dev,
         demo=args.demo,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fanout import RoomConfig
 from streamer import MediaConfig
 
 
@@ -31,6 +32,14 @@ class ServerConfig:
     socket_outbox_limit: int = 256
     """Events one socket may have queued before it is told and dropped."""
     media: MediaConfig = field(default_factory=MediaConfig)
+    room: RoomConfig = field(default_factory=RoomConfig)
+    """Live rooms: guests per live, comment length and rate limits."""
+    record_all: bool = False
+    """Record every live (``--record``); otherwise a host asks at go-live (``?record=1``)."""
+    recording_min_free_bytes: int = 256 * 1024 * 1024
+    """Recording stops (``recording.failed`` ``disk_full``) below this much free disk."""
+    max_upload_bytes: int = 100 * 1024 * 1024
+    """Largest photo or video posted in a thread."""
     dev: bool = False
     """Development mode: ``signaling/dev_routes.py`` serves a user picker that mints tokens."""
     demo: bool = False

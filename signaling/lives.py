@@ -7,7 +7,10 @@ import logging
 
 from directlive.errors import Conflict, Forbidden, NotFound
 from fanout import Fanout
-from signaling.hub import Hub
+from signaling.cobroadcast import CoBroadcast
+from signaling.hub import Connection, Hub
+from signaling.live_recordings import LiveRecordings
+from signaling.room_events import RoomEvents
 from streamer import Streamer, ViewerSession
 from streamer.peer import add_remote_candidate
 
@@ -25,8 +28,15 @@ class LiveService:
         self.streamer = streamer
         self.fanout = fanout
         self.hub = hub
+        self.room = RoomEvents(streamer, hub, on_count=fanout.set_viewer_count)
+        self.cobroadcast = CoBroadcast(
+            streamer, fanout, self.room, on_guest_published=self._guest_published
+        )
+        self.recordings: LiveRecordings | None = None
 
-    async def go_live(self, host: str, offer_sdp: str, *, whip: bool = False) -> tuple[str, str]:
+    async def go_live(
+        self, host: str, offer_sdp: str, *, whip: bool = False, record: bool = False
+    ) -> tuple[str, str]:
         """Start a live for ``host``; returns ``(live_id, answer_sdp)``."""
         live_id = self.streamer.new_live_id()
         await self.fanout.start_live(host, live_id)
@@ -35,6 +45,8 @@ class LiveService:
         except BaseException:
             await self.fanout.end_live(live_id)
             raise
+        if self.recordings is not None:
+            await self.recordings.live_started(live_id, host, self.streamer.get(live_id), record)
         log.info("live.start live=%s user=%s", live_id, host)
         return live_id, answer
 
@@ -48,32 +60,56 @@ class LiveService:
 
     async def finish(self, live_id: str, reason: str) -> None:
         """End a live: close its media, mark it ended, tell everyone who was in it."""
-        host = None
+        told: set[str] = set()
         with contextlib.suppress(NotFound):
-            host = self.streamer.get(live_id).host
+            told.update(self.streamer.get(live_id).participants())
+        told.update(c.user for c in self.room.connections(live_id))
         sessions = await self.streamer.end(live_id)
-        told = {session.user for session in sessions}
-        if host is not None:
-            told.add(host)
+        told.update(session.user for session in sessions)
+        for session in sessions:
+            self.cobroadcast.forget(session.session_id)
+        self.room.close_room(live_id)
         await self.fanout.end_live(live_id, reason=reason, also_notify=told)
+        if self.recordings is not None:
+            await self.recordings.live_ended(live_id)
         log.info("live.end live=%s reason=%s viewers=%d", live_id, reason, len(sessions))
 
     async def watch(
-        self, viewer: str, live_id: str, offer_sdp: str, via_thread: str | None = None
+        self,
+        viewer: str,
+        live_id: str,
+        offer_sdp: str,
+        via_thread: str | None = None,
+        *,
+        participant: str | None = None,
+        owner: Connection | None = None,
     ) -> tuple[str, str]:
-        """Attach ``viewer`` if fanout allows it; returns ``(session_id, answer_sdp)``."""
+        """Attach ``viewer`` if fanout allows it; returns ``(session_id, answer_sdp)``.
+
+        A session negotiated over a socket (``owner``) joins the room and is renegotiated
+        there when a guest comes on.
+        """
         await self.fanout.authorize_watch(viewer, live_id, via_thread)
-        session_id, answer = await self.streamer.watch(live_id, viewer, offer_sdp)
+        session_id, answer = await self.streamer.watch(live_id, viewer, offer_sdp, participant)
+        if owner is not None:
+            self.cobroadcast.own(session_id, owner)
+            self.room.join(live_id, owner)
         log.info("watch live=%s user=%s session=%s", live_id, viewer, session_id)
-        await self._viewers_changed(live_id)
+        self.room.viewers_changed(live_id)
         return session_id, answer
+
+    async def join_room(self, user: str, live_id: str, connection: Connection) -> None:
+        """A socket (e.g. of a WHEP viewer) receives the live's comments and counts."""
+        await self.fanout.authorize_watch(user, live_id)
+        self.room.join(live_id, connection)
 
     async def leave(self, viewer: str, live_id: str, session_id: str) -> None:
         session = self.streamer.session(live_id, session_id)
         if session.user != viewer:
             raise Forbidden("this viewer session is someone else's", code="not_your_session")
         await self.streamer.leave(live_id, session_id)
-        await self._viewers_changed(live_id)
+        self.cobroadcast.forget(session_id)
+        self.room.viewers_changed(live_id)
 
     async def add_candidate(
         self,
@@ -97,22 +133,21 @@ class LiveService:
             pc = session.pc
         await add_remote_candidate(pc, candidate, sdp_mid)
 
+    async def _guest_published(self, live_id: str, user: str) -> None:
+        if self.recordings is not None:
+            await self.recordings.participant_published(live_id, user, self.streamer.get(live_id))
+
     async def on_live_lost(self, live_id: str) -> None:
         await self.finish(live_id, reason="host_connection_lost")
 
+    async def on_participant_lost(self, live_id: str, user: str) -> None:
+        await self.cobroadcast.participant_lost(live_id, user)
+
     async def on_viewer_gone(self, session: ViewerSession) -> None:
-        await self._viewers_changed(session.live_id)
+        self.cobroadcast.forget(session.session_id)
+        self.room.viewers_changed(session.live_id)
 
-    async def _viewers_changed(self, live_id: str) -> None:
-        try:
-            live = self.streamer.get(live_id)
-        except NotFound:
-            return
-        count = len(live.viewer_users())
-        await self.fanout.set_viewer_count(live_id, count)
-        self.hub.deliver(live.host, {"type": "live.viewers", "live_id": live_id, "count": count})
-
-    # LiveAudience, for fanout's mid-live re-checks
+    # LiveAudience, for fanout's mid-live re-checks and the host's moderation
     def viewers_of(self, live_id: str) -> list[str]:
         try:
             return self.streamer.get(live_id).viewer_users()
@@ -126,6 +161,17 @@ class LiveService:
             return
         for session in [s for s in live.viewers.values() if s.user == user]:
             await self.streamer.leave(live_id, session.session_id)
+            self.cobroadcast.forget(session.session_id)
+        for connection in list(self.room.connections(live_id)):
+            if connection.user == user:
+                self.room.leave(live_id, connection)
         self.hub.deliver(user, {"type": "live.evicted", "live_id": live_id, "code": code})
         log.info("evict live=%s user=%s code=%s", live_id, user, code)
-        await self._viewers_changed(live_id)
+        self.room.viewers_changed(live_id)
+
+    async def start(self) -> None:
+        self.room.start()
+
+    async def close(self) -> None:
+        await self.cobroadcast.close()
+        await self.room.close()

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 from directlive.errors import BadRequest, PayloadTooLarge
+from signaling.room_messages import RoomMessage, parse_room_message
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Ping:
 @dataclass(frozen=True)
 class LiveStart:
     sdp: str
+    record: bool = False
+    """Record this live (``recorder``); the server may record every live anyway."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Watch:
     live_id: str
     sdp: str
     via_thread: str | None
+    participant: str | None = None
+    """Watch only this participant; ``None``: every participant."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class Candidate:
     sdp_mid: str | None
 
 
-ClientMessage = Auth | Ping | LiveStart | LiveEnd | Watch | Leave | Candidate
+ClientMessage = Auth | Ping | LiveStart | LiveEnd | Watch | Leave | Candidate | RoomMessage
 
 
 @dataclass(frozen=True)
@@ -81,12 +86,18 @@ def _parse_body(kind: str, body: dict[str, object]) -> ClientMessage:
     if kind == "ping":
         return Ping()
     if kind == "live.start":
-        return LiveStart(_req(body, "sdp"))
+        record = body.get("record", False)
+        if not isinstance(record, bool):
+            raise BadRequest("field 'record' must be a boolean", code="bad_message")
+        return LiveStart(_req(body, "sdp"), record)
     if kind == "live.end":
         return LiveEnd(_req(body, "live_id"))
     if kind == "watch":
         return Watch(
-            _req(body, "live_id"), _req(body, "sdp"), _str(body, "via_thread", optional=True)
+            _req(body, "live_id"),
+            _req(body, "sdp"),
+            _str(body, "via_thread", optional=True),
+            _str(body, "participant", optional=True),
         )
     if kind == "leave":
         return Leave(_req(body, "live_id"), _req(body, "session_id"))
@@ -100,6 +111,9 @@ def _parse_body(kind: str, body: dict[str, object]) -> ClientMessage:
             candidate,
             _str(body, "sdp_mid", optional=True),
         )
+    room_message = parse_room_message(kind, body)
+    if room_message is not None:
+        return room_message
     raise BadRequest(f"unknown message type {kind!r}", code="unknown_type")
 
 

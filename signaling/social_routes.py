@@ -281,7 +281,10 @@ async def share_live(request: web.Request, fanout: Fanout, me: str) -> web.Respo
 
 
 async def get_live(request: web.Request, fanout: Fanout, me: str) -> web.Response:
-    return web.json_response(_live_json(await fanout.visible_live(me, request.match_info["id"])))
+    """The live's card, with whether its host lets viewers reshare it."""
+    live = await fanout.visible_live(me, request.match_info["id"])
+    allow_sharing = (await fanout.store.get_settings(live.host)).allow_sharing
+    return web.json_response({**_live_json(live), "allow_sharing": allow_sharing})
 
 
 async def get_shares(request: web.Request, fanout: Fanout, me: str) -> web.Response:

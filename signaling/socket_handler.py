@@ -24,6 +24,7 @@ from signaling.messages import (
     parse_message,
     request_id_of,
 )
+from signaling.room_handlers import handle_room_message
 
 log = logging.getLogger("directlive.signaling")
 
@@ -68,7 +69,7 @@ async def handle_socket(request: web.Request) -> web.WebSocketResponse:
         return ws
     fanout = request.app[FANOUT]
     await fanout.ensure_user(user)
-    connection = Connection(user, ws, config.socket_outbox_limit)
+    connection = Connection(user, ws, config.socket_outbox_limit, request.transport)
     hub = request.app[HUB]
     if hub.add(connection):
         await fanout.user_online(user)
@@ -77,6 +78,7 @@ async def handle_socket(request: web.Request) -> web.WebSocketResponse:
     try:
         await _serve(request, ws, connection)
     finally:
+        request.app[LIVES].room.drop_connection(connection)
         if hub.remove(connection):
             await fanout.user_offline(user)
         await connection.close()
@@ -113,7 +115,7 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, connection: Co
 
 async def _dispatch(request: web.Request, connection: Connection, envelope: Envelope) -> None:
     try:
-        reply = await _handle(request, connection.user, envelope.message)
+        reply = await _handle(request, connection, envelope.message)
     except DirectliveError as error:
         log.info("socket refused user=%s code=%s", connection.user, error.code)
         connection.send(error_message(error, envelope.request_id))
@@ -134,21 +136,24 @@ async def _dispatch(request: web.Request, connection: Connection, envelope: Enve
     connection.send(reply)
 
 
-async def _handle(request: web.Request, user: str, message: ClientMessage) -> Reply:
+async def _handle(request: web.Request, connection: Connection, message: ClientMessage) -> Reply:
     lives = request.app[LIVES]
+    user = connection.user
     match message:
         case Ping():
             return {"type": "pong"}
         case Auth():
             raise BadRequest("already authenticated", code="already_authenticated")
-        case LiveStart(sdp=sdp):
-            live_id, answer = await lives.go_live(user, sdp)
+        case LiveStart(sdp=sdp, record=record):
+            live_id, answer = await lives.go_live(user, sdp, record=record)
             return {"type": "live.started", "live_id": live_id, "sdp": answer}
         case LiveEnd(live_id=live_id):
             await lives.end_live(user, live_id)
             return {"type": "live.end.ok", "live_id": live_id}
-        case Watch(live_id=live_id, sdp=sdp, via_thread=via_thread):
-            session_id, answer = await lives.watch(user, live_id, sdp, via_thread)
+        case Watch(live_id=live_id, sdp=sdp, via_thread=via_thread, participant=participant):
+            session_id, answer = await lives.watch(
+                user, live_id, sdp, via_thread, participant=participant, owner=connection
+            )
             return {
                 "type": "watch.answer",
                 "live_id": live_id,
@@ -161,3 +166,5 @@ async def _handle(request: web.Request, user: str, message: ClientMessage) -> Re
         case Candidate(live_id=live_id, session_id=session_id, candidate=cand, sdp_mid=mid):
             await lives.add_candidate(user, live_id, session_id, cand, mid)
             return {"type": "ice.ok"}
+        case _:
+            return await handle_room_message(lives, request.app[FANOUT], connection, message)

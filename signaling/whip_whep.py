@@ -19,7 +19,10 @@ def _sdp_created(answer: str, location: str) -> web.Response:
 
 async def post_whip(request: web.Request) -> web.Response:
     offer = await read_sdp(request, request.app[CONFIG].max_sdp_bytes)
-    live_id, answer = await request.app[LIVES].go_live(request[USER], offer, whip=True)
+    record = request.query.get("record", "") in ("1", "true")
+    live_id, answer = await request.app[LIVES].go_live(
+        request[USER], offer, whip=True, record=record
+    )
     return _sdp_created(answer, f"/whip/{live_id}")
 
 
@@ -28,11 +31,30 @@ async def delete_whip(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+async def post_whip_guest(request: web.Request) -> web.Response:
+    """An accepted guest publishes into a running live."""
+    live_id = request.match_info["live_id"]
+    offer = await read_sdp(request, request.app[CONFIG].max_sdp_bytes)
+    user = request[USER]
+    answer = await request.app[LIVES].cobroadcast.publish_guest(user, live_id, offer, whip=True)
+    return _sdp_created(answer, f"/whip/{live_id}/{user}")
+
+
+async def delete_whip_guest(request: web.Request) -> web.Response:
+    """The guest leaves, or the host removes the guest; the live goes on."""
+    info = request.match_info
+    await request.app[LIVES].cobroadcast.remove_guest(request[USER], info["live_id"], info["user"])
+    return web.Response(status=200)
+
+
 async def post_whep(request: web.Request) -> web.Response:
     live_id = request.match_info["live_id"]
     offer = await read_sdp(request, request.app[CONFIG].max_sdp_bytes)
     via_thread = request.query.get("via_thread") or None
-    session_id, answer = await request.app[LIVES].watch(request[USER], live_id, offer, via_thread)
+    participant = request.query.get("participant") or None
+    session_id, answer = await request.app[LIVES].watch(
+        request[USER], live_id, offer, via_thread, participant=participant
+    )
     return _sdp_created(answer, f"/whep/{live_id}/{session_id}")
 
 
@@ -45,5 +67,7 @@ async def delete_whep(request: web.Request) -> web.Response:
 def add_media_routes(app: web.Application) -> None:
     app.router.add_post("/whip", post_whip)
     app.router.add_delete("/whip/{live_id}", delete_whip)
+    app.router.add_post("/whip/{live_id}", post_whip_guest)
+    app.router.add_delete("/whip/{live_id}/{user}", delete_whip_guest)
     app.router.add_post("/whep/{live_id}", post_whep)
     app.router.add_delete("/whep/{live_id}/{session_id}", delete_whep)

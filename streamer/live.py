@@ -21,13 +21,18 @@ class MediaLive:
     viewers: dict[str, ViewerSession] = field(default_factory=dict)
     """Viewer sessions by session id."""
 
-    def sources(self) -> list[SourceWithCodec]:
-        """Every track viewers receive, in participant order."""
+    def sources(self, participant: str | None = None) -> list[SourceWithCodec]:
+        """Every track viewers receive (or one participant's), in participant order."""
         return [
             (source, publisher.codec_of(source))
             for publisher in self.publishers.values()
+            if participant is None or publisher.participant == participant
             for source in publisher.sources
         ]
 
+    def participants(self) -> list[str]:
+        return list(self.publishers)
+
     def viewer_users(self) -> list[str]:
-        return sorted({session.user for session in self.viewers.values()})
+        """Users watching, not counting participants (a host watching a guest's tile)."""
+        return sorted({s.user for s in self.viewers.values() if s.user not in self.publishers})

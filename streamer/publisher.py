@@ -56,6 +56,7 @@ class PublisherSession:
             codec = pin_publisher_codec(transceiver)
             source = TrackSource(
                 track_id=f"{self.participant}-{transceiver.kind}-{transceiver.mid}",
+                participant=self.participant,
                 kind=transceiver.kind,
                 mime_type=codec.mimeType,
                 stats=self._stats,

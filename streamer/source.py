@@ -24,6 +24,7 @@ class TrackSource:
         self,
         *,
         track_id: str,
+        participant: str,
         kind: str,
         mime_type: str,
         stats: ForwardingStats,
@@ -33,6 +34,8 @@ class TrackSource:
         viewer_queue_limit: int = 240,
     ) -> None:
         self.track_id = track_id
+        self.participant = participant
+        """The user publishing this track (the host or a guest)."""
         self.kind = kind
         self.mime_type = mime_type
         self._stats = stats

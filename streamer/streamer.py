@@ -17,6 +17,7 @@ from streamer.viewer import ViewerSession
 log = logging.getLogger("directlive.streamer")
 
 LiveCallback = Callable[[str], Awaitable[None]]
+ParticipantCallback = Callable[[str, str], Awaitable[None]]
 ViewerCallback = Callable[[ViewerSession], Awaitable[None]]
 
 
@@ -24,7 +25,8 @@ class Streamer:
     """Owns every media session on this node. Knows nothing of users beyond their ids.
 
     ``on_live_lost(live_id)`` is awaited when the host's connection stayed dead for the
-    grace period; ``on_viewer_gone(session)`` when a viewer's connection dies by itself.
+    grace period; ``on_participant_lost(live_id, user)`` when a guest's connection died;
+    ``on_viewer_gone(session)`` when a viewer's connection dies by itself.
     """
 
     def __init__(
@@ -33,12 +35,14 @@ class Streamer:
         *,
         on_live_lost: LiveCallback | None = None,
         on_viewer_gone: ViewerCallback | None = None,
+        on_participant_lost: ParticipantCallback | None = None,
     ) -> None:
         self.config = config or MediaConfig()
         self.stats = ForwardingStats()
         self._lives: dict[str, MediaLive] = {}
         self._on_live_lost = on_live_lost
         self._on_viewer_gone = on_viewer_gone
+        self._on_participant_lost = on_participant_lost
         self._grace_timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -91,10 +95,15 @@ class Streamer:
         log.info("publish live=%s user=%s tracks=%d", live_id, participant, len(session.sources))
         return answer
 
-    async def watch(self, live_id: str, viewer: str, offer_sdp: str) -> tuple[str, str]:
-        """Attach a viewer; returns ``(session_id, answer_sdp)``."""
+    async def watch(
+        self, live_id: str, viewer: str, offer_sdp: str, participant: str | None = None
+    ) -> tuple[str, str]:
+        """Attach a viewer to every participant's tracks (as many as the offer has m-lines
+        for), or to one ``participant``'s; returns ``(session_id, answer_sdp)``."""
         live = self.get(live_id)
-        sources = live.sources()
+        if participant is not None and participant not in live.publishers:
+            raise NotFound(f"{participant} is not publishing", code="participant_not_found")
+        sources = live.sources(participant)
         if not sources:
             raise Conflict("the live has no media yet", code="live_not_ready")
         if len(live.viewers) >= self.config.max_viewers_per_live:
@@ -130,6 +139,16 @@ class Streamer:
         log.info("leave live=%s user=%s session=%s", live_id, session.user, session_id)
         return session
 
+    async def remove_participant(self, live_id: str, participant: str) -> None:
+        """Stop a guest's publishing; viewers keep every other participant's tracks."""
+        live = self.get(live_id)
+        if participant == live.host:
+            raise Conflict("the host ends the live instead", code="is_host")
+        session = live.publishers.pop(participant, None)
+        if session is not None:
+            await session.close()
+            log.info("participant removed live=%s user=%s", live_id, participant)
+
     async def end(self, live_id: str) -> list[ViewerSession]:
         """Close every session of a live; returns the viewer sessions that were attached."""
         live = self._lives.pop(live_id, None)
@@ -158,6 +177,8 @@ class Streamer:
         if session.participant != live.host:
             live.publishers.pop(session.participant, None)
             self._spawn(session.close())
+            if self._on_participant_lost is not None:
+                self._spawn(self._on_participant_lost(session.live_id, session.participant))
             return
         if session.live_id not in self._grace_timers:
             loop = asyncio.get_running_loop()

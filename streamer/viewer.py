@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from aiortc import RTCRtpCodecParameters
 
 from streamer.codec_choice import pin_viewer_codec
-from streamer.packer import install_packer
 from streamer.peer import apply_offer, close_quietly, make_answer, new_peer_connection
+from streamer.sender_setup import prepare_sender
 from streamer.source import TrackSource
 from streamer.viewer_track import ViewerTrack
 
@@ -54,7 +54,7 @@ class ViewerSession:
             self.tracks.append((source, track))
             transceiver.sender.replaceTrack(track)
             transceiver.direction = "sendonly"
-            install_packer(transceiver.sender, codec.mimeType, track.request_keyframe)
+            prepare_sender(transceiver.sender, source, codec, track)
         return await make_answer(self.pc)
 
     def _on_state_change(self) -> None:

@@ -85,7 +85,9 @@ class SocketClient:
     async def send(self, message: Mapping[str, object]) -> None:
         await self.ws.send_json(message)
 
-    async def next_of(self, kind: str, timeout: float = 10.0, **match: object) -> dict[str, object]:
+    async def next_of(
+        self, kind: str, /, timeout: float = 10.0, **match: object
+    ) -> dict[str, object]:
         """The first message of type ``kind`` (and matching fields), waiting up to ``timeout``."""
         async with asyncio.timeout(timeout):
             while True:

@@ -105,7 +105,7 @@ async def test_metrics_count_forwarding(server: RunningServer) -> None:
     exchange, _ = whep_exchange(server, "bob", live_id)
     try:
         await viewer.watch(exchange)
-        await wait_for(lambda: len(viewer.received.counters) >= 10, 15, "frames")
+        await wait_for(lambda: len(viewer.received.counters) >= 30, 15, "frames")
         async with server.http.get(f"{server.url}/metrics", headers=server.auth("ops")) as response:
             assert response.status == 200
             text = await response.text()

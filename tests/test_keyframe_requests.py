@@ -14,6 +14,7 @@ async def test_requests_from_many_viewers_are_coalesced() -> None:
     loop = asyncio.get_running_loop()
     source = TrackSource(
         track_id="t",
+        participant="alice",
         kind="video",
         mime_type="video/VP8",
         stats=ForwardingStats(),
@@ -37,6 +38,7 @@ async def test_requests_from_many_viewers_are_coalesced() -> None:
 async def test_a_keyframe_ends_the_wait_of_a_viewer_that_lost_its_queue() -> None:
     source = TrackSource(
         track_id="t",
+        participant="alice",
         kind="video",
         mime_type="video/VP8",
         stats=ForwardingStats(),

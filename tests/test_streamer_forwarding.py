@@ -95,7 +95,7 @@ async def test_late_viewer_starts_without_waiting_for_the_next_keyframe(
         assert viewer.received.counters[0] == 0
         await wait_for(
             lambda: viewer.received.counters[-1] >= len(video.log.frames) - 6,
-            1.0,
+            2.0,
             "the viewer catching up with the live edge",
         )
     finally:

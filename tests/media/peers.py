@@ -57,14 +57,17 @@ class ReceivedVideo:
 class Viewer:
     """Watches a live. ``decode=False`` taps encoded frames instead of decoding them."""
 
-    def __init__(self, *, decode: bool = True, audio: bool = True) -> None:
+    def __init__(self, *, decode: bool = True, audio: bool = True, video_lines: int = 1) -> None:
         self.pc = client_pc()
         self.received = ReceivedVideo()
+        self.frames_by_track: dict[str, int] = {}
+        """Decoded video frames per track id (``<participant>-video-<mid>``)."""
         self.started_at = 0.0
         self.first_frame_at: float | None = None
         self._decode = decode
         self._tasks: list[asyncio.Task[None]] = []
-        self.pc.addTransceiver("video", direction="recvonly")
+        for _ in range(video_lines):
+            self.pc.addTransceiver("video", direction="recvonly")
         if audio:
             self.pc.addTransceiver("audio", direction="recvonly")
         self.pc.on("track", self._on_track)
@@ -75,6 +78,18 @@ class Viewer:
             tap_receiver(receiver, lambda codec, data, ts: self._on_encoded(data))
             return
         self._tasks.append(asyncio.ensure_future(self._consume(track)))
+
+    def frames_from(self, participant: str) -> int:
+        """Decoded video frames from ``participant``'s tracks."""
+        prefix = f"{participant}-video"
+        return sum(n for track_id, n in self.frames_by_track.items() if track_id.startswith(prefix))
+
+    async def answer_offer(self, sdp: str) -> str:
+        """Apply a server-initiated offer (renegotiation) and return our answer."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        assert self.pc.localDescription is not None
+        return str(self.pc.localDescription.sdp)
 
     def _on_encoded(self, data: bytes) -> None:
         self.received.encoded.append(data)
@@ -87,6 +102,7 @@ class Viewer:
             while True:
                 frame = await track.recv()
                 if isinstance(frame, av.VideoFrame):
+                    self.frames_by_track[track.id] = self.frames_by_track.get(track.id, 0) + 1
                     now = time.monotonic()
                     if self.first_frame_at is None:
                         self.first_frame_at = now

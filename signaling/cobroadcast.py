@@ -1,0 +1,156 @@
+"""Guests beside the host: publishing, announcing them, and bringing their tracks to viewers.
+
+Socket viewers get a new participant's tracks on their existing connection: the server
+sends ``session.offer`` and applies the client's ``session.answer``. WHEP viewers learn of
+the participant from ``live.participant.added`` and open ``POST /whep/{live}?participant=``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from directlive.errors import Conflict, Forbidden, NotFound
+from fanout import Fanout
+from signaling.hub import Connection
+from signaling.room_events import RoomEvents
+from streamer import Streamer
+from streamer.renegotiation import accept_answer, offer_new_sources
+
+log = logging.getLogger("directlive.signaling")
+
+CONNECT_TIMEOUT = 15.0
+ANSWER_TIMEOUT = 15.0
+
+
+class CoBroadcast:
+    def __init__(
+        self,
+        streamer: Streamer,
+        fanout: Fanout,
+        room: RoomEvents,
+        on_guest_published: Callable[[str, str], Awaitable[None]] | None = None,
+    ) -> None:
+        self._on_guest_published = on_guest_published
+        self._streamer = streamer
+        self._fanout = fanout
+        self._room = room
+        self._owners: dict[str, Connection] = {}
+        self._answers: dict[str, asyncio.Future[str]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def own(self, session_id: str, connection: Connection) -> None:
+        """A viewer session negotiated over ``connection``: it can renegotiate there."""
+        self._owners[session_id] = connection
+
+    def forget(self, session_id: str) -> None:
+        self._owners.pop(session_id, None)
+        self._locks.pop(session_id, None)
+        future = self._answers.pop(session_id, None)
+        if future is not None and not future.done():
+            future.cancel()
+
+    async def publish_guest(self, user: str, live_id: str, offer_sdp: str, whip: bool) -> str:
+        """An accepted guest starts publishing; returns the SDP answer."""
+        await self._fanout.rooms.ensure_guest(user, live_id)
+        live = self._streamer.get(live_id)
+        if user in live.publishers:
+            raise Conflict("you are already publishing to this live", code="already_publishing")
+        answer = await self._streamer.publish(live_id, user, offer_sdp, whip=whip)
+        if self._on_guest_published is not None:
+            await self._on_guest_published(live_id, user)
+        self._spawn(self._announce_when_connected(live_id, user))
+        return answer
+
+    async def _announce_when_connected(self, live_id: str, user: str) -> None:
+        try:
+            publisher = self._streamer.get(live_id).publishers[user]
+            await asyncio.wait_for(publisher.connected.wait(), CONNECT_TIMEOUT)
+        except (NotFound, KeyError, TimeoutError):
+            log.info("guest never connected live=%s user=%s", live_id, user)
+            return
+        log.info("participant added live=%s user=%s", live_id, user)
+        self._room.send(
+            live_id, {"type": "live.participant.added", "live_id": live_id, "user": user}
+        )
+        live = self._streamer.get(live_id)
+        for session_id in list(live.viewers):
+            if session_id in self._owners:
+                self._spawn(self.renegotiate(live_id, session_id))
+
+    async def renegotiate(self, live_id: str, session_id: str) -> None:
+        """Offer the session every participant's tracks it lacks; wait for the answer."""
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            connection = self._owners.get(session_id)
+            try:
+                live = self._streamer.get(live_id)
+                session = self._streamer.session(live_id, session_id)
+            except NotFound:
+                return
+            if connection is None:
+                return
+            offer = await offer_new_sources(session, live.sources())
+            if offer is None:
+                return
+            future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            self._answers[session_id] = future
+            connection.send(
+                {
+                    "type": "session.offer",
+                    "live_id": live_id,
+                    "session_id": session_id,
+                    "sdp": offer,
+                }
+            )
+            try:
+                answer = await asyncio.wait_for(future, ANSWER_TIMEOUT)
+                await accept_answer(session, answer)
+            except (TimeoutError, asyncio.CancelledError, Conflict) as exc:
+                log.info("renegotiation failed live=%s session=%s: %r", live_id, session_id, exc)
+                with contextlib.suppress(NotFound):
+                    await self._streamer.leave(live_id, session_id)
+            finally:
+                self._answers.pop(session_id, None)
+
+    def answer(self, user: str, live_id: str, session_id: str, sdp: str) -> None:
+        """The client's ``session.answer`` to our ``session.offer``."""
+        session = self._streamer.session(live_id, session_id)
+        if session.user != user:
+            raise Forbidden("this viewer session is someone else's", code="not_your_session")
+        future = self._answers.get(session_id)
+        if future is None or future.done():
+            raise Conflict("no offer is waiting for an answer", code="no_pending_offer")
+        future.set_result(sdp)
+
+    async def remove_guest(self, actor: str, live_id: str, user: str) -> None:
+        """The host removes a guest or a guest leaves; viewers keep the host."""
+        await self._fanout.rooms.remove_guest(actor, live_id, user)
+        await self._participant_gone(live_id, user, removed_by=actor if actor != user else None)
+
+    async def participant_lost(self, live_id: str, user: str) -> None:
+        """A guest's connection died."""
+        with contextlib.suppress(NotFound):
+            await self._fanout.rooms.remove_guest(user, live_id, user)
+        await self._participant_gone(live_id, user, removed_by=None)
+
+    async def _participant_gone(self, live_id: str, user: str, removed_by: str | None) -> None:
+        with contextlib.suppress(NotFound):
+            await self._streamer.remove_participant(live_id, user)
+        event = {"type": "live.participant.removed", "live_id": live_id, "user": user}
+        self._room.send(live_id, event)
+        if removed_by is not None:
+            self._room.send_to_user(user, {**event, "by": removed_by})
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

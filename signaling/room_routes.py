@@ -1,0 +1,53 @@
+"""HTTP views of a live room: its state and its recent comments."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from directlive.errors import BadRequest, NotFound
+from signaling.appkeys import FANOUT, LIVES, USER
+
+
+async def get_room(request: web.Request) -> web.Response:
+    """Settings, participants and the viewer count; the host also sees requests and viewers."""
+    live_id = request.match_info["live_id"]
+    user = request[USER]
+    fanout = request.app[FANOUT]
+    live = await fanout.get_live(live_id)
+    if user not in live.participants:
+        await fanout.authorize_watch(user, live_id)
+    settings = await fanout.rooms.settings(live_id)
+    lives = request.app[LIVES]
+    try:
+        media = lives.streamer.get(live_id)
+        publishing, viewers = media.participants(), media.viewer_users()
+    except NotFound:
+        publishing, viewers = [], []
+    body: dict[str, object] = {
+        "live_id": live_id,
+        "host": live.host,
+        "state": live.state,
+        "guests": list(live.guests),
+        "publishing": publishing,
+        "settings": {"comments": settings.comments, "joins": settings.joins},
+        "viewer_count": len(viewers),
+    }
+    if user == live.host and not live.ended:
+        body["join_requests"] = await fanout.rooms.pending_requests(user, live_id)
+        body["viewers"] = viewers
+    return web.json_response(body)
+
+
+async def get_comments(request: web.Request) -> web.Response:
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        raise BadRequest("limit must be 1..500", code="bad_limit")
+    comments = await request.app[FANOUT].rooms.recent_comments(
+        request[USER], request.match_info["live_id"], int(raw)
+    )
+    return web.json_response({"comments": [c.to_json() for c in comments]})
+
+
+def add_room_routes(app: web.Application) -> None:
+    app.router.add_get("/api/lives/{live_id}/room", get_room)
+    app.router.add_get("/api/lives/{live_id}/comments", get_comments)
