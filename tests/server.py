@@ -8,15 +8,20 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiortc import RTCPeerConnection
 
 from fanout import Store
 from signaling.app import build_app
+from signaling.appkeys import STREAMER
 from signaling.auth import TokenIssuer
 from signaling.config import ServerConfig
 from streamer import MediaConfig
+from tests.media.peers import publish, video_source, wait_for
+from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
 
 SECRET = "test-secret-not-for-production"
 
@@ -51,6 +56,16 @@ class RunningServer:
             if response.status != 201:
                 raise WhepRefused(response.status, json.loads(body)["error"]["code"])
             return response.headers["Location"], body
+
+    async def api(self, user: str, method: str, path: str, body: object = None) -> tuple[int, Any]:
+        """Call the JSON API as ``user``; returns (status, decoded body)."""
+        headers = self.auth(user)
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body)
+        async with self.http.request(method, self.url + path, headers=headers, data=data) as r:
+            return r.status, await r.json()
 
     async def socket(self, user: str) -> SocketClient:
         ws = await self.http.ws_connect(f"{self.url}/ws", headers=self.auth(user))
@@ -116,6 +131,24 @@ class SocketClient:
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()
+
+
+async def go_live(server: RunningServer, host: str) -> tuple[str, RTCPeerConnection]:
+    """``host`` goes live over WHIP with an aiortc publisher (counter video + tone), and the
+    server holds a keyframe; returns (live_id, publisher)."""
+    live_ids: list[str] = []
+
+    async def exchange(sdp: str) -> str:
+        live_id, answer = await server.whip(host, sdp)
+        live_ids.append(live_id)
+        return answer
+
+    pc = await publish([CounterVideoTrack(), ToneAudioTrack()], exchange)
+    streamer = server.app[STREAMER]
+    await wait_for(
+        lambda: video_source(streamer.get(live_ids[0])).has_keyframe, 10, "first keyframe"
+    )
+    return live_ids[0], pc
 
 
 def server_config(data_dir: Path, **overrides: object) -> ServerConfig:

@@ -7,8 +7,8 @@ import pytest
 
 from signaling.auth import TokenIssuer
 from tests.media.peers import Viewer, wait_for
-from tests.server import RunningServer
-from tests.test_whip_whep import go_live, whep_exchange
+from tests.server import RunningServer, go_live
+from tests.test_whip_whep import whep_exchange
 
 SDP = {"Content-Type": "application/sdp"}
 
@@ -96,7 +96,7 @@ async def test_bad_http_requests_get_precise_errors_and_the_live_goes_on(
         await wait_for(lambda: len(viewer.received.counters) > before + 15, 10, "frames go on")
     finally:
         await viewer.close()
-        await publisher.close()  # type: ignore[attr-defined]
+        await publisher.close()
 
 
 async def test_metrics_count_forwarding(server: RunningServer) -> None:
@@ -120,7 +120,7 @@ async def test_metrics_count_forwarding(server: RunningServer) -> None:
         assert values["directlive_bytes_forwarded_total"] > 0
     finally:
         await viewer.close()
-        await publisher.close()  # type: ignore[attr-defined]
+        await publisher.close()
 
 
 async def test_cors_preflight_and_exposed_location(server: RunningServer) -> None:

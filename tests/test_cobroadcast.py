@@ -6,8 +6,7 @@ from aiortc import RTCPeerConnection
 
 from tests.media.peers import Viewer, publish, wait_for
 from tests.media.tracks import CounterVideoTrack
-from tests.server import RunningServer, SocketClient
-from tests.test_whip_whep import go_live
+from tests.server import RunningServer, SocketClient, go_live
 
 
 async def sign_in(server: RunningServer, *users: str) -> None:
@@ -100,7 +99,7 @@ async def test_guest_joins_viewers_see_both_guest_removed_host_ends(
             await viewer.close()
         if guest_pc is not None:
             await guest_pc.close()
-        await host_pc.close()  # type: ignore[attr-defined]
+        await host_pc.close()
 
 
 async def test_a_guest_publishes_over_whip_and_leaves_with_delete(server: RunningServer) -> None:
@@ -137,4 +136,4 @@ async def test_a_guest_publishes_over_whip_and_leaves_with_delete(server: Runnin
         await bob.close()
         if guest_pc is not None:
             await guest_pc.close()
-        await host_pc.close()  # type: ignore[attr-defined]
+        await host_pc.close()

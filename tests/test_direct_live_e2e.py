@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,8 +12,7 @@ from fanout.redis_store import RedisStore
 from signaling.appkeys import STREAMER
 from tests.media.peers import Viewer, wait_for
 from tests.redis_server import redis_proc
-from tests.server import RunningServer, WhepRefused, running_server, server_config
-from tests.test_whip_whep import go_live
+from tests.server import RunningServer, WhepRefused, go_live, running_server, server_config
 
 __all__ = ["redis_proc"]
 
@@ -34,23 +32,12 @@ async def social_server(
         yield running
 
 
-async def api(
-    server: RunningServer, user: str, method: str, path: str, body: object = None
-) -> tuple[int, dict[str, object]]:
-    headers = server.auth(user)
-    data = None
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-        data = json.dumps(body)
-    async with server.http.request(method, server.url + path, headers=headers, data=data) as r:
-        return r.status, await r.json()
-
-
 async def ok(
     server: RunningServer, user: str, method: str, path: str, body: object = None
 ) -> dict[str, object]:
-    status, reply = await api(server, user, method, path, body)
+    status, reply = await server.api(user, method, path, body)
     assert status in (200, 201), (method, path, status, reply)
+    assert isinstance(reply, dict)
     return reply
 
 
@@ -122,7 +109,7 @@ async def test_share_to_a_follower_and_a_group_watch_from_the_inbox_and_end(
         await bob.close()
         await carol.close()
         await viewer.close()
-        await publisher.close()  # type: ignore[attr-defined]
+        await publisher.close()
 
 
 async def test_private_host_live_is_refused_to_a_non_follower_on_whep_and_socket(
@@ -158,7 +145,7 @@ async def test_private_host_live_is_refused_to_a_non_follower_on_whep_and_socket
     finally:
         await carol_socket.close()
         await follower.close()
-        await publisher.close()  # type: ignore[attr-defined]
+        await publisher.close()
 
 
 async def test_a_viewer_blocked_mid_live_is_disconnected(social_server: RunningServer) -> None:
@@ -189,4 +176,4 @@ async def test_a_viewer_blocked_mid_live_is_disconnected(social_server: RunningS
     finally:
         await bob_socket.close()
         await viewer.close()
-        await publisher.close()  # type: ignore[attr-defined]
+        await publisher.close()

@@ -11,9 +11,15 @@ import pytest
 
 from fanout import RoomConfig
 from tests.media.peers import Viewer, wait_for
-from tests.server import RunningServer, SocketClient, WhepRefused, running_server, server_config
+from tests.server import (
+    RunningServer,
+    SocketClient,
+    WhepRefused,
+    go_live,
+    running_server,
+    server_config,
+)
 from tests.test_cobroadcast import sign_in
-from tests.test_whip_whep import go_live
 
 
 @pytest.fixture
@@ -77,7 +83,7 @@ async def test_comments_reach_every_viewer_in_the_same_order(room_server: Runnin
     finally:
         for socket in (alice, *viewers):
             await socket.close()
-        await host_pc.close()  # type: ignore[attr-defined]
+        await host_pc.close()
 
 
 async def test_host_moderates_comments_and_viewers(room_server: RunningServer) -> None:
@@ -131,7 +137,7 @@ async def test_host_moderates_comments_and_viewers(room_server: RunningServer) -
         for socket in (alice, bob, carol):
             await socket.close()
         await carol_media.close()
-        await host_pc.close()  # type: ignore[attr-defined]
+        await host_pc.close()
 
 
 async def test_join_requests_refused_with_precise_codes(room_server: RunningServer) -> None:
@@ -179,7 +185,7 @@ async def test_join_requests_refused_with_precise_codes(room_server: RunningServ
         await alice.close()
         for socket in sockets.values():
             await socket.close()
-        await host_pc.close()  # type: ignore[attr-defined]
+        await host_pc.close()
 
 
 async def test_viewer_counts_are_batched(room_server: RunningServer) -> None:
@@ -213,4 +219,4 @@ async def test_viewer_counts_are_batched(room_server: RunningServer) -> None:
         await bob.close()
         for viewer in viewers:
             await viewer.close()
-        await host_pc.close()  # type: ignore[attr-defined]
+        await host_pc.close()

@@ -19,10 +19,9 @@ from fanout import RoomConfig
 from signaling.appkeys import HUB, LIVES
 from signaling.hub import Connection
 from tests.media.peers import wait_for
-from tests.server import RunningServer, running_server, server_config
+from tests.server import RunningServer, go_live, running_server, server_config
 from tests.test_cobroadcast import sign_in
 from tests.test_live_room import comments_seen, in_room
-from tests.test_whip_whep import go_live
 
 OUTBOX = 32
 COMMENTS = 2000
@@ -108,4 +107,4 @@ async def test_a_stalled_socket_is_dropped_and_does_not_delay_the_others(
         sloth.close()
         for socket_client in (alice, bob, carol):
             await socket_client.close()
-        await host_pc.close()  # type: ignore[attr-defined]
+        await host_pc.close()

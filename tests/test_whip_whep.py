@@ -6,9 +6,8 @@ import pytest
 from aiortc import RTCRtpReceiver
 
 from signaling.appkeys import STREAMER
-from tests.media.peers import Exchange, Viewer, publish, video_source, wait_for
-from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
-from tests.server import RunningServer, WhepRefused
+from tests.media.peers import Exchange, Viewer, wait_for
+from tests.server import RunningServer, WhepRefused, go_live
 
 
 def whep_exchange(server: RunningServer, user: str, live_id: str) -> tuple[Exchange, list[str]]:
@@ -20,22 +19,6 @@ def whep_exchange(server: RunningServer, user: str, live_id: str) -> tuple[Excha
         return answer
 
     return exchange, locations
-
-
-async def go_live(server: RunningServer, host: str) -> tuple[str, object]:
-    live_ids: list[str] = []
-
-    async def exchange(sdp: str) -> str:
-        live_id, answer = await server.whip(host, sdp)
-        live_ids.append(live_id)
-        return answer
-
-    pc = await publish([CounterVideoTrack(), ToneAudioTrack()], exchange)
-    streamer = server.app[STREAMER]
-    await wait_for(
-        lambda: video_source(streamer.get(live_ids[0])).has_keyframe, 10, "first keyframe"
-    )
-    return live_ids[0], pc
 
 
 async def test_whip_publish_whep_watch_and_host_ends(server: RunningServer) -> None:
@@ -76,7 +59,7 @@ async def test_whip_publish_whep_watch_and_host_ends(server: RunningServer) -> N
     finally:
         await socket.close()
         await viewer.close()
-        await publisher.close()  # type: ignore[attr-defined]
+        await publisher.close()
 
 
 async def test_whep_leave_with_delete(server: RunningServer) -> None:
@@ -101,7 +84,7 @@ async def test_whep_leave_with_delete(server: RunningServer) -> None:
             assert response.status == 404
     finally:
         await viewer.close()
-        await publisher.close()  # type: ignore[attr-defined]
+        await publisher.close()
 
 
 async def test_dead_publisher_ends_the_live_after_the_grace_period(server: RunningServer) -> None:
@@ -112,7 +95,7 @@ async def test_dead_publisher_ends_the_live_after_the_grace_period(server: Runni
     try:
         await viewer.watch(exchange)
         await wait_for(lambda: len(viewer.received.counters) >= 5, 15, "frames")
-        await publisher.close()  # type: ignore[attr-defined]
+        await publisher.close()
         await socket.next_of(
             "live.ended", timeout=15, live_id=live_id, reason="host_connection_lost"
         )
@@ -140,4 +123,4 @@ async def test_viewer_offer_without_the_live_codec_is_refused(server: RunningSer
         assert server.app[STREAMER].get(live_id).viewers == {}
     finally:
         await viewer.close()
-        await publisher.close()  # type: ignore[attr-defined]
+        await publisher.close()

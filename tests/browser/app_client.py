@@ -11,10 +11,8 @@ from typing import Any
 from playwright.async_api import Browser, BrowserContext, Page
 
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_chromium_whip_whep import end_live, video_source
-from tests.media.peers import publish, wait_for
-from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
-from tests.server import RunningServer
+from tests.browser.test_chromium_whip_whep import end_live
+from tests.server import RunningServer, go_live
 
 TOKEN_KEY = "directlive.token"
 
@@ -106,23 +104,11 @@ async def api(server: RunningServer, user: str, method: str, path: str, body: ob
 @asynccontextmanager
 async def aiortc_live(server: RunningServer, host: str) -> AsyncIterator[str]:
     """``host`` is live (an aiortc publisher over WHIP, cheaper than a browser) until exit."""
-    live_ids: list[str] = []
-
-    async def exchange(sdp: str) -> str:
-        live_id, answer = await server.whip(host, sdp)
-        live_ids.append(live_id)
-        return answer
-
-    pc = await publish([CounterVideoTrack(), ToneAudioTrack()], exchange)
+    live_id, pc = await go_live(server, host)
     try:
-        await wait_for(
-            lambda: (s := video_source(server, live_ids[0])) is not None and s.has_keyframe,
-            10,
-            "the live's first keyframe",
-        )
-        yield live_ids[0]
+        yield live_id
     finally:
         try:
-            await end_live(server, host, live_ids[0])
+            await end_live(server, host, live_id)
         finally:
             await pc.close()

@@ -6,15 +6,13 @@ import asyncio
 import ipaddress
 from typing import Any, TypedDict, cast
 
-from aiortc import RTCPeerConnection
 from playwright.async_api import Page
 
 from signaling.appkeys import STREAMER
 from streamer.source import TrackSource
 from tests.browser.conftest import ARTIFACTS
-from tests.media.peers import Exchange, Viewer, publish, wait_for
-from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
-from tests.server import RunningServer
+from tests.media.peers import Exchange, Viewer, wait_for
+from tests.server import RunningServer, go_live
 
 
 class Exchanged(TypedDict):
@@ -146,23 +144,6 @@ async def test_chromium_publishes_h264_over_whip(page: Page, server: RunningServ
     await chromium_publishes(page, server, "video/H264")
 
 
-async def aiortc_goes_live(server: RunningServer, host: str) -> tuple[str, RTCPeerConnection]:
-    live_ids: list[str] = []
-
-    async def exchange(sdp: str) -> str:
-        live_id, answer = await server.whip(host, sdp)
-        live_ids.append(live_id)
-        return answer
-
-    pc = await publish([CounterVideoTrack(), ToneAudioTrack()], exchange)
-    await wait_for(
-        lambda: (source := video_source(server, live_ids[0])) is not None and source.has_keyframe,
-        10,
-        "first keyframe",
-    )
-    return live_ids[0], pc
-
-
 async def viewer_stats(page: Page) -> ViewerStats:
     """The last sample (taken every 50 ms) of the page's WHEP viewer."""
     return cast(ViewerStats, await evaluate(page, "() => directlive.viewerStats()"))
@@ -178,7 +159,7 @@ async def viewer_reaches(page: Page, field: str, at_least: int) -> None:
 
 
 async def test_chromium_watches_over_whep(page: Page, server: RunningServer) -> None:
-    live_id, publisher = await aiortc_goes_live(server, "alice")
+    live_id, publisher = await go_live(server, "alice")
     try:
         token = server.tokens.mint("bob")
         watching = cast(
