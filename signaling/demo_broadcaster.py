@@ -73,13 +73,15 @@ class PatternVideoTrack(MediaStreamTrack):
         return frame
 
 
-class QuietToneTrack(MediaStreamTrack):
-    """A soft 330 Hz tone, s16 stereo 48 kHz, 20 ms per frame."""
+class ToneTrack(MediaStreamTrack):
+    """A sine tone, s16 stereo 48 kHz, 20 ms per frame, paced in real time."""
 
     kind = "audio"
 
-    def __init__(self) -> None:
+    def __init__(self, frequency: float = 330.0, amplitude: int = 1500) -> None:
         super().__init__()
+        self._frequency = frequency
+        self._amplitude = amplitude
         self._samples = 0
         self._start: float | None = None
 
@@ -89,7 +91,7 @@ class QuietToneTrack(MediaStreamTrack):
         due = self._start + self._samples / 48_000
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         t = (np.arange(AUDIO_SAMPLES) + self._samples) / 48_000
-        tone = (np.sin(2 * np.pi * 330 * t) * 1500).astype(np.int16)
+        tone = (np.sin(2 * np.pi * self._frequency * t) * self._amplitude).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(
             np.repeat(tone, 2).reshape(1, -1), format="s16", layout="stereo"
         )
@@ -116,7 +118,7 @@ class DemoBroadcaster:
     async def start(self) -> str:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._pc = pc
-        for track in (PatternVideoTrack(), QuietToneTrack()):
+        for track in (PatternVideoTrack(), ToneTrack()):
             pc.addTransceiver(track, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
         assert pc.localDescription is not None

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import av
-import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
+from signaling.demo_broadcaster import ToneTrack
 from tests.media.counter import counter_image
 
 VIDEO_TIME_BASE = fractions.Fraction(1, 90_000)
@@ -118,27 +118,8 @@ class PreEncodedVideoTrack(MediaStreamTrack):
         return out
 
 
-class ToneAudioTrack(MediaStreamTrack):
-    """20 ms of a 440 Hz tone per frame, s16 stereo 48 kHz, for aiortc's Opus encoder."""
-
-    kind = "audio"
+class ToneAudioTrack(ToneTrack):
+    """A clearly audible 440 Hz tone, for aiortc's Opus encoder."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._samples = 0
-        self._start: float | None = None
-
-    async def recv(self) -> av.AudioFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        due = self._start + self._samples / 48_000
-        await asyncio.sleep(max(0.0, due - time.monotonic()))
-        t = (np.arange(960) + self._samples) / 48_000
-        tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
-        stereo = np.repeat(tone, 2).reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
-        frame.sample_rate = 48_000
-        frame.pts = self._samples
-        frame.time_base = AUDIO_TIME_BASE
-        self._samples += 960
-        return frame
+        super().__init__(frequency=440.0, amplitude=8000)
