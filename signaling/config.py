@@ -29,6 +29,8 @@ class ServerConfig:
     max_sdp_bytes: int = 64 * 1024
     max_json_bytes: int = 256 * 1024
     max_socket_message_bytes: int = 64 * 1024
+    max_sessions_per_viewer: int = 4
+    """Viewer sessions one user may hold on one live (several devices or participants)."""
     socket_outbox_limit: int = 256
     """Events one socket may have queued before it is told and dropped."""
     media: MediaConfig = field(default_factory=MediaConfig)

@@ -24,7 +24,10 @@ class LiveService:
     whose access was revoked mid-live (a block, a privacy switch, an unfollow).
     """
 
-    def __init__(self, streamer: Streamer, fanout: Fanout, hub: Hub) -> None:
+    def __init__(
+        self, streamer: Streamer, fanout: Fanout, hub: Hub, max_sessions_per_viewer: int = 4
+    ) -> None:
+        self.max_sessions_per_viewer = max_sessions_per_viewer
         self.streamer = streamer
         self.fanout = fanout
         self.hub = hub
@@ -37,7 +40,17 @@ class LiveService:
     async def go_live(
         self, host: str, offer_sdp: str, *, whip: bool = False, record: bool = False
     ) -> tuple[str, str]:
-        """Start a live for ``host``; returns ``(live_id, answer_sdp)``."""
+        """Start a live for ``host``; returns ``(live_id, answer_sdp)``.
+
+        A host is live once at a time: a live of theirs still sending is a conflict, and one
+        waiting out its grace period after a dropped connection is ended and replaced.
+        """
+        for media in self.streamer.lives():
+            if media.host != host:
+                continue
+            if not self.streamer.in_grace(media.live_id):
+                raise Conflict("you are already live", code="already_live")
+            await self.finish(media.live_id, reason="replaced_by_new_live")
         live_id = self.streamer.new_live_id()
         await self.fanout.start_live(host, live_id)
         try:
@@ -90,6 +103,14 @@ class LiveService:
         there when a guest comes on.
         """
         await self.fanout.authorize_watch(viewer, live_id, via_thread)
+        with contextlib.suppress(NotFound):
+            held = [s for s in self.streamer.get(live_id).viewers.values() if s.user == viewer]
+            if len(held) >= self.max_sessions_per_viewer:
+                raise Conflict(
+                    f"at most {self.max_sessions_per_viewer} viewer sessions per live; "
+                    "leave one first",
+                    code="too_many_sessions",
+                )
         session_id, answer = await self.streamer.watch(live_id, viewer, offer_sdp, participant)
         if owner is not None:
             self.cobroadcast.own(session_id, owner)

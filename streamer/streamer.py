@@ -59,6 +59,10 @@ class Streamer:
     def lives(self) -> list[MediaLive]:
         return list(self._lives.values())
 
+    def in_grace(self, live_id: str) -> bool:
+        """Whether the live's host connection died and the live waits out its grace period."""
+        return live_id in self._grace_timers
+
     @property
     def viewer_count(self) -> int:
         return sum(len(live.viewers) for live in self._lives.values())

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 from aiortc import RTCRtpReceiver
 
 from signaling.appkeys import STREAMER
-from tests.media.peers import Exchange, Viewer, wait_for
-from tests.server import RunningServer, WhepRefused, go_live
+from streamer import MediaConfig
+from tests.media.peers import Exchange, Viewer, client_pc, wait_for
+from tests.media.tracks import CounterVideoTrack
+from tests.server import RunningServer, WhepRefused, go_live, running_server, server_config
 
 
 def whep_exchange(server: RunningServer, user: str, live_id: str) -> tuple[Exchange, list[str]]:
@@ -124,3 +129,53 @@ async def test_viewer_offer_without_the_live_codec_is_refused(server: RunningSer
     finally:
         await viewer.close()
         await publisher.close()
+
+
+async def test_a_host_is_live_once_and_a_dropped_live_is_replaced(tmp_path: Path) -> None:
+    config = replace(server_config(tmp_path), media=MediaConfig(publisher_grace_seconds=30))
+    async with running_server(config) as server:
+        alice = await server.socket("alice")
+        live_id, publisher = await go_live(server, "alice")
+        second = client_pc()
+        try:
+            second.addTransceiver(CounterVideoTrack(), direction="sendonly")
+            await second.setLocalDescription(await second.createOffer())
+            headers = {**server.auth("alice"), "Content-Type": "application/sdp"}
+            async with server.http.post(
+                f"{server.url}/whip", data=second.localDescription.sdp, headers=headers
+            ) as r:
+                assert (r.status, (await r.json())["error"]["code"]) == (409, "already_live")
+
+            await publisher.close()  # the connection drops: the live waits out its grace
+            streamer = server.app[STREAMER]
+            await wait_for(lambda: streamer.in_grace(live_id), 10, "the grace period")
+            new_live_id, publisher = await go_live(server, "alice")
+            assert new_live_id != live_id
+            await alice.next_of("live.ended", live_id=live_id, reason="replaced_by_new_live")
+            assert [live.live_id for live in streamer.lives()] == [new_live_id]
+        finally:
+            await second.close()
+            await publisher.close()
+            await alice.close()
+
+
+async def test_one_user_holds_a_bounded_number_of_viewer_sessions(tmp_path: Path) -> None:
+    async with running_server(
+        replace(server_config(tmp_path), max_sessions_per_viewer=2)
+    ) as server:
+        live_id, publisher = await go_live(server, "alice")
+        viewers = [Viewer(audio=False) for _ in range(3)]
+        try:
+            for viewer in viewers[:2]:
+                exchange, _ = whep_exchange(server, "bob", live_id)
+                await viewer.watch(exchange)
+            exchange, _ = whep_exchange(server, "bob", live_id)
+            with pytest.raises(WhepRefused) as refused:
+                await viewers[2].watch(exchange)
+            assert (refused.value.status, refused.value.code) == (409, "too_many_sessions")
+            exchange, _ = whep_exchange(server, "carol", live_id)
+            await viewers[2].watch(exchange)  # the cap is per user
+        finally:
+            for viewer in viewers:
+                await viewer.close()
+            await publisher.close()
