@@ -99,6 +99,8 @@ class Hub:
 
     def __init__(self) -> None:
         self._by_user: dict[str, set[Connection]] = {}
+        self.overflow_drops = 0
+        """Sockets dropped because they stopped reading (for ``/metrics``)."""
 
     def add(self, connection: Connection) -> bool:
         """Register; ``True`` when it is the user's first socket here."""
@@ -112,6 +114,8 @@ class Hub:
         if connections is None:
             return False
         connections.discard(connection)
+        if connection.dropped:
+            self.overflow_drops += 1
         if connections:
             return False
         del self._by_user[connection.user]

@@ -9,15 +9,17 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from signaling.appkeys import HUB, STREAMER
+from signaling.appkeys import HUB, LIVES, STREAMER
 from signaling.hub import Hub
+from signaling.room_events import RoomEvents
 from streamer import Streamer
 
 
 class DirectliveCollector(Collector):
-    def __init__(self, streamer: Streamer, hub: Hub) -> None:
+    def __init__(self, streamer: Streamer, hub: Hub, room: RoomEvents) -> None:
         self._streamer = streamer
         self._hub = hub
+        self._room = room
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         stats = self._streamer.stats
@@ -39,9 +41,20 @@ class DirectliveCollector(Collector):
         }
         for name, help_text in counters.items():
             yield CounterMetricFamily(f"directlive_{name}", help_text, getattr(stats, name))
+        yield CounterMetricFamily(
+            "directlive_room_events_queued",
+            "Room events (comments, reactions, counts...) queued on sockets, one per socket",
+            self._room.events_queued,
+        )
+        yield CounterMetricFamily(
+            "directlive_socket_overflow_drops",
+            "Sockets dropped because they stopped reading and their outbox filled",
+            self._hub.overflow_drops,
+        )
 
 
 async def get_metrics(request: web.Request) -> web.Response:
     registry = CollectorRegistry()
-    registry.register(DirectliveCollector(request.app[STREAMER], request.app[HUB]))
+    app = request.app
+    registry.register(DirectliveCollector(app[STREAMER], app[HUB], app[LIVES].room))
     return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")

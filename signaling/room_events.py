@@ -38,6 +38,8 @@ class RoomEvents:
         self._dirty: set[str] = set()
         self._last_counts: dict[str, int] = {}
         self._interval = count_interval
+        self.events_queued = 0
+        """Room events queued on sockets, one per socket per event (for ``/metrics``)."""
         self._ticker: asyncio.Task[None] | None = None
 
     def join(self, live_id: str, connection: Connection) -> None:
@@ -75,6 +77,7 @@ class RoomEvents:
         members = self.connections(live_id)
         for connection in members:
             connection.send(event)
+        self.events_queued += len(members)
         return len(members)
 
     def send_to_user(self, user: str, event: Mapping[str, object]) -> None:

@@ -118,6 +118,8 @@ async def test_metrics_count_forwarding(server: RunningServer) -> None:
         assert values["directlive_viewers"] == 1
         assert values["directlive_frames_forwarded_total"] >= 10
         assert values["directlive_bytes_forwarded_total"] > 0
+        assert values["directlive_socket_overflow_drops_total"] == 0
+        assert "directlive_room_events_queued_total" in values
     finally:
         await viewer.close()
         await publisher.close()

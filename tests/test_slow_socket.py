@@ -103,6 +103,8 @@ async def test_a_stalled_socket_is_dropped_and_does_not_delay_the_others(
         assert stalled.dropped, "the stalled socket should have been dropped"
         assert most_queued <= OUTBOX
         await wait_for(lambda: not hub.of("sloth"), 15, "the stalled socket to be released")
+        assert hub.overflow_drops == 1
+        assert server.app[LIVES].room.events_queued >= 3 * COMMENTS
     finally:
         sloth.close()
         for socket_client in (alice, bob, carol):
