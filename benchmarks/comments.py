@@ -80,7 +80,8 @@ async def _go_live(http: aiohttp.ClientSession, base: str) -> tuple[str, RTCPeer
 
 async def _run(base: str, server_pid: int, args: argparse.Namespace) -> dict[str, Any]:
     configure_host_addresses(["127.0.0.1"])
-    async with aiohttp.ClientSession() as http:
+    # Each socket holds a connection: aiohttp's default pool of 100 would stall the 101st.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         live_id, pc = await _go_live(http, base)
         receivers = await asyncio.gather(
             *(_socket(http, base, f"viewer{i}", live_id) for i in range(args.viewers))
