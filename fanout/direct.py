@@ -11,12 +11,23 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import replace
 
 from directlive.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from fanout import policy
 from fanout.events import EventHub
-from fanout.models import DECLINED, INBOX, REQUEST, FanoutConfig, MemberState, Message, Thread
+from fanout.models import (
+    DECLINED,
+    INBOX,
+    REQUEST,
+    FanoutConfig,
+    MemberState,
+    Message,
+    MessageKind,
+    Thread,
+)
+from fanout.post_models import Post
+from fanout.post_render import post_json
 from fanout.store import Store
 
 
@@ -97,20 +108,30 @@ class Direct:
         self,
         sender: str,
         thread: Thread,
-        kind: Literal["text", "share"],
+        kind: MessageKind,
         text: str = "",
         live_id: str = "",
+        post: Post | None = None,
     ) -> Message:
         """Append a checked message and push it: members with the thread in their inbox get
-        ``message.new`` (or ``share.new``), those with it in requests get ``request.new``."""
+        ``message.new`` (and ``share.new`` for a share), those with it in requests get
+        ``request.new``. A ``post`` message stores ``post`` with it, in one step, under the
+        message's seq and time."""
         if thread.state_of(sender) != INBOX:
             await self._accept(sender, thread)
             thread = await self.thread(thread.thread_id)
-        draft = Message(0, thread.thread_id, sender, kind, text, live_id, time.time())
-        message = await self._store.append_message(draft)
+        now = time.time()
+        post_id = post.post_id if post is not None else ""
+        draft = Message(0, thread.thread_id, sender, kind, text, live_id, now, post_id)
+        if post is not None:
+            post = replace(post, sent_at=now)
+        message = await self._store.append_message(draft, post)
         inbox = [u for u, s in thread.members.items() if s == INBOX]
         pending = [u for u, s in thread.members.items() if s == REQUEST]
-        await self._hub.emit(inbox, _message_event(message))
+        event = _message_event(message)
+        if post is not None:
+            event["message"] = {**message_json(message), "post": post_json(stored(post, message))}
+        await self._hub.emit(inbox, event)
         if message.kind == "share":
             share = {"type": "share.new", "live_id": live_id, "thread_id": thread.thread_id}
             await self._hub.emit([u for u in inbox if u != sender], {**share, "from": sender})
@@ -182,7 +203,13 @@ def _new_id() -> str:
     return "t_" + secrets.token_urlsafe(12)
 
 
+def stored(post: Post, message: Message) -> Post:
+    """``post`` as the store kept it with its ``message``."""
+    return replace(post, seq=message.seq, sent_at=message.sent_at)
+
+
 def message_json(message: Message) -> dict[str, object]:
+    """A message without what is resolved when read (a share's live, a post's counts)."""
     body: dict[str, object] = {
         "id": str(message.seq),
         "thread_id": message.thread_id,
@@ -192,8 +219,10 @@ def message_json(message: Message) -> dict[str, object]:
     }
     if message.kind == "text":
         body["text"] = message.text
-    else:
+    elif message.kind == "share":
         body["live_id"] = message.live_id
+    else:
+        body["post_id"] = message.post_id
     return body
 
 

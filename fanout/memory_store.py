@@ -233,9 +233,11 @@ class MemoryStore(Store):
         self._place(thread_id, user, None, 0)
         return True
 
-    async def append_message(self, message: Message) -> Message:
+    async def append_message(self, message: Message, post: Post | None = None) -> Message:
         stored = replace(message, seq=await self.next_seq())
         self._messages[stored.thread_id].append(stored)
+        if post is not None:
+            await self.put_post(replace(post, seq=stored.seq))
         thread = self._threads[stored.thread_id]
         for user, state in thread.members.items():
             if state == DECLINED:
@@ -389,6 +391,10 @@ class MemoryStore(Store):
 
     async def get_recording(self, live_id: str) -> Recording | None:
         return self._recordings.get(live_id)
+
+    async def unfinished_recordings(self, node: str) -> list[str]:
+        found = self._recordings.values()
+        return sorted(r.live_id for r in found if r.node == node and r.unfinished)
 
     async def page_recordings(self, host: str, cursor: str, limit: int) -> Page[Recording]:
         mine = {r.live_id: r.seq for r in self._recordings.values() if r.host == host}

@@ -16,6 +16,7 @@ DECLINED: Literal["d"] = "d"
 """Member state: the member declined the request; new messages do not surface for them."""
 
 MemberState = Literal["i", "r", "d"]
+MessageKind = Literal["text", "share", "post"]
 
 
 @dataclass(frozen=True)
@@ -95,15 +96,20 @@ class Thread:
 
 @dataclass(frozen=True)
 class Message:
-    """One message of a thread; ``seq`` is unique across the store and orders everything."""
+    """One message of a thread; ``seq`` is unique across the store and orders everything.
+
+    A ``share`` references a live and a ``post`` a direct post: what they show (the live's
+    state, the post's likes and comments) is resolved when read."""
 
     seq: int
     thread_id: str
     sender: str
-    kind: Literal["text", "share"]
+    kind: MessageKind
     text: str = ""
     live_id: str = ""
     sent_at: float = 0.0
+    post_id: str = ""
+    """The post a ``post`` message carries (``fanout.post_models.Post``)."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ key                             type   content
 dl:{r:L}                        str    msgpack recording of live L
 dl:{r:L}:grants                 set    users the host shared the recording with
 dl:{u:U}:recs                   zset   live id -> seq: U's archive of recordings
+dl:{n:N}:unfinished             set    lives recorded on node N whose files were never
+                                       finalized (recording, or stranded by a crash)
 dl:{p:P}                        str    msgpack post P
 dl:{p:P}:likes                  set    users who like post P
 dl:{p:P}:comments               zset   msgpack comment -> seq
@@ -33,6 +35,10 @@ def post(post_id: str, what: str = "") -> str:
 
 def archive(user: str) -> str:
     return f"dl:{{u:{user}}}:recs"
+
+
+def unfinished(node: str) -> str:
+    return f"dl:{{n:{node}}}:unfinished"
 
 
 def thread_posts(thread_id: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-RecordingState = Literal["recording", "finished", "failed"]
+RecordingState = Literal["recording", "finished", "failed", "interrupted"]
 PostKind = Literal["photo", "video", "recording"]
 
 
@@ -32,6 +32,8 @@ class Recording:
     node: str
     """The node whose disk holds the files."""
     state: RecordingState = "recording"
+    """``recording`` while the live runs; then ``finished``, ``failed`` (stopped early), or
+    ``interrupted`` (the server died mid-live: the files play up to the crash)."""
     started_at: float = 0.0
     ended_at: float = 0.0
     failure: str = ""
@@ -39,6 +41,11 @@ class Recording:
     participants: tuple[str, ...] = ()
     """Everyone recorded in it (the host and guests): blocks by any of them apply."""
     files: tuple[RecordingFile, ...] = ()
+
+    @property
+    def unfinished(self) -> bool:
+        """Its files were never finalized: still being recorded, or stranded by a crash."""
+        return self.ended_at == 0.0
 
 
 @dataclass(frozen=True)

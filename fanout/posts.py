@@ -1,63 +1,31 @@
 """Direct posts: photos, videos and recordings posted in a thread, with likes and comments.
 
-Everything about a post is for the thread's members only: the post, its likes, its comments
-and the events announcing them (``post.new``, ``post.liked``, ``post.comment``, sent to the
-members who have the thread in their inbox). Checks run before any write.
+Posting writes a thread message of kind ``post`` that references the post (like a share
+references a live): it orders the inbox, counts as unread and is pushed as ``message.new``
+like any message; its likes and comments are resolved when read. Everything about a post is
+for the thread's members only: the post, its likes, its comments and the events announcing
+them (``post.new``, ``post.liked``, ``post.comment``, sent to the members who have the thread
+in their inbox). Checks run before any write.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import replace
 
 from directlive.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from fanout import policy
-from fanout.direct import Direct
+from fanout.direct import Direct, stored
 from fanout.events import EventHub
 from fanout.models import INBOX, FanoutConfig, Page, Thread
 from fanout.post_models import Comment, Post
+from fanout.post_render import comment_json, post_json
 from fanout.recordings import Recordings
 from fanout.store import Store
 
 
 def new_post_id() -> str:
     return "p_" + secrets.token_urlsafe(12)
-
-
-def post_json(post: Post, likes: int = 0, comments: int = 0) -> dict[str, object]:
-    body: dict[str, object] = {
-        "post_id": post.post_id,
-        "thread_id": post.thread_id,
-        "from": post.sender,
-        "kind": post.kind,
-        "sent_at": post.sent_at,
-        "caption": post.caption,
-        "likes": likes,
-        "comments": comments,
-    }
-    if post.kind == "recording":
-        body["live_id"] = post.live_id
-    else:
-        body["media"] = {
-            "url": f"/api/posts/{post.post_id}/media",
-            "mime_type": post.mime_type,
-            "size": post.size,
-            "width": post.width,
-            "height": post.height,
-            "duration": post.duration,
-        }
-    return body
-
-
-def comment_json(comment: Comment) -> dict[str, object]:
-    return {
-        "id": str(comment.seq),
-        "post_id": comment.post_id,
-        "from": comment.author,
-        "text": comment.text,
-        "sent_at": comment.sent_at,
-    }
 
 
 class Posts:
@@ -91,10 +59,11 @@ class Posts:
         return thread
 
     async def publish(self, draft: Post) -> Post:
-        """Store a checked post (its media already in place) and tell the members."""
+        """Store a checked post (its media already in place) with the thread message that
+        carries it, and tell the members."""
         thread = await self.writable_thread(draft.sender, draft.thread_id, draft.caption)
-        post = replace(draft, seq=await self._store.next_seq(), sent_at=time.time())
-        await self._store.put_post(post)
+        message = await self._direct.post(draft.sender, thread, "post", post=draft)
+        post = stored(draft, message)
         event = {"type": "post.new", "thread_id": thread.thread_id, "post": post_json(post)}
         await self._hub.emit(_inbox_members(thread), event)
         return post

@@ -73,6 +73,27 @@ class Recordings:
         await self._store.put_recording(done)
         return done
 
+    async def unfinished(self) -> list[str]:
+        """Lives recorded on this node whose files were never finalized."""
+        return await self._store.unfinished_recordings(self._node)
+
+    async def interrupted(
+        self, live_id: str, files: Sequence[RecordingFile], ended_at: float
+    ) -> Recording:
+        """The server died mid-live: list the files as it left them (they play up to the
+        crash). A recording still ``recording`` becomes ``interrupted``; one that had already
+        failed stays ``failed`` with its cause."""
+        recording = await self.get(live_id)
+        state: RecordingState = "interrupted" if recording.state == "recording" else "failed"
+        done = replace(
+            recording,
+            state=state,
+            ended_at=ended_at or time.time(),
+            files=tuple(files),
+        )
+        await self._store.put_recording(done)
+        return done
+
     async def get(self, live_id: str) -> Recording:
         recording = await self._store.get_recording(live_id)
         if recording is None:

@@ -25,7 +25,8 @@ dl:seq                          str    global counter ordering messages, threads
 dl:dm:<A>:<B>                   str    id of the 1:1 thread of A < B (SET NX)
 dl:{t:T}:meta                   hash   ``kind``, ``creator``, ``name``, ``cseq``
 dl:{t:T}:members                hash   member -> state ``i`` inbox / ``r`` request / ``d`` declined
-dl:{t:T}:msgs                   zset   msgpack [seq, sender, kind, text, live, sent_at] by seq
+dl:{t:T}:msgs                   zset   msgpack [seq, sender, kind, text, live, sent_at, post]
+                                       by seq (post: id of a ``post`` message's post)
 dl:{l:L}                        hash   live: ``host``, ``ended``, ``vc``, ``t0``, ``t1``,
                                        ``guests`` (msgpack list), ``fs`` all-followers share id
 dl:{l:L}:reach                  set    users sent the live or who watched it

@@ -29,7 +29,15 @@ class RedisPostsMixin:
         pipe = self._r.pipeline(transaction=True)
         pipe.set(pk.recording(recording.live_id), pk.pack_recording(recording))
         pipe.zadd(pk.archive(recording.host), {recording.live_id: recording.seq})
+        unfinished = pk.unfinished(recording.node)
+        if recording.unfinished:
+            pipe.sadd(unfinished, recording.live_id)
+        else:
+            pipe.srem(unfinished, recording.live_id)
         await pipe.execute()
+
+    async def unfinished_recordings(self, node: str) -> list[str]:
+        return sorted(_S(i) for i in await self._r.smembers(pk.unfinished(node)))
 
     async def get_recording(self, live_id: str) -> Recording | None:
         blob = await self._r.get(pk.recording(live_id))
@@ -49,10 +57,14 @@ class RedisPostsMixin:
     async def has_recording_grant(self, live_id: str, user: str) -> bool:
         return bool(await self._r.sismember(pk.recording(live_id, "grants"), user))
 
-    async def put_post(self, post: Post) -> None:
-        pipe = self._r.pipeline(transaction=True)
+    def queue_post(self, pipe: Any, post: Post) -> None:
+        """Add the writes of ``put_post`` to ``pipe`` (a transaction)."""
         pipe.set(pk.post(post.post_id), pk.pack_post(post))
         pipe.zadd(pk.thread_posts(post.thread_id), {post.post_id: post.seq})
+
+    async def put_post(self, post: Post) -> None:
+        pipe = self._r.pipeline(transaction=True)
+        self.queue_post(pipe, post)
         await pipe.execute()
 
     async def get_post(self, post_id: str) -> Post | None:

@@ -5,6 +5,7 @@ scripts; reads of several keys are pipelined into one round trip."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import redis.asyncio as aioredis
@@ -25,6 +26,7 @@ from fanout.models import (
     Settings,
     Thread,
 )
+from fanout.post_models import Post
 from fanout.redis_bus import RedisBus
 from fanout.redis_post_store import RedisPostsMixin
 from fanout.redis_post_store import cut_page as _cut
@@ -216,16 +218,18 @@ class RedisStore(RedisPostsMixin, Store):
         self._place(pipe, thread_id, user, None, 0)
         return bool((await pipe.execute())[0])
 
-    async def append_message(self, message: Message) -> Message:
+    async def append_message(self, message: Message, post: Post | None = None) -> Message:
         tid = message.thread_id
         pipe = self._r.pipeline(transaction=False)
         pipe.incr(k.SEQ)
         pipe.hgetall(k.thread(tid, "members"))
         seq, members = await pipe.execute()
-        m = message
-        blob = k.pack([seq, m.sender, m.kind, m.text, m.live_id, m.sent_at])
+        m = replace(message, seq=seq)
+        blob = k.pack([seq, m.sender, m.kind, m.text, m.live_id, m.sent_at, m.post_id])
         pipe = self._r.pipeline(transaction=True)
         pipe.zadd(k.thread(tid, "msgs"), {blob: seq})
+        if post is not None:
+            self.queue_post(pipe, replace(post, seq=seq))
         for raw_user, raw_state in members.items():
             user, state = _S(raw_user), _S(raw_state)
             if state == INBOX:
@@ -235,15 +239,16 @@ class RedisStore(RedisPostsMixin, Store):
             elif state == REQUEST:
                 pipe.zadd(k.user(user, "msgreq"), {tid: seq})
         await pipe.execute()
-        return Message(seq, tid, m.sender, m.kind, m.text, m.live_id, m.sent_at)
+        return m
 
     async def page_messages(self, thread_id: str, cursor: str, limit: int) -> Page[Message]:
         top = "(" + cursor if cursor else "+inf"
         raw = await self._r.zrevrangebyscore(k.thread(thread_id, "msgs"), top, "-inf", 0, limit)
         items = []
         for blob in raw:
-            seq, sender, kind, text, live_id, sent_at = k.unpack(blob)
-            items.append(Message(seq, thread_id, sender, kind, text, live_id, sent_at))
+            seq, sender, kind, text, live_id, sent_at, *post_id = k.unpack(blob)
+            fields = (text, live_id, sent_at, *post_id)
+            items.append(Message(seq, thread_id, sender, kind, *fields))
         return _cut(items, limit, lambda m: m.seq)  # type: ignore[no-any-return]
 
     async def page_box(self, user: str, box: Box, cursor: str, limit: int) -> Page[BoxEntry]:

@@ -123,8 +123,10 @@ class Store(ABC):
     async def remove_member(self, thread_id: str, user: str) -> bool: ...
 
     @abstractmethod
-    async def append_message(self, message: Message) -> Message:
-        """Store ``message`` under a fresh seq; update each member's box and unread count."""
+    async def append_message(self, message: Message, post: Post | None = None) -> Message:
+        """Store ``message`` under a fresh seq; update each member's box and unread count.
+        With ``post`` (the post a ``post`` message carries), store it in the same step under
+        the same seq, as ``put_post`` does."""
 
     @abstractmethod
     async def page_messages(self, thread_id: str, cursor: str, limit: int) -> Page[Message]: ...
@@ -221,6 +223,11 @@ class Store(ABC):
 
     @abstractmethod
     async def get_recording(self, live_id: str) -> Recording | None: ...
+
+    @abstractmethod
+    async def unfinished_recordings(self, node: str) -> list[str]:
+        """Lives recorded on ``node`` whose files were never finalized (``Recording.unfinished``),
+        in id order."""
 
     @abstractmethod
     async def page_recordings(self, host: str, cursor: str, limit: int) -> Page[Recording]:

@@ -6,5 +6,6 @@ PyAV into Matroska/WebM; no codec context is ever opened. Imports ``streamer`` a
 """
 
 from recorder.recorder import RecordedFile, Recorder, RecorderConfig, RecordingReport
+from recorder.salvage import salvage
 
-__all__ = ["RecordedFile", "Recorder", "RecorderConfig", "RecordingReport"]
+__all__ = ["RecordedFile", "Recorder", "RecorderConfig", "RecordingReport", "salvage"]

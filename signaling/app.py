@@ -31,7 +31,7 @@ from signaling.live_recordings import LiveRecordings
 from signaling.lives import LiveService
 from signaling.metrics import get_metrics
 from signaling.middleware import auth_middleware, cors_middleware, error_middleware
-from signaling.post_routes import add_post_routes
+from signaling.post_routes import add_post_routes, remove_partial_uploads
 from signaling.recording_routes import add_recording_routes
 from signaling.room_routes import add_room_routes
 from signaling.social_routes import add_social_routes
@@ -109,6 +109,8 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
 
 async def _run_planes(app: web.Application) -> AsyncIterator[None]:
     await app[FANOUT].start()
+    await app[RECORDINGS].recover()
+    await asyncio.to_thread(remove_partial_uploads, app[CONFIG].data_dir)
     await app[LIVES].start()
     app[READY].set()
     log.info("ready node=%s store=%s", app[CONFIG].node_id, type(app[STORE]).__name__)

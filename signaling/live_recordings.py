@@ -5,6 +5,10 @@ recorded when its host asked at go-live (``?record=1``, ``"record": true``) or t
 records every live (``--record``). The host is told ``recording.started``, then
 ``recording.ready`` when the files are final, or ``recording.failed`` (``disk_full``,
 ``write_failed``) when recording stopped early: the live itself carries on either way.
+
+At start-up ``recover`` closes the records a crash left open: a recording of this node whose
+live no longer runs here becomes ``interrupted`` and lists its files as they are on disk
+(``recorder.salvage``), so it can be replayed.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 from fanout.events import EventHub
 from fanout.post_models import Recording, RecordingFile
 from fanout.recordings import Recordings
-from recorder import Recorder, RecorderConfig, RecordingReport
+from recorder import RecordedFile, Recorder, RecorderConfig, RecordingReport, salvage
 from streamer import MediaLive
 
 log = logging.getLogger("directlive.signaling")
@@ -63,11 +67,31 @@ class LiveRecordings:
             return None
         return await self._complete(report)
 
+    async def recover(self) -> list[Recording]:
+        """Start-up: recordings this node left unfinished and no longer records (the server
+        died mid-live) become ``interrupted`` with the files the crash left."""
+        recovered = []
+        for live_id in await self.recordings.unfinished():
+            if self.recorder.is_recording(live_id):
+                continue
+            try:
+                directory = self.recorder.config.directory / live_id
+                found, last_write = await asyncio.to_thread(salvage, directory)
+                recording = await self.recordings.interrupted(live_id, _files(found), last_write)
+            except Exception:  # one bad record must not keep the node down
+                log.exception("recording live=%s: could not recover it", live_id)
+                continue
+            log.warning(
+                "recording live=%s was cut by a crash: %s with %d files",
+                live_id,
+                recording.state,
+                len(recording.files),
+            )
+            recovered.append(recording)
+        return recovered
+
     async def _complete(self, report: RecordingReport) -> Recording:
-        files = [
-            RecordingFile(f.name, f.participant, f.mime_type, f.codecs, f.size, f.duration)
-            for f in report.files
-        ]
+        files = _files(report.files)
         recording = await self.recordings.complete(report.live_id, files, report.failure)
         host = self._hosts.pop(report.live_id, recording.host)
         event = {
@@ -97,3 +121,10 @@ class LiveRecordings:
                 await self._complete(report)
             except Exception:  # the store may already be gone; the files are final anyway
                 log.exception("recording live=%s: could not record its end", report.live_id)
+
+
+def _files(files: tuple[RecordedFile, ...]) -> list[RecordingFile]:
+    return [
+        RecordingFile(f.name, f.participant, f.mime_type, f.codecs, f.size, f.duration)
+        for f in files
+    ]

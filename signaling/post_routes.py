@@ -3,7 +3,8 @@ comments (``docs/protocol.md``, Recordings and direct posts).
 
 An upload is streamed to ``data_dir/media/<post id>.part`` under the size limit, then opened
 with PyAV (``recorder.probe``) in a thread; only an accepted file is renamed into place and
-posted. A refused upload leaves no file and no post.
+posted. A refused upload leaves no file and no post; the ``.part`` of one cut off by a crash is
+removed at the next start (``remove_partial_uploads``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from aiohttp import web
 
 from directlive.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from fanout.post_models import Post
-from fanout.posts import comment_json, new_post_id, post_json
+from fanout.post_render import comment_json, post_json
+from fanout.posts import new_post_id
 from recorder.probe import probe_upload
 from signaling.appkeys import CONFIG, FANOUT, POSTS, RECORDINGS, USER
 from signaling.recording_routes import json_object, paging, recording_file
@@ -29,6 +31,15 @@ CHUNK = 64 * 1024
 
 def _media_dir(request: web.Request) -> Path:
     return request.app[CONFIG].data_dir / "media"
+
+
+def remove_partial_uploads(data_dir: Path) -> int:
+    """Start-up: delete the ``.part`` files of uploads a crash cut off; returns how many."""
+    removed = 0
+    for part in (data_dir / "media").glob("*.part"):
+        part.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 async def _receive(request: web.Request, path: Path, limit: int) -> int:

@@ -17,6 +17,7 @@ from directlive.errors import BadRequest
 from fanout import Fanout, LiveInfo
 from fanout.direct import message_json
 from fanout.models import Message, Page, Thread
+from fanout.post_render import post_json
 from fanout.store import UserList
 from signaling.appkeys import CONFIG, FANOUT, USER
 from signaling.http_body import read_json
@@ -133,14 +134,24 @@ def _thread_json(thread: Thread, user: str) -> dict[str, object]:
     }
 
 
+async def _post_of(fanout: Fanout, post_id: str) -> dict[str, object] | None:
+    """A post message's post with its current likes and comments (None if it is gone)."""
+    post = await fanout.store.get_post(post_id)
+    if post is None:
+        return None
+    return post_json(post, *await fanout.store.post_counts(post_id))
+
+
 async def _messages_json(fanout: Fanout, page: Page[Message]) -> list[dict[str, object]]:
     lives = await fanout.lives([m.live_id for m in page.items if m.kind == "share"])
     out = []
     for message in page.items:
         body = message_json(message)
-        live = lives.get(message.live_id)
+        live = lives.get(message.live_id) if message.kind == "share" else None
         if live is not None:
             body["live"] = {"state": live.state, "viewer_count": live.viewer_count}
+        if message.kind == "post":
+            body["post"] = await _post_of(fanout, message.post_id)
         out.append(body)
     return out
 

@@ -2,17 +2,71 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
+import time
+from asyncio.subprocess import Process
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import av
+import numpy as np
+import pytest
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from tests.media.peers import publish
 from tests.server import RunningServer
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "crash-test-secret"
+
+
+async def start_server_process(port: int, data_dir: Path, *extra: str) -> Process:
+    """``directlive serve --record`` in a subprocess (tokens signed with ``SECRET``)."""
+    argv = [sys.executable, "-m", "signaling.cli", "serve", "--port", str(port), "--record"]
+    argv += ["--data-dir", str(data_dir), "--ice-address", "127.0.0.1", "--log-level", "WARNING"]
+    env = {**os.environ, "DIRECTLIVE_SECRET": SECRET}
+    return await asyncio.create_subprocess_exec(
+        *argv, *extra, cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL
+    )
+
+
+async def wait_healthy(http: aiohttp.ClientSession, server: Process, port: int) -> None:
+    async def healthy() -> bool:
+        try:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                return r.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    deadline = time.monotonic() + 30
+    while not await healthy():
+        if server.returncode is not None or time.monotonic() > deadline:
+            pytest.fail("the server did not become healthy")
+        await asyncio.sleep(0.1)
+
+
+async def stop_process(server: Process) -> None:
+    if server.returncode is None:
+        server.kill()
+        await server.wait()
+
+
+def vp8_keyframe() -> bytes:
+    encoder = av.CodecContext.create("libvpx", "w")
+    assert isinstance(encoder, av.VideoCodecContext)
+    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
+    encoder.time_base = Fraction(1, 30)
+    frame = av.VideoFrame.from_ndarray(np.zeros((240, 320, 3), np.uint8))
+    frame = frame.reformat(format="yuv420p")
+    frame.pts = 0
+    return bytes(encoder.encode(frame)[0])
 
 
 async def go_live_recorded(

@@ -5,17 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import os
 import signal
-import sys
-import time
-from asyncio.subprocess import Process
-from fractions import Fraction
 from pathlib import Path
 
 import aiohttp
-import av
-import numpy as np
 import pytest
 
 from recorder.bitstream import vp8_params
@@ -25,39 +18,25 @@ from signaling.appkeys import STREAMER
 from signaling.auth import TokenIssuer
 from tests.media.peers import publish, video_source, wait_for
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
-from tests.recorder.helpers import api, go_live_recorded, read_back
+from tests.recorder.helpers import (
+    SECRET,
+    api,
+    go_live_recorded,
+    read_back,
+    start_server_process,
+    stop_process,
+    vp8_keyframe,
+    wait_healthy,
+)
 from tests.server import running_server, server_config
 from tests.test_cli import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "crash-test-secret"
-
-
-async def _wait_healthy(http: aiohttp.ClientSession, server: Process, port: int) -> None:
-    async def healthy() -> bool:
-        try:
-            async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
-                return r.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    deadline = time.monotonic() + 30
-    while not await healthy():
-        if server.returncode is not None or time.monotonic() > deadline:
-            pytest.fail("the server did not become healthy")
-        await asyncio.sleep(0.1)
 
 
 async def test_a_killed_server_leaves_a_file_that_plays_to_within_seconds_of_the_kill(
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    argv = [sys.executable, "-m", "signaling.cli", "serve", "--port", str(port), "--record"]
-    argv += ["--data-dir", str(tmp_path), "--ice-address", "127.0.0.1", "--log-level", "WARNING"]
-    env = {**os.environ, "DIRECTLIVE_SECRET": SECRET}
-    server = await asyncio.create_subprocess_exec(
-        *argv, cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL
-    )
+    server = await start_server_process(port, tmp_path)
     video = CounterVideoTrack()
     headers = {
         "Authorization": f"Bearer {TokenIssuer(SECRET).mint('alice')}",
@@ -65,7 +44,7 @@ async def test_a_killed_server_leaves_a_file_that_plays_to_within_seconds_of_the
     }
     try:
         async with aiohttp.ClientSession() as http:
-            await _wait_healthy(http, server, port)
+            await wait_healthy(http, server, port)
 
             async def exchange(sdp: str) -> str:
                 url = f"http://127.0.0.1:{port}/whip"
@@ -80,26 +59,13 @@ async def test_a_killed_server_leaves_a_file_that_plays_to_within_seconds_of_the
             await asyncio.wait_for(server.wait(), 10)
             await pc.close()
     finally:
-        if server.returncode is None:
-            server.kill()
-            await server.wait()
+        await stop_process(server)
     [path] = list((tmp_path / "recordings").glob("*/alice-1.webm"))
     facts = read_back(path)
     assert sorted(facts.codecs) == ["opus", "vp8"]
     assert facts.duration is None, "the file was never finalized"
     assert facts.last["video"] >= sent_at_kill / 30 - 3.0, (facts.last, sent_at_kill)
     assert facts.decoded_frames >= facts.video_packets - 1
-
-
-def _vp8_keyframe() -> bytes:
-    encoder = av.CodecContext.create("libvpx", "w")
-    assert isinstance(encoder, av.VideoCodecContext)
-    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
-    encoder.time_base = Fraction(1, 30)
-    frame = av.VideoFrame.from_ndarray(np.zeros((240, 320, 3), np.uint8))
-    frame = frame.reformat(format="yuv420p")
-    frame.pts = 0
-    return bytes(encoder.encode(frame)[0])
 
 
 def _fill(media: MediaFile, keyframe: bytes) -> None:
@@ -112,7 +78,7 @@ def _fill(media: MediaFile, keyframe: bytes) -> None:
 def test_a_write_error_is_reported_with_its_cause() -> None:
     media = MediaFile(Path("/dev/full"), [TrackSpec("vp8", 90_000)])
     with pytest.raises(WriteFailed) as failed:
-        _fill(media, _vp8_keyframe())
+        _fill(media, vp8_keyframe())
     assert _errno_of(failed.value) == errno.ENOSPC
 
 

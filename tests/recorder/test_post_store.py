@@ -66,3 +66,15 @@ async def test_posts_likes_and_comments(store: Store) -> None:
     assert [c.text for c in older.items] == ["c10"]
     assert await store.post_counts("p1") == (1, 3)
     assert await store.post_counts("p2") == (0, 0)
+
+
+async def test_unfinished_recordings_are_indexed_per_node_until_finalized(store: Store) -> None:
+    await store.put_recording(Recording("l1", "alice", 1, "node-1", started_at=1.0))
+    await store.put_recording(Recording("l2", "bob", 2, "node-1", "failed", 1.0, 0.0, "disk_full"))
+    await store.put_recording(Recording("l3", "alice", 3, "node-2", started_at=1.0))
+    await store.put_recording(Recording("l4", "alice", 4, "node-1", "finished", 1.0, 2.0))
+    assert await store.unfinished_recordings("node-1") == ["l1", "l2"]
+    assert await store.unfinished_recordings("node-2") == ["l3"]
+    await store.put_recording(Recording("l1", "alice", 1, "node-1", "interrupted", 1.0, 3.0))
+    assert await store.unfinished_recordings("node-1") == ["l2"]
+    assert await store.unfinished_recordings("node-3") == []

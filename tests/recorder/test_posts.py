@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,3 +146,40 @@ async def test_refused_uploads_are_precise_and_leave_nothing_behind(
     assert not media.exists() or list(media.iterdir()) == []
     status, listed = await api(server, "alice", "GET", f"/api/threads/{thread_id}/posts")
     assert (status, listed["posts"]) == (200, [])
+
+
+async def test_a_post_reads_in_the_thread_messages_with_its_current_counts(
+    small_server: RunningServer,
+) -> None:
+    server = small_server
+    thread_id = await crew(server)
+    status, _ = await api(
+        server, "alice", "POST", f"/api/threads/{thread_id}/messages", {"text": "hi"}
+    )
+    assert status == 201
+    await api(server, "bob", "POST", f"/api/threads/{thread_id}/read")
+    bob = await server.socket("bob")
+    try:
+        status, post = await upload(server, "alice", thread_id, png_bytes(), "image/png")
+        assert status == 201, post
+        pid = post["post_id"]
+        pushed: Any = await bob.next_of("message.new", thread_id=thread_id)
+        assert pushed["message"]["kind"] == "post"
+        assert pushed["message"]["post"] == post
+        status, inbox = await api(server, "bob", "GET", "/api/inbox")
+        assert [(t["thread_id"], t["unread"]) for t in inbox["threads"]] == [(thread_id, 1)]
+        assert (await api(server, "bob", "GET", "/api/me"))[1]["unread_threads"] == 1
+        await api(server, "bob", "PUT", f"/api/posts/{pid}/like")
+        await api(server, "bob", "POST", f"/api/posts/{pid}/comments", {"text": "nice"})
+
+        status, page = await api(server, "bob", "GET", f"/api/threads/{thread_id}/messages")
+        assert status == 200
+        newest, oldest = page["messages"]
+        assert oldest["text"] == "hi"
+        assert (newest["kind"], newest["from"], newest["post_id"]) == ("post", "alice", pid)
+        assert newest["id"] == pushed["message"]["id"]
+        assert newest["post"] == {**post, "likes": 1, "comments": 1}
+        status, denied = await api(server, "carol", "GET", f"/api/threads/{thread_id}/messages")
+        assert (status, denied["error"]["code"]) == (403, "not_member")
+    finally:
+        await bob.close()
