@@ -83,6 +83,7 @@ class MemoryStore(Store):
         self._boxes: dict[tuple[str, Box], dict[str, int]] = defaultdict(dict)
         self._unread: dict[str, dict[str, int]] = defaultdict(dict)
         self._lives: dict[str, LiveInfo] = {}
+        self._node_lives: dict[str, set[str]] = {}
         self._reach: dict[str, set[str]] = defaultdict(set)
         self._jobs: dict[str, FanoutJob] = {}
         self._leases: dict[str, tuple[str, float]] = {}
@@ -287,6 +288,16 @@ class MemoryStore(Store):
 
     async def running_lives(self, host: str) -> list[str]:
         return sorted(k for k, v in self._lives.items() if v.host == host and not v.ended)
+
+    async def mark_node_live(self, node: str, live_id: str, running: bool) -> None:
+        lives = self._node_lives.setdefault(node, set())
+        if running:
+            lives.add(live_id)
+        else:
+            lives.discard(live_id)
+
+    async def node_lives(self, node: str) -> list[str]:
+        return sorted(self._node_lives.get(node, ()))
 
     async def add_reach(self, live_id: str, users: Sequence[str]) -> None:
         self._reach[live_id].update(users)

@@ -20,6 +20,7 @@ dl:{u:U}:msgreq                 zset   thread id -> seq (message requests)
 dl:{u:U}:unread                 hash   thread id -> unread count (inbox threads only)
 dl:{u:U}:feed                   zset   share id -> seq (shares to all followers reaching U)
 dl:{u:U}:lives                  set    U's running lives
+dl:{n:N}:lives                  set    lives running on node N (ended at its restart)
 dl:{u:U}:on                     str    msgpack list of nodes where U is online (presence)
 dl:seq                          str    global counter ordering messages, threads, shares
 dl:dm:<A>:<B>                   str    id of the 1:1 thread of A < B (SET NX)
@@ -58,6 +59,10 @@ BUS_ALL = "dl:bus:all"
 
 def user(u: str, what: str) -> str:
     return f"dl:{{u:{u}}}:{what}"
+
+
+def node_lives(node: str) -> str:
+    return f"dl:{{n:{node}}}:lives"
 
 
 def thread(t: str, what: str) -> str:

@@ -322,6 +322,15 @@ class RedisStore(RedisPostsMixin, Store):
     async def running_lives(self, host: str) -> list[str]:
         return sorted(_S(x) for x in await self._r.smembers(k.user(host, "lives")))
 
+    async def mark_node_live(self, node: str, live_id: str, running: bool) -> None:
+        if running:
+            await self._r.sadd(k.node_lives(node), live_id)
+        else:
+            await self._r.srem(k.node_lives(node), live_id)
+
+    async def node_lives(self, node: str) -> list[str]:
+        return sorted(_S(x) for x in await self._r.smembers(k.node_lives(node)))
+
     async def add_reach(self, live_id: str, users: Sequence[str]) -> None:
         if users:
             await self._r.sadd(k.reach(live_id), *users)

@@ -51,9 +51,14 @@ class Fanout:
         self._known_users: set[str] = set()
 
     async def start(self) -> None:
-        """Subscribe to the event bus and resume unfinished shares to all followers."""
+        """Subscribe to the event bus, resume unfinished shares to all followers, and end the
+        lives this node left running when it stopped (their media died with it)."""
         await self.hub.start()
         await self.followers.resume_pending()
+        for live_id in await self.store.node_lives(self.node_id):
+            log.info("ending live=%s left running by this node before its restart", live_id)
+            await self.end_live(live_id, reason="server_restarted")
+            await self.store.mark_node_live(self.node_id, live_id, running=False)
 
     async def close(self) -> None:
         await self.followers.close()
@@ -74,6 +79,7 @@ class Fanout:
         await self.ensure_user(host)
         live = LiveInfo(live_id, host, started_at=time.time())
         await self.store.put_live(live)
+        await self.store.mark_node_live(self.node_id, live_id, running=True)
         return live
 
     async def get_live(self, live_id: str) -> LiveInfo:
@@ -95,6 +101,7 @@ class Fanout:
         share recipients, guests, ``also_notify`` (the host and viewers), and the host's
         followers when it was shared to all of them."""
         live = await self.get_live(live_id)
+        await self.store.mark_node_live(self.node_id, live_id, running=False)
         if not await self.store.end_live(live_id, time.time()):
             return
         event = {"type": "live.ended", "live_id": live_id, "reason": reason}

@@ -158,6 +158,14 @@ class Store(ABC):
     async def running_lives(self, host: str) -> list[str]: ...
 
     @abstractmethod
+    async def mark_node_live(self, node: str, live_id: str, running: bool) -> None:
+        """Index (or un-index) a live as running on ``node``."""
+
+    @abstractmethod
+    async def node_lives(self, node: str) -> list[str]:
+        """Lives indexed as running on ``node``: after a crash, the ones it left behind."""
+
+    @abstractmethod
     async def add_reach(self, live_id: str, users: Sequence[str]) -> None:
         """Remember users who were sent the live or watched it."""
 

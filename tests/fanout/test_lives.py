@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from directlive.errors import BadRequest, Conflict, Forbidden, NotFound
-from fanout import Fanout
+from fanout import Fanout, Store
 from tests.fanout.conftest import Audience, Inbox
 
 
@@ -165,3 +165,29 @@ async def test_block_mid_live_evicts_viewer(fo: Fanout, audience: Audience) -> N
     assert audience.viewers["L1"] == {"carol"}
     await fo.graph.remove_follower("alice", "carol")
     assert audience.evicted[-1] == ("L1", "carol", "private_account")
+
+
+async def test_a_restarted_node_ends_the_lives_it_left_running(store: Store, inbox: Inbox) -> None:
+    crashed = Fanout(store, node_id="n9")
+    await crashed.start()
+    other = Fanout(store, node_id="n8")
+    await other.start()
+    for node in (crashed, other):
+        await node.ensure_user("bob")
+    await crashed.start_live("alice", "L9")
+    await crashed.sharing.share("alice", await crashed.get_live("L9"), users=["bob"])
+    await other.start_live("carol", "L8")
+    await crashed.close()  # no end_live: the process died
+
+    restarted = Fanout(store, node_id="n9")
+    restarted.set_local_delivery(inbox)
+    await restarted.user_online("bob")
+    await restarted.start()
+    assert (await restarted.get_live("L9")).state == "ended"
+    assert inbox.events["bob"] == [
+        {"type": "live.ended", "live_id": "L9", "reason": "server_restarted"}
+    ]
+    assert (await restarted.get_live("L8")).state == "live", "another node's live is not ours"
+    assert await store.node_lives("n9") == []
+    await restarted.close()
+    await other.close()
