@@ -50,6 +50,20 @@ export const api = {
   del: (path, opts) => call("DELETE", path, undefined, opts),
 };
 
+// A protected file (a post's photo or video) as an object URL: media elements cannot send
+// the bearer token themselves. The caller revokes it with URL.revokeObjectURL when done.
+export async function blobUrl(path) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  let response;
+  try {
+    response = await fetch(path, { headers });
+  } catch (error) {
+    throw new AppError("network", `GET ${path}: ${error.message}`);
+  }
+  if (!response.ok) throw new AppError(`http_${response.status}`, `GET ${path}: ${response.status}`, response.status);
+  return URL.createObjectURL(await response.blob());
+}
+
 export const enc = encodeURIComponent;
 
 // Every page of a paged list (`{<key>: [...], next_cursor}`), up to `max` items.

@@ -1,7 +1,7 @@
 // A thread: its messages (texts and live shares), a composer, and for a message request the
 // Accept / Decline bar. A share's state is read with the message and updated by `live.ended`,
 // so "The video is over" shows the moment the host ends.
-import { api, all, enc } from "../api.js";
+import { api, all, blobUrl, enc } from "../api.js";
 import { h, replace, timeAgo } from "../dom.js";
 import { sentence } from "../errors.js";
 import { refreshCounts } from "../app.js";
@@ -60,11 +60,46 @@ export async function render(ctx) {
     );
   }
 
+  function postCard(m) {
+    const post = m.post;
+    if (!post) return h("p", { class: "muted" }, "This post was removed.");
+    const what = post.kind === "recording" ? "a recorded live video"
+      : (post.media && post.media.mime_type.startsWith("image/")) ? "a photo" : "a video";
+    const holder = h("div", { class: "post-media" });
+    const show = h("button", { class: "button", type: "button", "data-testid": "show-post" }, "Show");
+    show.addEventListener("click", async () => {
+      show.disabled = true;
+      try {
+        const url = await blobUrl(post.media.url);
+        const image = post.media.mime_type.startsWith("image/");
+        replace(holder, image ? h("img", { src: url, alt: post.caption || "photo" })
+          : h("video", { src: url, controls: "", playsinline: "" }));
+      } catch (error) {
+        replace(holder, h("p", { class: "error" }, sentence(error)));
+      } finally {
+        show.disabled = false;
+      }
+    });
+    return h("div", { class: "post-card", dataset: { postId: post.post_id } },
+      h("span", {}, m.from === ctx.me ? `You sent ${what}` : `${m.from} sent ${what}`),
+      post.caption ? h("p", { class: "text" }, post.caption) : null,
+      h("span", { class: "muted small" }, ` · ${post.likes} likes · ${post.comments} comments`),
+      post.media ? show : null,
+      holder,
+    );
+  }
+
+  function body(m) {
+    if (m.kind === "share") return shareCard(m);
+    if (m.kind === "post") return postCard(m);
+    return h("p", { class: "text" }, m.text);
+  }
+
   function element(m) {
     const mine = m.from === ctx.me;
     return h("li", { class: `message ${mine ? "mine" : ""} ${m.kind}`, dataset: { id: m.id, kind: m.kind } },
       h("span", { class: "from" }, m.from),
-      m.kind === "share" ? shareCard(m) : h("p", { class: "text" }, m.text),
+      body(m),
       h("time", { class: "muted small" }, timeAgo(m.sent_at)),
     );
   }
