@@ -79,25 +79,33 @@ async def test_late_viewer_starts_without_waiting_for_the_next_keyframe(
     streamer: Streamer,
 ) -> None:
     live_id = streamer.new_live_id()
-    video = PreEncodedVideoTrack(gop_seconds=6.0)
+    video = PreEncodedVideoTrack(gop_seconds=6.0)  # keyframes at frames 0, 180, 360 ...
+    gop = 180
     publisher = await publish([video], lambda sdp: streamer.publish(live_id, "alice", sdp))
     viewer = Viewer(audio=False)
+    sent_at_first_frame: list[int] = []
     try:
         await wait_for(lambda: len(video.log.frames) >= 45, 15, "1.5 s of publishing")
         await viewer.watch(watching(streamer, live_id, "bob"))
-        await wait_for(lambda: viewer.first_frame_at is not None, 10, "first decoded frame")
-        assert viewer.first_frame_at is not None
-        keyframes = video.log.keyframe_times()
-        assert len(keyframes) == 1, "the publisher made a second keyframe: test is moot"
-        next_keyframe_due = keyframes[0] + 6.0
-        assert viewer.first_frame_at < next_keyframe_due - 2.0
+
+        def first_frame_decoded() -> bool:
+            if viewer.first_frame_at is None:
+                return False
+            sent_at_first_frame.append(len(video.log.frames))
+            return True
+
+        await wait_for(first_frame_decoded, 10, "first decoded frame")
+        # Measured in publisher frames, not seconds, so a loaded machine cannot fake it: the
+        # viewer has a picture long before the publisher's next natural keyframe (frame 180).
+        assert sent_at_first_frame[0] < gop - 60, sent_at_first_frame
         # The replayed GOP starts at the cached keyframe, then the viewer is live at once.
         assert viewer.received.counters[0] == 0
         await wait_for(
             lambda: viewer.received.counters[-1] >= len(video.log.frames) - 6,
-            2.0,
+            10,
             "the viewer catching up with the live edge",
         )
+        assert len(video.log.frames) < gop, "caught up only thanks to a new keyframe"
     finally:
         await viewer.close()
         await publisher.close()
