@@ -26,6 +26,7 @@ from aiortc import (
 from aiortc import sdp as aiortc_sdp
 from aiortc.codecs import depayload
 from aiortc.mediastreams import MediaStreamTrack
+from pylibsrtp import Error as SrtpError
 
 from benchmarks.harness import token, wait_message
 from benchmarks.media import MediaLoop, decode_counters, loop_tracks
@@ -161,6 +162,8 @@ class LeanViewer(TapViewer):
     viewers at 30 fps. This viewer keeps aiortc's ICE, DTLS and SRTP and replaces only the
     per-packet handling: a frame is complete at its marker bit when its sequence numbers
     are contiguous (no NACK: a frame missing a packet counts as lost), as a browser would.
+    Once connected (``go_direct``), SRTP packets skip aioice's and aiortc's per-packet
+    coroutines too: the ICE socket's protocol decrypts and handles them synchronously.
     """
 
     def _on_track(self, track: MediaStreamTrack) -> None:
@@ -184,7 +187,37 @@ class LeanViewer(TapViewer):
         for transport in {t.receiver.transport for t in self.pc.getTransceivers()}:
             setattr(transport, "_handle_rtp_data", self._on_rtp)  # noqa: B010
 
+    def go_direct(self) -> None:
+        """Handle SRTP straight from the nominated pair's socket (STUN and DTLS still go
+        through aioice and aiortc); RTCP from the server is ignored, as before."""
+        for transport in {t.receiver.transport for t in self.pc.getTransceivers()}:
+            connection: Any = transport.transport._connection
+            pair = connection._nominated.get(1)
+            if pair is None or transport._rx_srtp is None:
+                continue
+            protocol = pair.protocol
+            forward = protocol.datagram_received
+            unprotect = transport._rx_srtp.unprotect
+
+            def datagram_received(
+                data: bytes, addr: Any, forward: Any = forward, unprotect: Any = unprotect
+            ) -> None:
+                if 127 < data[0] < 192:
+                    if not 191 < data[1] < 224:  # RTP, not RTCP
+                        try:
+                            packet = unprotect(data)
+                        except SrtpError:  # a replay or a failed authentication
+                            return
+                        self._rtp(packet)
+                    return
+                forward(data, addr)
+
+            protocol.datagram_received = datagram_received
+
     async def _on_rtp(self, data: bytes, arrival_time_ms: int) -> None:
+        self._rtp(data)
+
+    def _rtp(self, data: bytes) -> None:
         first, second = data[0], data[1]
         codec = self._codecs.get(second & 0x7F)
         if codec is None:
@@ -256,6 +289,9 @@ def viewers_worker(
                 if time.monotonic() > connected:
                     raise RuntimeError("viewers did not all connect within 30 s")
                 await asyncio.sleep(0.05)
+            for viewer in viewers:
+                if isinstance(viewer, LeanViewer):
+                    viewer.go_direct()
             pipe.send(("joined", len(viewers)))
             await wait_message(pipe)
         await asyncio.gather(*(v.pc.close() for v in viewers))

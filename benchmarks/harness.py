@@ -59,6 +59,8 @@ def token(user: str) -> str:
 class ProcessSample:
     cpu_seconds: float
     rss_mb: float
+    system_seconds: float = 0.0
+    """The kernel's share of ``cpu_seconds`` (syscalls, and loopback delivery they run)."""
 
 
 def sample_process(pid: int) -> ProcessSample:
@@ -72,7 +74,7 @@ def sample_process(pid: int) -> ProcessSample:
         for line in status:
             if line.startswith("VmRSS:"):
                 rss_kb = int(line.split()[1])
-    return ProcessSample(cpu, rss_kb / 1024)
+    return ProcessSample(cpu, rss_kb / 1024, int(fields[12]) / ticks)
 
 
 @dataclass
@@ -87,9 +89,15 @@ class Server:
 
 @contextmanager
 def run_server(
-    kind: str, core: set[int], timeout: float = 30.0, extra: tuple[str, ...] = ()
+    kind: str,
+    core: set[int],
+    timeout: float = 30.0,
+    extra: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """Start the server (``directlive`` or ``relay``) pinned to ``core``; stop it at exit."""
+    """Start the server (``directlive`` or ``relay``) pinned to ``core``; stop it at exit.
+
+    ``env`` adds environment variables (e.g. ``DIRECTLIVE_FAST_FORWARDING=0``)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="directlive-bench-") as data_dir:
         if kind == "directlive":
@@ -101,9 +109,9 @@ def run_server(
             ]
         else:
             command = [sys.executable, "-m", "benchmarks.relay_server", "--port", str(port)]
-        env = {**os.environ, "DIRECTLIVE_SECRET": SECRET}
+        environment = {**os.environ, **(env or {}), "DIRECTLIVE_SECRET": SECRET}
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         os.sched_setaffinity(process.pid, core)
         server = Server(f"http://127.0.0.1:{port}", process)

@@ -27,6 +27,7 @@ from benchmarks.clients import ViewerReport, publisher_worker, viewers_worker
 from benchmarks.common import Progress, add_common_arguments, emit, percentile, plot_panels
 from benchmarks.harness import Worker, cores, pin_self, run_server, sample_process, spawn
 from benchmarks.media import VIDEO_TICKS, MediaLoop, encode_loop
+from streamer.config import FAST_FORWARDING_ENV
 
 SETTLE_SECONDS = 1.0
 """Between the last viewer connecting and the start of the measured window."""
@@ -48,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
         default="lean",
         help="lean: aiortc ICE/DTLS/SRTP, own frame reassembly (default); tap: aiortc's "
         "full receiver with the streamer.tap hook (heavier: the load core saturates first)",
+    )
+    parser.add_argument(
+        "--forwarding",
+        choices=("fast", "aiortc", "both"),
+        default="fast",
+        help="fast: streamer.rtp_forwarder (default); aiortc: aiortc's per-packet sender loop "
+        "(DIRECTLIVE_FAST_FORWARDING=0); both: run aiortc as well, reported under 'aiortc'",
     )
     add_common_arguments(parser)
     return parser
@@ -127,13 +135,20 @@ def _ms(seconds: float) -> float | None:
 
 
 def run_load(
-    kind: str, loop: MediaLoop, viewers: int, seconds: float, processes: int, args: Any
+    kind: str,
+    loop: MediaLoop,
+    viewers: int,
+    seconds: float,
+    processes: int,
+    args: Any,
+    fast_forwarding: bool = True,
 ) -> dict[str, Any]:
     """One server of ``kind`` under the full load; its figures."""
     server_core, _ = cores()
     workers: list[Worker] = []
     publisher: Worker | None = None
-    with run_server(kind, server_core) as server:
+    env = {FAST_FORWARDING_ENV: "1" if fast_forwarding else "0"}
+    with run_server(kind, server_core, env=env) as server:
         try:
             publisher = spawn(publisher_worker, server.url, loop, False)
             live_id = publisher.receive(60, "the publisher going live")[1]
@@ -183,11 +198,17 @@ def run_load(
     samples = [r.sample_ok for r in reports if r.sample_ok is not None]
     return {
         "server": kind,
+        **({"forwarding": "fast" if fast_forwarding else "aiortc"} if kind == "directlive" else {}),
         "viewers": viewers,
         "server_cpu_ms_per_viewer_s": round(cpu_ms / (viewers * window.seconds), 3),
         **{k: v for k, v in figures.items() if k != "frames_delivered"},
         "server_rss_mb": round(after.rss_mb, 1),
         "server_cpu_percent_of_core": round(cpu_ms / 10 / window.seconds, 1),
+        "server_cpu_system_share": round(
+            (after.system_seconds - before.system_seconds) * 1000 / cpu_ms, 2
+        )
+        if cpu_ms > 0
+        else None,
         "server_cpu_ms_per_frame_delivered": round(cpu_ms / max(1, figures["frames_delivered"]), 4),
         "samples_decoded_ok": all(samples) if samples else None,
         "publisher_keyframe_requests": keyframe_requests,
@@ -211,8 +232,24 @@ def main(argv: list[str] | None = None) -> int:
         "video_kbps": round(loop.video_kbps),
         "viewer_processes": processes,
         "viewer_kind": args.viewer,
-        **run_load("directlive", loop, args.viewers, args.seconds, processes, args),
+        **run_load(
+            "directlive",
+            loop,
+            args.viewers,
+            args.seconds,
+            processes,
+            args,
+            fast_forwarding=args.forwarding != "aiortc",
+        ),
     }
+    if args.forwarding == "both":
+        aiortc = run_load(
+            "directlive", loop, args.viewers, args.seconds, processes, args, fast_forwarding=False
+        )
+        result["aiortc"] = aiortc
+        result["ratio_aiortc_over_fast_cpu_per_viewer_s"] = _ratio(
+            aiortc["server_cpu_ms_per_viewer_s"], result["server_cpu_ms_per_viewer_s"]
+        )
     if args.baseline:
         baseline = run_load("relay", loop, args.viewers, args.seconds, processes, args)
         result["baseline"] = baseline

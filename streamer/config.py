@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+
+FAST_FORWARDING_ENV = "DIRECTLIVE_FAST_FORWARDING"
+
+
+def default_fast_forwarding() -> bool:
+    """On unless ``DIRECTLIVE_FAST_FORWARDING=0`` (how benchmarks select aiortc's own loop)."""
+    return os.environ.get(FAST_FORWARDING_ENV, "1").strip().lower() not in ("0", "false", "no")
 
 
 @dataclass(frozen=True)
@@ -17,3 +25,6 @@ class MediaConfig:
     """Frames a viewer's queue may hold before it drops to the next keyframe."""
     max_viewers_per_live: int = 10_000
     """Viewer sessions one live accepts on this node."""
+    fast_forwarding: bool = field(default_factory=default_fast_forwarding)
+    """Send RTP with ``streamer.rtp_forwarder`` (synchronous, one pass per frame for every
+    viewer) instead of aiortc's per-packet sender loop fed by our packer."""

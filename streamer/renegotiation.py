@@ -21,7 +21,9 @@ async def offer_new_sources(session: ViewerSession, sources: list[SourceWithCode
         track = source.subscribe()
         transceiver = session.pc.addTransceiver(track, direction="sendonly")
         transceiver.setCodecPreferences(capabilities_like(codec))
-        prepare_sender(transceiver.sender, source, codec, track)
+        prepare_sender(
+            transceiver.sender, source, codec, track, fast_forwarding=session.fast_forwarding
+        )
         session.tracks.append((source, track))
     await session.pc.setLocalDescription(await session.pc.createOffer())
     description = session.pc.localDescription

@@ -1,4 +1,5 @@
-"""Makes an aiortc sender forward one source: our packer, and the participant in its msid."""
+"""Makes an aiortc sender forward one source: our forwarder (or aiortc's own loop with our
+packer), and the participant in its msid."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from aiortc import RTCRtpCodecCapability, RTCRtpCodecParameters, RTCRtpSender
 from aiortc.rtcpeerconnection import is_codec_compatible
 
 from streamer.packer import install_packer
+from streamer.rtp_forwarder import RtpForwarder
 from streamer.source import TrackSource
 from streamer.viewer_track import ViewerTrack
 
@@ -15,10 +17,16 @@ def prepare_sender(
     source: TrackSource,
     codec: RTCRtpCodecParameters,
     track: ViewerTrack,
+    *,
+    fast_forwarding: bool = True,
 ) -> None:
-    """Install the packer, and name the stream after the participant so a client can lay
-    participants out side by side (``a=msid:<participant> <track>``)."""
-    install_packer(sender, codec.mimeType, track.request_keyframe)
+    """Install our ``RtpForwarder`` (or, with ``fast_forwarding=False``, the packer under
+    aiortc's own per-packet loop), and name the stream after the participant so a client can
+    lay participants out side by side (``a=msid:<participant> <track>``)."""
+    if fast_forwarding:
+        RtpForwarder(sender, track, codec.mimeType, track.request_keyframe)
+    else:
+        install_packer(sender, codec.mimeType, track.request_keyframe)
     sender._stream_id = source.participant
     sender._track_id = source.track_id
 

@@ -117,6 +117,7 @@ class Streamer:
             live_id=live_id,
             user=viewer,
             on_connection_lost=self._viewer_lost,
+            fast_forwarding=self.config.fast_forwarding,
         )
         try:
             answer = await session.answer(offer_sdp, sources)

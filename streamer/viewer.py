@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from aiortc import RTCRtpCodecParameters
 
 from streamer.codec_choice import pin_viewer_codec
+from streamer.config import default_fast_forwarding
 from streamer.peer import apply_offer, close_quietly, make_answer, new_peer_connection
 from streamer.sender_setup import prepare_sender
 from streamer.source import TrackSource
@@ -28,10 +29,15 @@ class ViewerSession:
         live_id: str,
         user: str,
         on_connection_lost: Callable[[ViewerSession], None],
+        fast_forwarding: bool | None = None,
     ) -> None:
         self.session_id = session_id
         self.live_id = live_id
         self.user = user
+        self.fast_forwarding = (
+            default_fast_forwarding() if fast_forwarding is None else fast_forwarding
+        )
+        """Whether senders use ``streamer.rtp_forwarder`` (see ``MediaConfig``)."""
         self.pc = new_peer_connection()
         self.tracks: list[tuple[TrackSource, ViewerTrack]] = []
         self._on_connection_lost = on_connection_lost
@@ -54,7 +60,9 @@ class ViewerSession:
             self.tracks.append((source, track))
             transceiver.sender.replaceTrack(track)
             transceiver.direction = "sendonly"
-            prepare_sender(transceiver.sender, source, codec, track)
+            prepare_sender(
+                transceiver.sender, source, codec, track, fast_forwarding=self.fast_forwarding
+            )
         return await make_answer(self.pc)
 
     def _on_state_change(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 
 class ViewerTrack(MediaStreamTrack):
-    """Yields ``(frame, rtp_timestamp)`` to aiortc's sender, which hands it to our packer.
+    """Yields ``(frame, rtp_timestamp)`` to aiortc's sender, which hands it to our packer,
+    or, once a listener is attached (``streamer.rtp_forwarder``), calls it synchronously
+    whenever a frame is queued and lets it ``take_ready`` the queue.
 
     The queue never holds more than ``queue_limit`` frames. A video viewer that falls behind
     loses its queue and waits for the next keyframe (asking the source for one); an audio
@@ -35,6 +37,7 @@ class ViewerTrack(MediaStreamTrack):
         self._queue_limit = queue_limit
         self._queue: deque[Outgoing] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        self._listener: Callable[[], None] | None = None
         self._awaiting_keyframe = kind == "video"
         self.frames_dropped = 0
 
@@ -83,6 +86,21 @@ class ViewerTrack(MediaStreamTrack):
         self._stats.keyframe_requests_from_viewers += 1
         self._source.request_keyframe()
 
+    def attach(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (instead of waking ``recv``) when a frame is queued or the track
+        ends; it is called once at once for what is already queued."""
+        self._listener = listener
+        listener()
+
+    def detach(self) -> None:
+        self._listener = None
+
+    def take_ready(self) -> list[Outgoing]:
+        """Everything queued, oldest first; the queue is left empty."""
+        ready = list(self._queue)
+        self._queue.clear()
+        return ready
+
     @property
     def queued(self) -> int:
         return len(self._queue)
@@ -108,6 +126,10 @@ class ViewerTrack(MediaStreamTrack):
         self._stats.frames_dropped_slow_viewer += count
 
     def _wake(self) -> None:
+        listener = self._listener
+        if listener is not None:
+            listener()
+            return
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from pathlib import Path
@@ -63,3 +64,5 @@ async def test_ffmpeg_publishes_h264_and_opus_past_consent_expiry(
         await viewer.close()
         if not publishing.done():
             publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publishing  # the publisher process is killed, not left behind

@@ -363,7 +363,8 @@ async def publish_subprocess(
     grace_seconds: float = 20.0,
     cwd: Path | None = None,
 ) -> PublishResult:
-    """Run :func:`publish` in a child process; kill it if it outlives ``seconds + grace``."""
+    """Run :func:`publish` in a child process; kill it if it outlives ``seconds + grace``, or
+    if the caller is cancelled (a failing test must not leave a publisher behind)."""
     proc = await asyncio.create_subprocess_exec(
         *command(url, token, seconds, cert_dir, extra),
         stdout=asyncio.subprocess.PIPE,
@@ -376,6 +377,10 @@ async def publish_subprocess(
         proc.kill()
         await proc.wait()
         return PublishResult(error=f"publisher killed after {seconds + grace_seconds:.0f} s")
+    except asyncio.CancelledError:
+        proc.kill()
+        await proc.wait()
+        raise
     lines = out.decode(errors="replace").strip().splitlines()
     try:
         return PublishResult.from_json(lines[-1])
