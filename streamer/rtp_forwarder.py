@@ -376,23 +376,11 @@ class RtpForwarder:
 
     def _send_segmented(self, sock: socket.socket, batch: list[bytes], size: int) -> bool:
         """One ``sendmsg`` for ``batch``; False when it must go datagram by datagram."""
-        global UDP_GSO
-        try:
-            sock.sendmsg(
-                [b"".join(batch)],
-                [(socket.SOL_UDP, _UDP_SEGMENT, size.to_bytes(2, sys.byteorder))],
-                0,
-                self._remote_addr,
-            )
-            self.segmented_sends += 1
-            return True
-        except (BlockingIOError, InterruptedError):
+        assert self._remote_addr is not None
+        if not send_segmented(sock, batch, size, self._remote_addr):
             return False
-        except OSError as exc:
-            if exc.errno in _GSO_UNSUPPORTED:
-                UDP_GSO = False
-                log.warning("UDP GSO refused (%s); sending datagram by datagram", exc)
-            return False
+        self.segmented_sends += 1
+        return True
 
     def _locate_socket(self, dtls: RTCDtlsTransport) -> None:
         """The nominated pair's datagram transport, when nothing stands between it and
@@ -451,6 +439,30 @@ class RtpForwarder:
         self.retransmissions += 1
         dtls: RTCDtlsTransport = sender.transport
         await dtls._send_rtp(packet)
+
+
+def send_segmented(
+    sock: socket.socket, batch: list[bytes], size: int, address: tuple[str, int]
+) -> bool:
+    """Send ``batch`` (datagrams of ``size`` bytes, the last maybe shorter) in one
+    ``sendmsg`` with UDP_SEGMENT: the kernel cuts it back into those datagrams. False when
+    the caller must send them one by one (socket busy, or GSO refused: then off for good)."""
+    global UDP_GSO
+    try:
+        sock.sendmsg(
+            [b"".join(batch)],
+            [(socket.SOL_UDP, _UDP_SEGMENT, size.to_bytes(2, sys.byteorder))],
+            0,
+            address,
+        )
+        return True
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError as exc:
+        if exc.errno in _GSO_UNSUPPORTED:
+            UDP_GSO = False
+            log.warning("UDP GSO refused (%s); sending datagram by datagram", exc)
+        return False
 
 
 def forwarder_of(sender: RTCRtpSender) -> RtpForwarder | None:
