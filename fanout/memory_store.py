@@ -374,6 +374,9 @@ class MemoryStore(Store):
         found = {u: self._presence.get(u) for u in users}
         return {u: tuple(sorted(n)) for u, n in found.items() if n}
 
+    async def node_presence(self, node: str) -> list[str]:
+        return sorted(user for user, nodes in self._presence.items() if node in nodes)
+
     async def publish(self, node: str | None, payload: Mapping[str, Any]) -> None:
         targets = list(self._subscribers) if node is None else [node]
         loop = asyncio.get_running_loop()

@@ -21,6 +21,7 @@ dl:{u:U}:unread                 hash   thread id -> unread count (inbox threads 
 dl:{u:U}:feed                   zset   share id -> seq (shares to all followers reaching U)
 dl:{u:U}:lives                  set    U's running lives
 dl:{n:N}:lives                  set    lives running on node N (ended at its restart)
+dl:{n:N}:online                 set    users online on node N (cleared at its restart)
 dl:{u:U}:on                     str    msgpack list of nodes where U is online (presence)
 dl:seq                          str    global counter ordering messages, threads, shares
 dl:dm:<A>:<B>                   str    id of the 1:1 thread of A < B (SET NX)
@@ -63,6 +64,10 @@ def user(u: str, what: str) -> str:
 
 def node_lives(node: str) -> str:
     return f"dl:{{n:{node}}}:lives"
+
+
+def node_presence(node: str) -> str:
+    return f"dl:{{n:{node}}}:online"
 
 
 def thread(t: str, what: str) -> str:

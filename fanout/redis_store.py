@@ -414,9 +414,14 @@ class RedisStore(RedisPostsMixin, Store):
     # -- presence and event bus --------------------------------------------------------------
     async def presence_add(self, user: str, node: str) -> None:
         await self._presence(keys=[k.user(user, "on")], args=[node, 1])
+        await self._r.sadd(k.node_presence(node), user)
 
     async def presence_remove(self, user: str, node: str) -> None:
         await self._presence(keys=[k.user(user, "on")], args=[node, 0])
+        await self._r.srem(k.node_presence(node), user)
+
+    async def node_presence(self, node: str) -> list[str]:
+        return sorted(_S(u) for u in await self._r.smembers(k.node_presence(node)))
 
     async def presence_nodes(self, users: Sequence[str]) -> dict[str, tuple[str, ...]]:
         if not users:

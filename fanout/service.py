@@ -51,8 +51,11 @@ class Fanout:
         self._known_users: set[str] = set()
 
     async def start(self) -> None:
-        """Subscribe to the event bus, resume unfinished shares to all followers, and end the
-        lives this node left running when it stopped (their media died with it)."""
+        """Forget the presence and end the lives this node left behind when it stopped (its
+        sockets and media died with it), subscribe to the event bus, and resume unfinished
+        shares to all followers."""
+        for user in await self.store.node_presence(self.node_id):
+            await self.store.presence_remove(user, self.node_id)  # sockets died with the node
         await self.hub.start()
         await self.followers.resume_pending()
         for live_id in await self.store.node_lives(self.node_id):

@@ -214,6 +214,10 @@ class Store(ABC):
         """Nodes where each user is online; offline users are absent."""
 
     @abstractmethod
+    async def node_presence(self, node: str) -> list[str]:
+        """Users marked online on ``node``: after a crash, presence it left behind."""
+
+    @abstractmethod
     async def publish(self, node: str | None, payload: Mapping[str, Any]) -> None:
         """Send ``payload`` to ``node``'s subscriber, or to every node when ``node`` is None."""
 

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -26,7 +27,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--data-dir", type=Path, default=Path(".directlive"))
     serve.add_argument("--redis", metavar="URL", help="use Redis at URL instead of memory")
-    serve.add_argument("--node-id", default=os.environ.get("DIRECTLIVE_NODE_ID", "node-1"))
+    serve.add_argument(
+        "--node-id",
+        default=os.environ.get("DIRECTLIVE_NODE_ID"),
+        help="this node's name on the shared store; default HOSTNAME:PORT (unique per node, "
+        "stable across restarts, which end the lives and presence the node left behind)",
+    )
     serve.add_argument(
         "--cors-origin",
         action="append",
@@ -82,7 +88,7 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port,
         data_dir=args.data_dir,
         redis_url=args.redis,
-        node_id=args.node_id,
+        node_id=args.node_id or f"{socket.gethostname()}:{args.port}",
         cors_origins=tuple(args.cors_origin),
         ice_addresses=tuple(args.ice_address),
         media=MediaConfig(publisher_grace_seconds=args.publisher_grace),

@@ -7,6 +7,7 @@ import pytest
 from directlive.errors import BadRequest, Conflict, Forbidden, NotFound
 from fanout import Fanout, Store
 from tests.fanout.conftest import Audience, Inbox
+from tests.fanout.test_events import until
 
 
 async def refused(fo: Fanout, viewer: str, live_id: str, via: str | None = None) -> str:
@@ -167,27 +168,31 @@ async def test_block_mid_live_evicts_viewer(fo: Fanout, audience: Audience) -> N
     assert audience.evicted[-1] == ("L1", "carol", "private_account")
 
 
-async def test_a_restarted_node_ends_the_lives_it_left_running(store: Store, inbox: Inbox) -> None:
+async def test_a_restarted_node_ends_its_lives_and_forgets_its_presence(
+    store: Store, inbox: Inbox
+) -> None:
     crashed = Fanout(store, node_id="n9")
     await crashed.start()
     other = Fanout(store, node_id="n8")
+    other.set_local_delivery(inbox)
     await other.start()
     for node in (crashed, other):
         await node.ensure_user("bob")
+    await other.user_online("bob")  # bob's socket is on the node that stays up
+    await crashed.user_online("carol")  # carol's socket dies with n9
     await crashed.start_live("alice", "L9")
     await crashed.sharing.share("alice", await crashed.get_live("L9"), users=["bob"])
     await other.start_live("carol", "L8")
-    await crashed.close()  # no end_live: the process died
+    await crashed.close()  # no end_live, no user_offline: the process died
 
     restarted = Fanout(store, node_id="n9")
-    restarted.set_local_delivery(inbox)
-    await restarted.user_online("bob")
     await restarted.start()
     assert (await restarted.get_live("L9")).state == "ended"
-    assert inbox.events["bob"] == [
-        {"type": "live.ended", "live_id": "L9", "reason": "server_restarted"}
-    ]
     assert (await restarted.get_live("L8")).state == "live", "another node's live is not ours"
     assert await store.node_lives("n9") == []
+    assert await store.presence_nodes(["carol", "bob"]) == {"bob": ("n8",)}
+    assert await store.node_presence("n9") == []
+    ended = {"type": "live.ended", "live_id": "L9", "reason": "server_restarted"}
+    await until(lambda: ended in inbox.events["bob"])
     await restarted.close()
     await other.close()
