@@ -38,7 +38,7 @@ class CoBroadcast:
         self._fanout = fanout
         self._room = room
         self._owners: dict[str, Connection] = {}
-        self._answers: dict[str, asyncio.Future[str]] = {}
+        self._answers: dict[str, asyncio.Future[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Future[None]] = set()
 
@@ -96,8 +96,8 @@ class CoBroadcast:
             offer = await offer_new_sources(session, live.sources())
             if offer is None:
                 return
-            future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            self._answers[session_id] = future
+            applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._answers[session_id] = applied
             connection.send(
                 {
                     "type": "session.offer",
@@ -107,24 +107,27 @@ class CoBroadcast:
                 }
             )
             try:
-                answer = await asyncio.wait_for(future, ANSWER_TIMEOUT)
-                await accept_answer(session, answer)
-            except (TimeoutError, asyncio.CancelledError, Conflict) as exc:
-                log.info("renegotiation failed live=%s session=%s: %r", live_id, session_id, exc)
+                await asyncio.wait_for(applied, ANSWER_TIMEOUT)
+            except TimeoutError:
+                log.info("no usable answer live=%s session=%s: leaving", live_id, session_id)
                 with contextlib.suppress(NotFound):
                     await self._streamer.leave(live_id, session_id)
+                self.forget(session_id)
+                self._room.viewers_changed(live_id)
             finally:
                 self._answers.pop(session_id, None)
 
-    def answer(self, user: str, live_id: str, session_id: str, sdp: str) -> None:
-        """The client's ``session.answer`` to our ``session.offer``."""
+    async def answer(self, user: str, live_id: str, session_id: str, sdp: str) -> None:
+        """The client's ``session.answer`` to our ``session.offer``, applied before the reply
+        so a bad one is refused (``bad_sdp``) and can be retried until the offer expires."""
         session = self._streamer.session(live_id, session_id)
         if session.user != user:
             raise Forbidden("this viewer session is someone else's", code="not_your_session")
-        future = self._answers.get(session_id)
-        if future is None or future.done():
+        applied = self._answers.get(session_id)
+        if applied is None or applied.done():
             raise Conflict("no offer is waiting for an answer", code="no_pending_offer")
-        future.set_result(sdp)
+        await accept_answer(session, sdp)
+        applied.set_result(None)
 
     async def remove_guest(self, actor: str, live_id: str, user: str) -> None:
         """The host removes a guest or a guest leaves; viewers keep the host."""

@@ -21,11 +21,15 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def read_sdp(request: web.Request, limit: int) -> str:
-    if request.content_type != "application/sdp":
+def require_content_type(request: web.Request, expected: str) -> None:
+    if request.content_type != expected:
         raise UnsupportedMediaType(
-            f"expected Content-Type: application/sdp, got {request.content_type or 'none'}"
+            f"expected Content-Type: {expected}, got {request.content_type or 'none'}"
         )
+
+
+async def read_sdp(request: web.Request, limit: int) -> str:
+    require_content_type(request, "application/sdp")
     body = await read_limited(request, limit)
     try:
         return body.decode("utf-8")
@@ -34,10 +38,7 @@ async def read_sdp(request: web.Request, limit: int) -> str:
 
 
 async def read_json(request: web.Request, limit: int) -> object:
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType(
-            f"expected Content-Type: application/json, got {request.content_type or 'none'}"
-        )
+    require_content_type(request, "application/json")
     body = await read_limited(request, limit)
     try:
         return json.loads(body)

@@ -90,7 +90,7 @@ async def handle_room_message(
                 "comments": [c.to_json() for c in recent],
             }
         case SessionAnswer(live_id=live_id, session_id=session_id, sdp=sdp):
-            lives.cobroadcast.answer(user, live_id, session_id, sdp)
+            await lives.cobroadcast.answer(user, live_id, session_id, sdp)
             return {"type": "session.answer.ok", "live_id": live_id, "session_id": session_id}
 
 

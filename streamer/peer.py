@@ -8,7 +8,7 @@ import logging
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
-from directlive.errors import BadRequest
+from directlive.errors import BadRequest, PayloadTooLarge
 from streamer.ice import filter_remote_candidates, remote_candidate_allowed
 
 log = logging.getLogger("directlive.streamer")
@@ -25,22 +25,26 @@ def new_peer_connection() -> RTCPeerConnection:
 def parse_offer(sdp: str) -> RTCSessionDescription:
     """Check the shape of an SDP offer before aiortc sees it."""
     if len(sdp.encode()) > MAX_SDP_BYTES:
-        raise BadRequest("SDP offer is too large", code="payload_too_large")
+        raise PayloadTooLarge(f"SDP offer over {MAX_SDP_BYTES} bytes")
     if not sdp.startswith("v=0") or "\nm=" not in sdp:
         raise BadRequest("body is not an SDP offer (expected v=0 and m= lines)", code="bad_sdp")
     return RTCSessionDescription(sdp=filter_remote_candidates(sdp), type="offer")
 
 
 async def apply_offer(pc: RTCPeerConnection, sdp: str) -> None:
+    """``setRemoteDescription`` of a client's offer, checked first."""
+    await apply_remote(pc, parse_offer(sdp))
+
+
+async def apply_remote(pc: RTCPeerConnection, description: RTCSessionDescription) -> None:
     """``setRemoteDescription``, turning aiortc's parse errors into ``BadRequest``."""
-    offer = parse_offer(sdp)
     try:
-        await pc.setRemoteDescription(offer)
+        await pc.setRemoteDescription(description)
     except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise BadRequest(f"malformed SDP offer: {exc}", code="bad_sdp") from exc
+        raise BadRequest(f"malformed SDP {description.type}: {exc}", code="bad_sdp") from exc
     except Exception as exc:  # aiortc raises its own OperationError/InvalidStateError
         if type(exc).__module__.startswith("aiortc"):
-            raise BadRequest(f"unusable SDP offer: {exc}", code="bad_sdp") from exc
+            raise BadRequest(f"unusable SDP {description.type}: {exc}", code="bad_sdp") from exc
         raise
 
 

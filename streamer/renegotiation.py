@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiortc import RTCSessionDescription
 
-from directlive.errors import BadRequest, Conflict
+from directlive.errors import Conflict
+from streamer.peer import apply_remote
 from streamer.sender_setup import capabilities_like, prepare_sender
 from streamer.viewer import SourceWithCodec, ViewerSession
 
@@ -34,7 +35,4 @@ async def offer_new_sources(session: ViewerSession, sources: list[SourceWithCode
 async def accept_answer(session: ViewerSession, sdp: str) -> None:
     if session.pc.signalingState != "have-local-offer":
         raise Conflict("no offer is waiting for an answer", code="no_pending_offer")
-    try:
-        await session.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise BadRequest(f"malformed SDP answer: {exc}", code="bad_sdp") from exc
+    await apply_remote(session.pc, RTCSessionDescription(sdp=sdp, type="answer"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.harness import free_port
 from signaling.auth import TokenIssuer, load_secret
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,13 +51,6 @@ def test_token_refuses_a_bad_user_id(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("directlive: user ids are"), done.stderr
     assert "Traceback" not in done.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_serve_starts_and_reports_healthy(tmp_path: Path) -> None:

@@ -53,6 +53,9 @@ async def test_guest_joins_viewers_see_both_guest_removed_host_ends(
         await carol.next_of("live.participant.added", live_id=live_id, user="bob")
         offer = await carol.next_of("session.offer", live_id=live_id)
         answer = await early.answer_offer(str(offer["sdp"]))
+        session = {"live_id": live_id, "session_id": offer["session_id"]}
+        garbled = await carol.request({"type": "session.answer", **session, "sdp": "v=0\r\nx"})
+        assert (garbled["type"], garbled["code"]) == ("error", "bad_sdp"), garbled
         applied = await carol.request(
             {"type": "session.answer", "live_id": live_id, "session_id": offer["session_id"]}
             | {"sdp": answer}

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from benchmarks.harness import free_port
 from recorder.bitstream import vp8_params
 from recorder.media_file import MediaFile, TrackSpec, WriteFailed
 from recorder.participant import _errno_of
@@ -29,7 +30,6 @@ from tests.recorder.helpers import (
     wait_healthy,
 )
 from tests.server import running_server, server_config
-from tests.test_cli import free_port
 
 
 async def test_a_killed_server_leaves_a_file_that_plays_to_within_seconds_of_the_kill(

@@ -11,6 +11,7 @@ import aiohttp
 import av
 import redis.asyncio as aioredis
 
+from benchmarks.harness import free_port
 from fanout import Fanout, MemoryStore
 from fanout.post_models import Recording
 from fanout.recordings import Recordings
@@ -30,7 +31,6 @@ from tests.recorder.helpers import (
     wait_healthy,
 )
 from tests.redis_server import RedisServer, redis_proc
-from tests.test_cli import free_port
 
 __all__ = ["redis_proc"]
 
