@@ -82,7 +82,13 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
         on_viewer_gone=on_viewer_gone,
         on_participant_lost=on_participant_lost,
     )
-    app[LIVES] = LiveService(app[STREAMER], app[FANOUT], app[HUB], config.max_sessions_per_viewer)
+    app[LIVES] = LiveService(
+        app[STREAMER],
+        app[FANOUT],
+        app[HUB],
+        config.max_sessions_per_viewer,
+        config.viewer_count_interval,
+    )
     app[FANOUT].set_local_delivery(app[HUB].deliver)
     app[FANOUT].set_audience(app[LIVES])
     _add_recordings(app, config)

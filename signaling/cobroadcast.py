@@ -93,7 +93,7 @@ class CoBroadcast:
                 return
             if connection is None:
                 return
-            offer = await offer_new_sources(session, live.sources())
+            offer = await offer_new_sources(session, live.sources(session.participant))
             if offer is None:
                 return
             applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()

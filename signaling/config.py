@@ -29,6 +29,8 @@ class ServerConfig:
     max_sdp_bytes: int = 64 * 1024
     max_json_bytes: int = 256 * 1024
     max_socket_message_bytes: int = 64 * 1024
+    viewer_count_interval: float = 1.0
+    """Seconds between viewer-count events of a live (batched: at most one per interval)."""
     max_sessions_per_viewer: int = 4
     """Viewer sessions one user may hold on one live (several devices or participants)."""
     socket_outbox_limit: int = 256

@@ -25,13 +25,20 @@ class LiveService:
     """
 
     def __init__(
-        self, streamer: Streamer, fanout: Fanout, hub: Hub, max_sessions_per_viewer: int = 4
+        self,
+        streamer: Streamer,
+        fanout: Fanout,
+        hub: Hub,
+        max_sessions_per_viewer: int = 4,
+        viewer_count_interval: float = 1.0,
     ) -> None:
         self.max_sessions_per_viewer = max_sessions_per_viewer
         self.streamer = streamer
         self.fanout = fanout
         self.hub = hub
-        self.room = RoomEvents(streamer, hub, on_count=fanout.set_viewer_count)
+        self.room = RoomEvents(
+            streamer, hub, on_count=fanout.set_viewer_count, count_interval=viewer_count_interval
+        )
         self.cobroadcast = CoBroadcast(
             streamer, fanout, self.room, on_guest_published=self._guest_published
         )

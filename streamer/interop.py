@@ -69,6 +69,7 @@ class _FirstFlightResender:
         self._first_sent = False
         self._answered = False
         self._task: asyncio.Future[None] | None = None
+        self._ice = ice
         ice._send = self.send
         ice._recv = self.recv
 
@@ -82,6 +83,7 @@ class _FirstFlightResender:
         data: bytes = await self._recv()
         if data and 19 < data[0] < 64:  # any DTLS record (RFC 7983)
             self._answered = True
+            self._ice._send, self._ice._recv = self._send, self._recv  # done: unwrap
         return data
 
     async def _resend(self, data: bytes) -> None:

@@ -14,18 +14,19 @@ async def offer_new_sources(session: ViewerSession, sources: list[SourceWithCode
     """Add a sendonly m-line per source the session does not carry yet and return the new
     offer, or ``None`` when it already carries them all. The caller relays the offer to the
     client and hands its answer to ``accept_answer``."""
-    carried = {source.track_id for source, _ in session.tracks}
-    new = [(source, codec) for source, codec in sources if source.track_id not in carried]
+    # By identity: a guest who publishes again has new sources under the same track ids.
+    carried = {id(source) for source, _ in session.tracks}
+    new = [(source, codec) for source, codec in sources if id(source) not in carried]
     if not new:
         return None
     for source, codec in new:
         track = source.subscribe()
+        session.tracks.append((source, track))  # before anything can fail: detach() finds it
         transceiver = session.pc.addTransceiver(track, direction="sendonly")
         transceiver.setCodecPreferences(capabilities_like(codec))
         prepare_sender(
             transceiver.sender, source, codec, track, fast_forwarding=session.fast_forwarding
         )
-        session.tracks.append((source, track))
     await session.pc.setLocalDescription(await session.pc.createOffer())
     description = session.pc.localDescription
     assert description is not None

@@ -49,7 +49,6 @@ class TrackSource:
         self._last_keyframe_request = -float("inf")
         self._pending_request: asyncio.TimerHandle | None = None
         self._closed = False
-        self.last_frame_at: float | None = None
 
     @property
     def viewer_count(self) -> int:
@@ -67,7 +66,6 @@ class TrackSource:
         keyframe = is_keyframe(self.mime_type, data)
         frame = EncodedFrame(data, timestamp, keyframe, picture_id=self._picture_id)
         self._picture_id = (self._picture_id + 1) & 0x7FFF
-        self.last_frame_at = frame.received_at
         self._stats.frames_received += 1
         if self.kind == "video":
             if keyframe:

@@ -118,6 +118,7 @@ class Streamer:
             user=viewer,
             on_connection_lost=self._viewer_lost,
             fast_forwarding=self.config.fast_forwarding,
+            participant=participant,
         )
         try:
             answer = await session.answer(offer_sdp, sources)

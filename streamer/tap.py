@@ -72,8 +72,3 @@ def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameCallback) -> None:
     if not hasattr(receiver, _QUEUE_ATTR):
         raise ReceiverInternalsChanged(f"RTCRtpReceiver has no {_QUEUE_ATTR}")
     setattr(receiver, _QUEUE_ATTR, _EncodedFrameTap(on_frame))
-
-
-def is_tapped(receiver: RTCRtpReceiver) -> bool:
-    """Whether ``receiver`` delivers to a tap rather than a decoder."""
-    return isinstance(getattr(receiver, _QUEUE_ATTR, None), _EncodedFrameTap)

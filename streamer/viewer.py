@@ -30,7 +30,10 @@ class ViewerSession:
         user: str,
         on_connection_lost: Callable[[ViewerSession], None],
         fast_forwarding: bool | None = None,
+        participant: str | None = None,
     ) -> None:
+        self.participant = participant
+        """The one participant this session watches; ``None``: every participant."""
         self.session_id = session_id
         self.live_id = live_id
         self.user = user

@@ -85,6 +85,29 @@ async def test_guest_joins_viewers_see_both_guest_removed_host_ends(
         assert early.frames_from("bob") <= bob_frames + 3, "frames from a removed guest"
         assert early.pc.connectionState == "connected"
 
+        # The guest comes back: the earlier viewer is offered the new tracks too.
+        await bob.request({"type": "join.request", "live_id": live_id})
+        await alice.request({"type": "join.accept", "live_id": live_id, "user": "bob"})
+        await guest.close()
+        guest_pc = guest = await guest_publishes(bob, live_id)
+        offers = [m for m in carol.messages if m.get("type") == "session.offer"]
+        await wait_for(
+            lambda: (
+                len([m for m in carol.messages if m.get("type") == "session.offer"]) > len(offers)
+            ),
+            15,
+            "a second offer for the returning guest",
+        )
+        second = [m for m in carol.messages if m.get("type") == "session.offer"][-1]
+        answer = await early.answer_offer(str(second["sdp"]))
+        applied = await carol.request(
+            {"type": "session.answer", "live_id": live_id, "session_id": second["session_id"]}
+            | {"sdp": answer}
+        )
+        assert applied["type"] == "session.answer.ok", applied
+        returned_at = early.frames_from("bob")
+        await wait_for(lambda: early.frames_from("bob") > returned_at + 10, 15, "bob again")
+
         async with server.http.delete(
             f"{server.url}/whip/{live_id}", headers=server.auth("alice")
         ) as r:

@@ -47,8 +47,14 @@ async def test_three_viewers_decode_counters_at_sent_rate(streamer: Streamer) ->
             counters = viewer.received.counters
             assert viewer.received.sizes == {(640, 480)}
             assert all(b > a for a, b in itertools.pairwise(counters)), counters
-            assert viewer.received.fps() >= 25
+            assert counters[-1] - counters[0] <= len(counters) + 5, "the viewer lost frames"
             assert viewer.received.audio_frames > 0
+        # At the sent rate: each viewer keeps up with what the publisher has sent so far.
+        await wait_for(
+            lambda: all(v.received.counters[-1] >= video.sent - 15 for v in viewers),
+            10,
+            "every viewer at the live edge",
+        )
     finally:
         for viewer in viewers:
             await viewer.close()
@@ -67,6 +73,7 @@ async def test_frames_arrive_byte_identical_and_no_codec_is_opened(streamer: Str
         sent = {f.data for f in video.log.frames}
         received = viewer.received.encoded
         assert all(frame in sent for frame in received), "a frame was altered in transit"
+        gc.collect()  # earlier tests' codecs must not count
         open_codecs = [o for o in gc.get_objects() if isinstance(o, av.CodecContext) and o.is_open]
         # Only the test publisher's own encoder is open: the server opened none.
         assert len(open_codecs) == 1, open_codecs
@@ -114,9 +121,8 @@ async def test_late_viewer_starts_without_waiting_for_the_next_keyframe(
 async def test_a_stalled_viewer_is_bounded_and_does_not_slow_the_others() -> None:
     streamer = Streamer(MediaConfig(viewer_queue_limit=30))
     live_id = streamer.new_live_id()
-    publisher = await publish(
-        [CounterVideoTrack(fps=30)], lambda sdp: streamer.publish(live_id, "alice", sdp)
-    )
+    publishing = CounterVideoTrack(fps=30)
+    publisher = await publish([publishing], lambda sdp: streamer.publish(live_id, "alice", sdp))
     viewers = [Viewer(audio=False) for _ in range(2)]
     try:
         await wait_for(lambda: video_source(streamer.get(live_id)).has_keyframe, 10, "keyframe")
@@ -132,8 +138,12 @@ async def test_a_stalled_viewer_is_bounded_and_does_not_slow_the_others() -> Non
         assert streamer.stats.frames_dropped_slow_viewer >= stalled.frames_dropped
         for viewer in viewers:
             counters = viewer.received.counters
-            assert viewer.received.fps() >= 25
             assert counters[-1] - counters[0] <= len(counters) + 5, "the viewer lost frames"
+        await wait_for(
+            lambda: all(v.received.counters[-1] >= publishing.sent - 15 for v in viewers),
+            10,
+            "the others at the live edge despite the stalled one",
+        )
         source.unsubscribe(stalled)
     finally:
         for viewer in viewers:
