@@ -25,6 +25,8 @@ class LiveDirectory(Protocol):
 
     async def authorize_join(self, user: str, live_id: str) -> LiveInfo: ...
 
+    async def authorize_read(self, viewer: str, live_id: str) -> LiveInfo: ...
+
     async def set_guests(self, live_id: str, guests: list[str]) -> None: ...
 
 
@@ -164,9 +166,7 @@ class LiveRooms:
             raise Conflict("this live has ended", code="live_ended")
         if user in live.participants:
             return
-        await self._ensure_not_banned(user, live_id)
-        if not live.ended:
-            await self._lives.authorize_watch(user, live_id)
+        await self._lives.authorize_read(user, live_id)
 
     async def _ensure_not_banned(self, user: str, live_id: str) -> None:
         if await self.store.has_member(live_id, "bans", user):

@@ -101,6 +101,14 @@ async def may_watch(
             raise Forbidden(f"{live.host} is private", code="private_account")
 
 
+async def may_be_reached(store: Store, sharer: str, member: str, live: LiveInfo) -> bool:
+    """Whether a member of a thread the live is shared into is reached by the share (may
+    reshare it, is told it ended): not across a block with the sharer or any participant."""
+    if (await store.relation(sharer, member)).blocked_either:
+        return False
+    return not await _blocked_from_live(store, member, live)
+
+
 async def may_see_live(store: Store, viewer: str, live: LiveInfo) -> None:
     """A live's card (state, viewer count) is hidden from users blocked from it."""
     if viewer not in live.participants and await _blocked_from_live(store, viewer, live):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from directlive.errors import DirectliveError, Forbidden, NotFound
 from fanout import policy
@@ -136,6 +137,15 @@ class Fanout:
         await self.rooms.ensure_may_watch(viewer, live_id)
         if viewer != live.host:
             await self.store.add_reach(live_id, [viewer])
+        return live
+
+    async def authorize_read(self, viewer: str, live_id: str) -> LiveInfo:
+        """May ``viewer`` see what happened in this live (its comments), running or ended:
+        the watch rules (privacy, blocks, bans) without the ended one, and not counted as
+        reach."""
+        live = await self.get_live(live_id)
+        await policy.may_watch(self.store, viewer, replace(live, ended=False))
+        await self.rooms.ensure_may_watch(viewer, live_id)
         return live
 
     async def authorize_join(self, user: str, live_id: str) -> LiveInfo:

@@ -13,7 +13,7 @@ from directlive.errors import BadRequest, Forbidden
 from fanout import policy
 from fanout.direct import Direct
 from fanout.follower_fanout import FollowerFanout
-from fanout.models import INBOX, LiveInfo, Thread
+from fanout.models import DECLINED, INBOX, LiveInfo, Thread
 from fanout.store import Store
 
 MAX_TARGETS = 100
@@ -51,7 +51,7 @@ class Sharing:
         if len(users) + len(threads) > MAX_TARGETS:
             raise BadRequest(f"at most {MAX_TARGETS} targets per share", code="too_many_targets")
         await policy.may_share(self._store, sharer, live)
-        if all_followers and sharer not in live.participants:
+        if all_followers and sharer != live.host:
             raise Forbidden("only the host shares to all followers", code="not_host")
         await policy.require_users(self._store, users)
         for user in users:
@@ -68,13 +68,21 @@ class Sharing:
 
         for user in users:
             checked.append(await self._direct.open_dm(sharer, user))
+        targets = list(dict((t.thread_id, t) for t in checked).values())
+        reached = [
+            member
+            for thread in targets
+            for member in thread.members
+            if member != sharer
+            and policy.member_state(thread, member) != DECLINED
+            and await policy.may_be_reached(self._store, sharer, member, live)
+        ]
+        # Reach first: a failure midway must not leave recipients unable to be told it ended.
+        await self._store.add_reach(live.live_id, reached)
         written: list[str] = []
-        reached: list[str] = []
-        for thread in dict((t.thread_id, t) for t in checked).values():
+        for thread in targets:
             await self._direct.post(sharer, thread, "share", live_id=live.live_id)
             written.append(thread.thread_id)
-            reached.extend(m for m in thread.members if m != sharer)
-        await self._store.add_reach(live.live_id, reached)
         job_id = ""
         if all_followers:
             job_id = (await self._followers.start(live, sharer)).share_id

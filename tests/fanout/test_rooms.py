@@ -96,3 +96,41 @@ async def test_a_removed_viewer_cannot_come_back(fo: Fanout) -> None:
     await fo.authorize_watch("carol", "L1")  # the ban is for bob, on this live only
     await fo.start_live("alice", "L2")
     await fo.authorize_watch("bob", "L2")
+
+
+async def test_comments_of_an_ended_live_keep_its_privacy_and_blocks(fo: Fanout) -> None:
+    rooms = fo.rooms
+    await fo.graph.update_settings("alice", private=True)
+    await fo.graph.follow("bob", "alice")
+    await fo.graph.approve("alice", "bob")
+    await fo.start_live("alice", "L1")
+    await rooms.comment("bob", "L1", "hi")
+    await fo.end_live("L1")
+    assert [c.text for c in await rooms.recent_comments("bob", "L1", 10)] == ["hi"]
+    assert await code_of(rooms.recent_comments("carol", "L1", 10)) == "private_account"
+    await fo.graph.block("alice", "bob")
+    assert await code_of(rooms.recent_comments("bob", "L1", 10)) == "blocked"
+    assert await code_of(rooms.comment("alice", "L1", "late")) == "live_ended"
+
+
+async def test_only_the_host_shares_to_all_followers(fo: Fanout) -> None:
+    await fo.start_live("alice", "L1")
+    await fo.rooms.invite("alice", "L1", "bob")
+    assert await fo.rooms.request_join("bob", "L1") == "accepted"
+    live = await fo.get_live("L1")
+    assert await code_of(fo.sharing.share("bob", live, all_followers=True)) == "not_host"
+    assert (await fo.sharing.share("alice", live, all_followers=True)).followers_share
+
+
+async def test_a_group_share_does_not_reach_members_across_a_block(fo: Fanout) -> None:
+    group = await fo.direct.create("alice", ["bob", "carol", "dave"], name="crew")
+    for member in ("bob", "carol", "dave"):
+        await fo.direct.accept(member, group.thread_id)
+    await fo.graph.block("carol", "alice")  # carol blocked the sharer
+    await fo.start_live("erin", "L1")
+    await fo.graph.block("dave", "erin")  # dave blocked the host
+    await fo.authorize_watch("alice", "L1")  # alice watches, so she may reshare
+    await fo.sharing.share("alice", await fo.get_live("L1"), threads=[group.thread_id])
+    assert await fo.store.has_reach("L1", "bob")
+    assert not await fo.store.has_reach("L1", "carol")
+    assert not await fo.store.has_reach("L1", "dave")
