@@ -145,9 +145,13 @@ async def go_live(server: RunningServer, host: str) -> tuple[str, RTCPeerConnect
 
     pc = await publish([CounterVideoTrack(), ToneAudioTrack()], exchange)
     streamer = server.app[STREAMER]
-    await wait_for(
-        lambda: video_source(streamer.get(live_ids[0])).has_keyframe, 10, "first keyframe"
-    )
+    try:
+        await wait_for(
+            lambda: video_source(streamer.get(live_ids[0])).has_keyframe, 10, "first keyframe"
+        )
+    except BaseException:
+        await pc.close()
+        raise
     return live_ids[0], pc
 
 

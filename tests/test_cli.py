@@ -74,7 +74,9 @@ def test_serve_starts_and_reports_healthy(tmp_path: Path) -> None:
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"server did not become healthy: {server.stderr}")
+                    server.kill()
+                    assert server.stderr is not None
+                    pytest.fail(f"server did not become healthy: {server.stderr.read()}")
                 time.sleep(0.1)
     finally:
         server.terminate()

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Mapping
 from typing import Any
 
 from fanout import Fanout, Store
 from tests.fanout.conftest import Audience, Inbox
+from tests.media.peers import wait_for
 
-
-async def until(check: Callable[[], bool], deadline: float = 5.0) -> None:
-    stop = time.monotonic() + deadline
-    while not check():
-        assert time.monotonic() < stop, "condition not met before the deadline"
-        await asyncio.sleep(0.01)
+until = functools.partial(wait_for, timeout=5.0)
+"""Poll until a condition holds (the shared ``wait_for`` with this module's deadline)."""
 
 
 async def test_every_connection_gets_the_event(fo: Fanout) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 from fanout import Fanout
 from fanout.redis_store import RedisStore
 from tests.redis_server import RedisServer
@@ -48,17 +45,3 @@ async def test_state_survives_a_restart_of_the_node(redis_proc: RedisServer) -> 
     finally:
         await after.close()
         await store.close()
-
-
-def test_fanout_imports_neither_streamer_nor_signaling() -> None:
-    root = Path(__file__).resolve().parents[2] / "fanout"
-    for path in root.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                assert top not in ("streamer", "signaling"), f"{path.name} imports {name}"

@@ -29,10 +29,14 @@ async def publish(tracks: list[MediaStreamTrack], exchange: Exchange) -> RTCPeer
     pc = client_pc()
     for track in tracks:
         pc.addTransceiver(track, direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    assert pc.localDescription is not None
-    answer = await exchange(pc.localDescription.sdp)
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    try:
+        await pc.setLocalDescription(await pc.createOffer())
+        assert pc.localDescription is not None
+        answer = await exchange(pc.localDescription.sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    except BaseException:
+        await pc.close()  # a refused publish must not leak its ICE sockets into later tests
+        raise
     return pc
 
 
