@@ -40,10 +40,13 @@ dl:jobs                         set    unfinished job ids
 
 Bus channels (Pub/Sub, msgpack payloads): ``dl:bus:<node>`` for one node, ``dl:bus:all``.
 
-Two scripts derive per-user keys from ids inside Redis instead of declaring them in KEYS: the
-fan-out chunk (one call writes a whole chunk of followers' feed entries) and the bulk follower
-import. They are the places that are not Redis-Cluster-safe: on a Cluster they would have to
-become pipelines of single-key commands grouped by slot. Everything else is.
+Not Redis-Cluster-safe, and fine on standalone or replicated Redis: two scripts derive
+per-user keys from ids inside Redis instead of declaring them in KEYS (the fan-out chunk, one
+call writing a whole chunk of followers' feed entries, and the bulk follower import); the
+CREATE_JOB script (a live, its job and the pending set, created together); and the MULTI
+transactions that write a relation's two users, a thread with its members' boxes, or a
+message with its post. On a Cluster they would become pipelines grouped by slot, giving up
+their atomicity. Everything else touches one slot per command.
 """
 
 from __future__ import annotations
@@ -119,6 +122,20 @@ def text(value: Any, default: str = "") -> str:
 # count; returns {added, cursor, followers read, [user, nodes, ...] for added users online}.
 # Feed keys are derived from follower ids inside the script (one call per chunk, tiny replies):
 # fine on standalone or replicated Redis, not on Redis Cluster (see the module docstring).
+# KEYS: the live, the new job, the pending jobs. ARGV: share id, live id, sender, seq.
+# A live has one all-followers job: whoever claims the live's "fs" first creates it, in the
+# same step, so concurrent shares cannot create two and a crash cannot leave half of one.
+# Returns the share id of the live's job (an earlier one, or this one).
+CREATE_JOB = """
+local existing = redis.call('HGET', KEYS[1], 'fs')
+if existing and existing ~= '' then return existing end
+redis.call('HSET', KEYS[1], 'fs', ARGV[1])
+redis.call('HSET', KEYS[2], 'live', ARGV[2], 'sender', ARGV[3], 'seq', ARGV[4],
+           'cursor', '', 'delivered', 0, 'done', 0)
+redis.call('SADD', KEYS[3], ARGV[1])
+return ARGV[1]
+"""
+
 FANOUT_CHUNK = """
 local share, seq, limit, cursor = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local prefix, suffix = ARGV[5], ARGV[6]

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import redis.asyncio as aioredis
 
+from directlive.errors import Unavailable
 from fanout import redis_keys as k
 from fanout.models import (
     INBOX,
@@ -50,6 +51,7 @@ class RedisStore(RedisPostsMixin, Store):
         self._presence = self._r.register_script(k.PRESENCE_UPDATE)
         self._add_members = self._r.register_script(k.ADD_MEMBERS)
         self._import = self._r.register_script(k.IMPORT_FOLLOWERS)
+        self._create_job = self._r.register_script(k.CREATE_JOB)
 
     # -- users -------------------------------------------------------------------------------
     async def ensure_user(self, user: str) -> None:
@@ -343,19 +345,15 @@ class RedisStore(RedisPostsMixin, Store):
 
     # -- share to all followers --------------------------------------------------------------
     async def create_job(self, job: FanoutJob) -> FanoutJob:
-        if not await self._r.hsetnx(k.live(job.live_id), "fs", job.share_id):
-            existing = _S(await self._r.hget(k.live(job.live_id), "fs"))
-            if existing:
-                found = await self.get_job(existing)
-                assert found is not None
-                return found
-            await self._r.hset(k.live(job.live_id), "fs", job.share_id)
-        fields = {"live": job.live_id, "sender": job.sender, "seq": job.seq}
-        pipe = self._r.pipeline(transaction=True)
-        pipe.hset(k.job(job.share_id), mapping={**fields, "cursor": "", "delivered": 0, "done": 0})
-        pipe.sadd(k.JOBS, job.share_id)
-        await pipe.execute()
-        return job
+        keys = [k.live(job.live_id), k.job(job.share_id), k.JOBS]
+        args: list[str | int] = [job.share_id, job.live_id, job.sender, job.seq]
+        winner = _S(await self._create_job(keys=keys, args=args))
+        if winner == job.share_id:
+            return job
+        found = await self.get_job(winner)
+        if found is None:
+            raise Unavailable(f"the live's fan-out job {winner} is missing", code="job_missing")
+        return found
 
     async def get_job(self, share_id: str) -> FanoutJob | None:
         raw = await self._r.hgetall(k.job(share_id))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from directlive.errors import BadRequest, Conflict, Forbidden, NotFound
 from fanout import Fanout, Store
+from fanout.models import FanoutJob
 from tests.fanout.conftest import Audience, Inbox
 from tests.fanout.test_events import until
 
@@ -196,3 +199,16 @@ async def test_a_restarted_node_ends_its_lives_and_forgets_its_presence(
     await until(lambda: ended in inbox.events["bob"])
     await restarted.close()
     await other.close()
+
+
+async def test_concurrent_job_creation_makes_one_job_per_live(fo: Fanout) -> None:
+    await fo.start_live("alice", "L1")
+    jobs = [FanoutJob(f"S{n}", "L1", "alice", seq=n) for n in range(5)]
+    created = await asyncio.gather(*(fo.store.create_job(job) for job in jobs))
+    share_ids = {job.share_id for job in created}
+    assert len(share_ids) == 1, share_ids
+    assert (await fo.get_live("L1")).followers_share in share_ids
+    [winner] = share_ids
+    assert await fo.store.get_job(winner) is not None
+    pending = set(await fo.store.pending_jobs())
+    assert pending & {job.share_id for job in jobs} == {winner}
