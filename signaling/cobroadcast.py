@@ -46,6 +46,11 @@ class CoBroadcast:
         """A viewer session negotiated over ``connection``: it can renegotiate there."""
         self._owners[session_id] = connection
 
+    def drop_connection(self, connection: Connection) -> None:
+        """A socket closed: its sessions can no longer be renegotiated through it."""
+        for session_id in [s for s, c in self._owners.items() if c is connection]:
+            del self._owners[session_id]
+
     def forget(self, session_id: str) -> None:
         self._owners.pop(session_id, None)
         self._locks.pop(session_id, None)

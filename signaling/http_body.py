@@ -44,3 +44,11 @@ async def read_json(request: web.Request, limit: int) -> object:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from exc
+
+
+def query_limit(request: web.Request, default: int, maximum: int) -> int:
+    """``?limit=``: an ASCII whole number in 1..maximum (``bad_limit`` otherwise)."""
+    raw = request.query.get("limit", str(default))
+    if not (raw.isascii() and raw.isdecimal()) or not 1 <= int(raw) <= maximum:
+        raise BadRequest(f"limit must be 1..{maximum}", code="bad_limit")
+    return int(raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 
 from directlive.errors import Conflict, Forbidden, NotFound
 from fanout import Fanout
@@ -43,6 +44,10 @@ class LiveService:
             streamer, fanout, self.room, on_guest_published=self._guest_published
         )
         self.recordings: LiveRecordings | None = None
+        self._starting: set[str] = set()
+        """Hosts whose go-live is being negotiated (not yet in the streamer's lives)."""
+        self._joining: Counter[tuple[str, str]] = Counter()
+        """(live, user) viewer sessions being negotiated, counted against the cap."""
 
     async def go_live(
         self, host: str, offer_sdp: str, *, whip: bool = False, record: bool = False
@@ -52,19 +57,26 @@ class LiveService:
         A host is live once at a time: a live of theirs still sending is a conflict, and one
         waiting out its grace period after a dropped connection is ended and replaced.
         """
-        for media in self.streamer.lives():
-            if media.host != host:
-                continue
-            if not self.streamer.in_grace(media.live_id):
-                raise Conflict("you are already live", code="already_live")
-            await self.finish(media.live_id, reason="replaced_by_new_live")
-        live_id = self.streamer.new_live_id()
-        await self.fanout.start_live(host, live_id)
+        if host in self._starting:
+            raise Conflict("you are already going live", code="already_live")
+        self._starting.add(host)
         try:
+            for media in self.streamer.lives():
+                if media.host != host:
+                    continue
+                if not self.streamer.in_grace(media.live_id):
+                    raise Conflict("you are already live", code="already_live")
+                await self.finish(media.live_id, reason="replaced_by_new_live")
+            live_id = self.streamer.new_live_id()
+            # Media first: a refused offer (bad_sdp, no_media, codec_unsupported) writes nothing.
             answer = await self.streamer.publish(live_id, host, offer_sdp, whip=whip)
-        except BaseException:
-            await self.fanout.end_live(live_id)
-            raise
+            try:
+                await self.fanout.start_live(host, live_id)
+            except BaseException:
+                await self.streamer.end(live_id)
+                raise
+        finally:
+            self._starting.discard(host)
         if self.recordings is not None:
             await self.recordings.live_started(live_id, host, self.streamer.get(live_id), record)
         log.info("live.start live=%s user=%s", live_id, host)
@@ -110,15 +122,22 @@ class LiveService:
         there when a guest comes on.
         """
         await self.fanout.authorize_watch(viewer, live_id, via_thread)
+        key = (live_id, viewer)
+        held = self._joining[key]
         with contextlib.suppress(NotFound):
-            held = [s for s in self.streamer.get(live_id).viewers.values() if s.user == viewer]
-            if len(held) >= self.max_sessions_per_viewer:
-                raise Conflict(
-                    f"at most {self.max_sessions_per_viewer} viewer sessions per live; "
-                    "leave one first",
-                    code="too_many_sessions",
-                )
-        session_id, answer = await self.streamer.watch(live_id, viewer, offer_sdp, participant)
+            held += sum(s.user == viewer for s in self.streamer.get(live_id).viewers.values())
+        if held >= self.max_sessions_per_viewer:
+            raise Conflict(
+                f"at most {self.max_sessions_per_viewer} viewer sessions per live; leave one first",
+                code="too_many_sessions",
+            )
+        self._joining[key] += 1  # sessions still negotiating count too
+        try:
+            session_id, answer = await self.streamer.watch(live_id, viewer, offer_sdp, participant)
+        finally:
+            self._joining[key] -= 1
+            if not self._joining[key]:
+                del self._joining[key]
         if owner is not None:
             self.cobroadcast.own(session_id, owner)
             self.room.join(live_id, owner)

@@ -15,7 +15,7 @@ from aiohttp import web
 from directlive.errors import BadRequest, Conflict, NotFound
 from fanout.post_models import Recording
 from signaling.appkeys import CONFIG, FANOUT, RECORDINGS, USER
-from signaling.http_body import read_json
+from signaling.http_body import query_limit, read_json
 
 
 def recording_json(recording: Recording) -> dict[str, object]:
@@ -46,10 +46,8 @@ def recording_json(recording: Recording) -> dict[str, object]:
 def paging(request: web.Request) -> tuple[str, int]:
     """``?cursor=&limit=`` as the social API pages (``bad_limit`` outside 1..max)."""
     config = request.app[FANOUT].config
-    raw = request.query.get("limit", str(config.page_limit))
-    if not raw.isdigit() or not 1 <= int(raw) <= config.max_page:
-        raise BadRequest(f"limit must be 1..{config.max_page}", code="bad_limit")
-    return request.query.get("cursor", ""), int(raw)
+    limit = query_limit(request, config.page_limit, config.max_page)
+    return request.query.get("cursor", ""), limit
 
 
 async def json_object(request: web.Request) -> Mapping[str, Any]:

@@ -123,4 +123,5 @@ class RoomEvents:
             connection.send(event)
         for connection in host_sockets:
             connection.send({**event, "viewers": viewers})
+        self.events_queued += len(self.connections(live_id) | host_sockets)
         return len(viewers)

@@ -111,8 +111,7 @@ async def _decide(
     elif action == "guest.remove":
         await lives.cobroadcast.remove_guest(host, live_id, target)
     else:  # viewer.remove
-        was_guest = target in (await fanout.get_live(live_id)).guests
+        if target in (await fanout.get_live(live_id)).guests:
+            await lives.cobroadcast.remove_guest(host, live_id, target)  # stops their media
         await rooms.remove_viewer(host, live_id, target)
-        if was_guest:
-            await lives.cobroadcast.remove_guest(host, live_id, target)
         await lives.evict(live_id, target, "removed_by_host")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from directlive.errors import BadRequest, NotFound
+from directlive.errors import NotFound
 from signaling.appkeys import FANOUT, LIVES, USER
+from signaling.http_body import query_limit
 
 
 async def get_room(request: web.Request) -> web.Response:
@@ -39,11 +40,9 @@ async def get_room(request: web.Request) -> web.Response:
 
 
 async def get_comments(request: web.Request) -> web.Response:
-    raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
-        raise BadRequest("limit must be 1..500", code="bad_limit")
+    limit = query_limit(request, 50, 500)
     comments = await request.app[FANOUT].rooms.recent_comments(
-        request[USER], request.match_info["live_id"], int(raw)
+        request[USER], request.match_info["live_id"], limit
     )
     return web.json_response({"comments": [c.to_json() for c in comments]})
 

@@ -20,7 +20,7 @@ from fanout.models import Message, Page, Thread
 from fanout.post_render import post_json
 from fanout.store import UserList
 from signaling.appkeys import CONFIG, FANOUT, USER
-from signaling.http_body import read_json
+from signaling.http_body import query_limit, read_json
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_JSON_LIMIT = 64 * 1024
@@ -107,10 +107,8 @@ async def parse_share(request: web.Request) -> ShareBody:
 
 
 def _paging(request: web.Request, fanout: Fanout) -> tuple[str, int]:
-    raw = request.query.get("limit", str(fanout.config.page_limit))
-    if not raw.isdigit() or not 1 <= int(raw) <= fanout.config.max_page:
-        raise BadRequest(f"limit must be 1..{fanout.config.max_page}", code="bad_limit")
-    return request.query.get("cursor", ""), int(raw)
+    limit = query_limit(request, fanout.config.page_limit, fanout.config.max_page)
+    return request.query.get("cursor", ""), limit
 
 
 # -- rendering -------------------------------------------------------------------------------

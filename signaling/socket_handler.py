@@ -8,7 +8,7 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from directlive.errors import BadRequest, DirectliveError, Unauthorized
+from directlive.errors import BadRequest, DirectliveError, RateLimited, Unauthorized
 from signaling.appkeys import CONFIG, FANOUT, HUB, LIVES, TOKENS, USER
 from signaling.hub import Connection
 from signaling.messages import (
@@ -29,6 +29,8 @@ from signaling.room_handlers import handle_room_message
 log = logging.getLogger("directlive.signaling")
 
 AUTH_TIMEOUT = 10.0
+MAX_PENDING_REQUESTS = 16
+"""Requests one socket may have in progress (each watch or go-live is a peer connection)."""
 Reply = dict[str, object]
 
 
@@ -64,21 +66,24 @@ async def handle_socket(request: web.Request) -> web.WebSocketResponse:
         user = await _authenticate(request, ws)
     except DirectliveError as error:
         log.info("socket auth refused code=%s", error.code)
-        await ws.send_json(error_message(error, None))
-        await ws.close(code=4001, message=error.code.encode())
+        if not ws.closed:  # the client may already be gone
+            with contextlib.suppress(ConnectionError):
+                await ws.send_json(error_message(error, None))
+                await ws.close(code=4001, message=error.code.encode())
         return ws
     fanout = request.app[FANOUT]
     await fanout.ensure_user(user)
     connection = Connection(user, ws, config.socket_outbox_limit, request.transport)
     hub = request.app[HUB]
-    if hub.add(connection):
-        await fanout.user_online(user)
-    connection.send({"type": "hello", "user": user})
-    log.info("socket open user=%s conn=%d", user, connection.id)
     try:
+        if hub.add(connection):
+            await fanout.user_online(user)
+        connection.send({"type": "hello", "user": user})
+        log.info("socket open user=%s conn=%d", user, connection.id)
         await _serve(request, ws, connection)
     finally:
         request.app[LIVES].room.drop_connection(connection)
+        request.app[LIVES].cobroadcast.drop_connection(connection)
         if hub.remove(connection):
             await fanout.user_offline(user)
         await connection.close()
@@ -102,6 +107,13 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, connection: Co
                 log.info("socket bad message user=%s code=%s", connection.user, error.code)
                 connection.send(error_message(error, request_id_of(frame.data)))
                 continue
+            if len(pending) >= MAX_PENDING_REQUESTS:
+                busy = RateLimited(
+                    f"at most {MAX_PENDING_REQUESTS} requests in progress per socket",
+                    code="rate_limited",
+                )
+                connection.send(error_message(busy, envelope.request_id))
+                continue
             task = asyncio.ensure_future(_dispatch(request, connection, envelope))
             pending.add(task)
             task.add_done_callback(pending.discard)
@@ -122,14 +134,8 @@ async def _dispatch(request: web.Request, connection: Connection, envelope: Enve
         return
     except Exception:
         log.exception("socket handler failed user=%s", connection.user)
-        connection.send(
-            {
-                "type": "error",
-                "code": "internal",
-                "message": "internal error",
-                "id": envelope.request_id,
-            }
-        )
+        internal = DirectliveError("internal error", code="internal")
+        connection.send(error_message(internal, envelope.request_id))
         return
     if envelope.request_id is not None:
         reply["id"] = envelope.request_id

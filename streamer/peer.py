@@ -62,12 +62,12 @@ async def add_remote_candidate(pc: RTCPeerConnection, candidate: str, sdp_mid: s
     if not candidate:
         return
     line = candidate.removeprefix("a=").removeprefix("candidate:")
-    if not remote_candidate_allowed(f"a=candidate:{line}"):
-        return
     try:
         parsed = candidate_from_sdp(line)
-    except (ValueError, IndexError) as exc:
-        raise BadRequest(f"malformed ICE candidate: {exc}", code="bad_candidate") from exc
+    except (ValueError, IndexError, AssertionError) as exc:  # aiortc asserts on short lines
+        raise BadRequest(f"malformed ICE candidate: {candidate!r}", code="bad_candidate") from exc
+    if not remote_candidate_allowed(f"a=candidate:{line}"):
+        return
     parsed.sdpMid = sdp_mid
     if sdp_mid is None:
         parsed.sdpMLineIndex = 0

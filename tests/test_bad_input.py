@@ -85,6 +85,8 @@ async def test_bad_http_requests_get_precise_errors_and_the_live_goes_on(
         ),
         ("GET", "/nosuchpath", server.auth("eve"), "", (404, "not_found")),
         ("GET", "/metrics", {}, "", (401, "missing_token")),
+        ("GET", "/api/inbox?limit=%C2%B2", server.auth("eve"), "", (400, "bad_limit")),
+        ("GET", "/api/inbox?limit=0", server.auth("eve"), "", (400, "bad_limit")),
     ]
     try:
         for method, path, headers, body, expected in cases:
@@ -92,6 +94,12 @@ async def test_bad_http_requests_get_precise_errors_and_the_live_goes_on(
                 assert await error_of(response) == expected, (method, path, expected)
         async with http.get(url + "/healthz") as response:
             assert response.status == 200
+        alice = await server.socket("alice")
+        garbage = await alice.request(
+            {"type": "ice", "live_id": live_id, "candidate": "candidate:x"}
+        )
+        await alice.close()
+        assert (garbage["type"], garbage["code"]) == ("error", "bad_candidate")
         before = len(viewer.received.counters)
         await wait_for(lambda: len(viewer.received.counters) > before + 15, 10, "frames go on")
     finally:

@@ -163,3 +163,29 @@ async def test_a_guest_publishes_over_whip_and_leaves_with_delete(server: Runnin
         if guest_pc is not None:
             await guest_pc.close()
         await host_pc.close()
+
+
+async def test_the_host_removes_a_guest_from_the_live_for_good(server: RunningServer) -> None:
+    await sign_in(server, "alice", "bob")
+    live_id, host_pc = await go_live(server, "alice")
+    alice, bob = await server.socket("alice"), await server.socket("bob")
+    guest_pc: RTCPeerConnection | None = None
+    try:
+        await alice.request({"type": "join.invite", "live_id": live_id, "user": "bob"})
+        await bob.request({"type": "join.request", "live_id": live_id})
+        guest_pc = guest = await guest_publishes(bob, live_id)
+        await alice.next_of("live.participant.added", live_id=live_id, user="bob")
+        removed = await alice.request({"type": "viewer.remove", "live_id": live_id, "user": "bob"})
+        assert removed["type"] == "viewer.remove.ok", removed
+        await alice.next_of("live.participant.removed", live_id=live_id, user="bob")
+        evicted = await bob.next_of("live.evicted", live_id=live_id)
+        assert evicted["code"] == "removed_by_host"
+        await wait_for(lambda: guest.connectionState == "closed", 10, "the guest's media cut")
+        again = await bob.request({"type": "join.request", "live_id": live_id})
+        assert again["code"] == "removed_by_host"
+    finally:
+        await alice.close()
+        await bob.close()
+        if guest_pc is not None:
+            await guest_pc.close()
+        await host_pc.close()
