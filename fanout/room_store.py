@@ -62,7 +62,8 @@ class MemoryRoomStore(RoomStore):
         self._sets: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._comments: dict[str, deque[Comment]] = {}
         self._seq: dict[str, int] = defaultdict(int)
-        self._hits: dict[tuple[str, int], int] = defaultdict(int)
+        self._hits: dict[float, tuple[int, dict[str, int]]] = {}
+        """Per window size: the current window and its counts."""
 
     async def settings(self, live_id: str) -> RoomSettings:
         return self._settings.get(live_id, RoomSettings())
@@ -110,6 +111,10 @@ class MemoryRoomStore(RoomStore):
         return list(self._comments.get(live_id, ()))[-limit:] if limit > 0 else []
 
     async def count_hit(self, key: str, window: float) -> int:
-        slot = (key, int(time.time() // window))
-        self._hits[slot] += 1
-        return self._hits[slot]
+        current = int(time.time() // window)
+        slot, hits = self._hits.get(window, (current, {}))
+        if slot != current:
+            hits = {}  # past windows are never read again: drop them, memory stays bounded
+        hits[key] = hits.get(key, 0) + 1
+        self._hits[window] = (current, hits)
+        return hits[key]
