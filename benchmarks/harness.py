@@ -61,20 +61,43 @@ class ProcessSample:
     rss_mb: float
     system_seconds: float = 0.0
     """The kernel's share of ``cpu_seconds`` (syscalls, and loopback delivery they run)."""
+    processes: int = 1
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a server's media workers)."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        parent = tree[index]
+        index += 1
+        with suppress(OSError):
+            for task in os.listdir(f"/proc/{parent}/task"):
+                with open(f"/proc/{parent}/task/{task}/children") as children:
+                    tree.extend(int(child) for child in children.read().split())
+    return tree
 
 
 def sample_process(pid: int) -> ProcessSample:
-    """User+system CPU time of every thread of ``pid``, and its resident memory."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+    """User+system CPU time of every thread of ``pid`` and of its descendant processes
+    (the media workers), and their resident memory."""
     ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    rss_kb = 0
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                rss_kb = int(line.split()[1])
-    return ProcessSample(cpu, rss_kb / 1024, int(fields[12]) / ticks)
+    total = ProcessSample(0.0, 0.0, 0.0, processes=0)
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            rss_kb = 0
+            with open(f"/proc/{member}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        rss_kb = int(line.split()[1])
+        except OSError:
+            continue  # it exited meanwhile
+        total.cpu_seconds += (int(fields[11]) + int(fields[12])) / ticks
+        total.system_seconds += int(fields[12]) / ticks
+        total.rss_mb += rss_kb / 1024
+        total.processes += 1
+    return total
 
 
 @dataclass
@@ -94,17 +117,19 @@ def run_server(
     timeout: float = 30.0,
     extra: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    media_workers: int = 1,
 ) -> Iterator[Server]:
     """Start the server (``directlive`` or ``relay``) pinned to ``core``; stop it at exit.
 
-    ``env`` adds environment variables (e.g. ``DIRECTLIVE_FAST_FORWARDING=0``)."""
+    ``env`` adds environment variables (e.g. ``DIRECTLIVE_FAST_FORWARDING=0``). The server
+    runs ``media_workers`` worker processes (all on ``core``, as its children)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="directlive-bench-") as data_dir:
         if kind == "directlive":
             command = [
                 *(sys.executable, "-m", "signaling.cli", "serve", "--port", str(port)),
                 *("--data-dir", data_dir, "--ice-address", "127.0.0.1"),
-                *("--log-level", "WARNING"),
+                *("--log-level", "WARNING", "--media-workers", str(media_workers)),
                 *extra,
             ]
         else:

@@ -42,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--codec", choices=("vp8", "h264"), default="vp8")
     parser.add_argument("--baseline", action="store_true", help="also run MediaRelay")
     parser.add_argument("--processes", type=int, default=0, help="viewer processes (0: auto)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="the server's media worker processes (--media-workers; 0: viewers in its main "
+        "process); CPU is summed over the server and its workers",
+    )
     parser.add_argument("--join-concurrency", type=int, default=8, help="per viewer process")
     parser.add_argument(
         "--viewer",
@@ -148,7 +155,7 @@ def run_load(
     workers: list[Worker] = []
     publisher: Worker | None = None
     env = {FAST_FORWARDING_ENV: "1" if fast_forwarding else "0"}
-    with run_server(kind, server_core, env=env) as server:
+    with run_server(kind, server_core, env=env, media_workers=args.workers) as server:
         try:
             publisher = spawn(publisher_worker, server.url, loop, False)
             live_id = publisher.receive(60, "the publisher going live")[1]
@@ -203,6 +210,7 @@ def run_load(
         "server_cpu_ms_per_viewer_s": round(cpu_ms / (viewers * window.seconds), 3),
         **{k: v for k, v in figures.items() if k != "frames_delivered"},
         "server_rss_mb": round(after.rss_mb, 1),
+        "server_processes": after.processes,
         "server_cpu_percent_of_core": round(cpu_ms / 10 / window.seconds, 1),
         "server_cpu_system_share": round(
             (after.system_seconds - before.system_seconds) * 1000 / cpu_ms, 2
@@ -231,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": args.seconds,
         "video_kbps": round(loop.video_kbps),
         "viewer_processes": processes,
+        "media_workers": args.workers,
         "viewer_kind": args.viewer,
         **run_load(
             "directlive",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -37,7 +38,12 @@ from signaling.room_routes import add_room_routes
 from signaling.social_routes import add_social_routes
 from signaling.socket_handler import handle_socket
 from signaling.whip_whep import add_media_routes
-from streamer import Streamer, ViewerSession, check_aiortc_internals, configure_host_addresses
+from streamer import (
+    AnyViewerSession,
+    Streamer,
+    check_aiortc_internals,
+    configure_host_addresses,
+)
 
 log = logging.getLogger("directlive.signaling")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -70,14 +76,14 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
     async def on_live_lost(live_id: str) -> None:
         await app[LIVES].on_live_lost(live_id)
 
-    async def on_viewer_gone(session: ViewerSession) -> None:
+    async def on_viewer_gone(session: AnyViewerSession) -> None:
         await app[LIVES].on_viewer_gone(session)
 
     async def on_participant_lost(live_id: str, user: str) -> None:
         await app[LIVES].on_participant_lost(live_id, user)
 
     app[STREAMER] = Streamer(
-        config.media,
+        replace(config.media, ice_addresses=config.ice_addresses),
         on_live_lost=on_live_lost,
         on_viewer_gone=on_viewer_gone,
         on_participant_lost=on_participant_lost,
@@ -118,6 +124,7 @@ async def _run_planes(app: web.Application) -> AsyncIterator[None]:
     await app[RECORDINGS].recover()
     await asyncio.to_thread(remove_partial_uploads, app[CONFIG].data_dir)
     await app[LIVES].start()
+    app[STREAMER].start()
     app[READY].set()
     log.info("ready node=%s store=%s", app[CONFIG].node_id, type(app[STORE]).__name__)
     yield

@@ -17,6 +17,7 @@ from fanout import RoomConfig
 from signaling.auth import DEFAULT_TTL, TokenIssuer, load_secret
 from signaling.config import ServerConfig
 from streamer import MediaConfig
+from streamer.worker_pool import default_worker_count
 
 BENCHMARKS = ("fanout", "viewers", "join", "comments", "record")
 
@@ -52,6 +53,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     serve.add_argument(
         "--record", action="store_true", help="record every live into DATA_DIR/recordings"
+    )
+    serve.add_argument(
+        "--media-workers",
+        type=int,
+        default=default_worker_count(),
+        metavar="N",
+        help="worker processes serving viewers (default: one per core); 0: in this process",
     )
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument(
@@ -91,7 +99,9 @@ def serve(args: argparse.Namespace) -> int:
         node_id=args.node_id or f"{socket.gethostname()}:{args.port}",
         cors_origins=tuple(args.cors_origin),
         ice_addresses=tuple(args.ice_address),
-        media=MediaConfig(publisher_grace_seconds=args.publisher_grace),
+        media=MediaConfig(
+            publisher_grace_seconds=args.publisher_grace, workers=max(0, args.media_workers)
+        ),
         room=RoomConfig(max_guests=args.max_guests, comments_per_window=args.comments_per_10s),
         record_all=args.record,
         dev=args.dev,

@@ -17,7 +17,6 @@ from fanout import Fanout
 from signaling.hub import Connection
 from signaling.room_events import RoomEvents
 from streamer import Streamer
-from streamer.renegotiation import accept_answer, offer_new_sources
 
 log = logging.getLogger("directlive.signaling")
 
@@ -98,7 +97,7 @@ class CoBroadcast:
                 return
             if connection is None:
                 return
-            offer = await offer_new_sources(session, live.sources(session.participant))
+            offer = await session.offer_sources(live.sources(session.participant))
             if offer is None:
                 return
             applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -131,7 +130,7 @@ class CoBroadcast:
         applied = self._answers.get(session_id)
         if applied is None or applied.done():
             raise Conflict("no offer is waiting for an answer", code="no_pending_offer")
-        await accept_answer(session, sdp)
+        await session.accept_answer(sdp)
         applied.set_result(None)
 
     async def remove_guest(self, actor: str, live_id: str, user: str) -> None:

@@ -12,7 +12,7 @@ from signaling.cobroadcast import CoBroadcast
 from signaling.hub import Connection, Hub
 from signaling.live_recordings import LiveRecordings
 from signaling.room_events import RoomEvents
-from streamer import Streamer, ViewerSession
+from streamer import AnyViewerSession, Streamer
 from streamer.peer import add_remote_candidate
 
 log = logging.getLogger("directlive.signaling")
@@ -172,13 +172,12 @@ class LiveService:
             publisher = live.publishers.get(user)
             if publisher is None:
                 raise NotFound("you are not publishing to this live", code="session_not_found")
-            pc = publisher.pc
-        else:
-            session = self.streamer.session(live_id, session_id)
-            if session.user != user:
-                raise Forbidden("this viewer session is someone else's", code="not_your_session")
-            pc = session.pc
-        await add_remote_candidate(pc, candidate, sdp_mid)
+            await add_remote_candidate(publisher.pc, candidate, sdp_mid)
+            return
+        session = self.streamer.session(live_id, session_id)
+        if session.user != user:
+            raise Forbidden("this viewer session is someone else's", code="not_your_session")
+        await session.add_candidate(candidate, sdp_mid)
 
     async def _guest_published(self, live_id: str, user: str) -> None:
         if self.recordings is not None:
@@ -190,7 +189,7 @@ class LiveService:
     async def on_participant_lost(self, live_id: str, user: str) -> None:
         await self.cobroadcast.participant_lost(live_id, user)
 
-    async def on_viewer_gone(self, session: ViewerSession) -> None:
+    async def on_viewer_gone(self, session: AnyViewerSession) -> None:
         self.cobroadcast.forget(session.session_id)
         self.room.viewers_changed(session.live_id)
 

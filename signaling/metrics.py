@@ -22,11 +22,22 @@ class DirectliveCollector(Collector):
         self._room = room
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        stats = self._streamer.stats
+        stats = self._streamer.forwarding_totals()
         lives = self._streamer.lives()
         yield GaugeMetricFamily("directlive_lives", "Lives with media on this node", len(lives))
         yield GaugeMetricFamily(
             "directlive_viewers", "Viewer sessions on this node", self._streamer.viewer_count
+        )
+        workers = self._streamer.workers
+        yield GaugeMetricFamily(
+            "directlive_media_workers",
+            "Media worker processes running (0: viewers are served in the main process)",
+            len(workers.links()) if workers is not None else 0,
+        )
+        yield CounterMetricFamily(
+            "directlive_media_worker_restarts",
+            "Media worker processes that died and were started again",
+            workers.restarts if workers is not None else 0,
         )
         yield GaugeMetricFamily(
             "directlive_sockets", "Open signaling sockets", len(self._hub.connections())
@@ -56,5 +67,6 @@ class DirectliveCollector(Collector):
 async def get_metrics(request: web.Request) -> web.Response:
     registry = CollectorRegistry()
     app = request.app
+    await app[STREAMER].refresh_forwarding_stats()
     registry.register(DirectliveCollector(app[STREAMER], app[HUB], app[LIVES].room))
     return web.Response(body=generate_latest(registry), content_type="text/plain", charset="utf-8")

@@ -9,9 +9,10 @@ from streamer.live import MediaLive
 from streamer.stats import ForwardingStats
 from streamer.streamer import Streamer
 from streamer.tap import check_aiortc_internals
-from streamer.viewer import ViewerSession
+from streamer.viewer import AnyViewerSession, ViewerSession
 
 __all__ = [
+    "AnyViewerSession",
     "ForwardingStats",
     "MediaConfig",
     "MediaLive",

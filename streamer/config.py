@@ -25,6 +25,12 @@ class MediaConfig:
     """Frames a viewer's queue may hold before it drops to the next keyframe."""
     max_viewers_per_live: int = 10_000
     """Viewer sessions one live accepts on this node."""
+    workers: int = 0
+    """Media worker processes serving viewers (``streamer.worker_pool``); 0 serves them in
+    this process. ``directlive serve`` defaults to one per core."""
+    ice_addresses: tuple[str, ...] = ()
+    """Host candidate addresses the workers offer (``streamer.ice``); empty: aioice's
+    choice plus 127.0.0.1."""
     fast_forwarding: bool = field(default_factory=default_fast_forwarding)
     """Send RTP with ``streamer.rtp_forwarder`` (synchronous, one pass per frame for every
     viewer) instead of aiortc's per-packet sender loop fed by our packer."""

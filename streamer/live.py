@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from streamer.publisher import PublisherSession
-from streamer.viewer import SourceWithCodec, ViewerSession
+from streamer.viewer import AnyViewerSession, SourceWithCodec
 
 
 @dataclass
@@ -18,7 +18,7 @@ class MediaLive:
     """The participant whose departure ends the live."""
     publishers: dict[str, PublisherSession] = field(default_factory=dict)
     """Publishing participants by user id (the host first, then guests)."""
-    viewers: dict[str, ViewerSession] = field(default_factory=dict)
+    viewers: dict[str, AnyViewerSession] = field(default_factory=dict)
     """Viewer sessions by session id."""
 
     def sources(self, participant: str | None = None) -> list[SourceWithCodec]:

@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from streamer.frames import EncodedFrame, is_keyframe
 from streamer.stats import ForwardingStats
 from streamer.viewer_track import ViewerTrack
 
 KeyframeRequester = Callable[[], None]
+
+
+class FrameSink(Protocol):
+    """Takes every frame of a source as it arrives (a worker process's feed)."""
+
+    def frame(self, frame: EncodedFrame) -> None: ...
+
+    def source_closed(self) -> None: ...
 
 
 class TrackSource:
@@ -45,6 +54,7 @@ class TrackSource:
         self._viewer_queue_limit = viewer_queue_limit
         self._gop: list[EncodedFrame] = []
         self._viewers: set[ViewerTrack] = set()
+        self._sinks: list[FrameSink] = []
         self._picture_id = 0
         self._last_keyframe_request = -float("inf")
         self._pending_request: asyncio.TimerHandle | None = None
@@ -59,6 +69,15 @@ class TrackSource:
         """Whether a new viewer can start at once from the cached GOP."""
         return bool(self._gop)
 
+    @property
+    def gop(self) -> list[EncodedFrame]:
+        """The frames since the latest keyframe (video), what a new viewer starts from."""
+        return list(self._gop)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def push(self, data: bytes, timestamp: int) -> None:
         """Take one complete encoded frame from the publisher and offer it to every viewer."""
         if self._closed:
@@ -67,8 +86,15 @@ class TrackSource:
         frame = EncodedFrame(data, timestamp, keyframe, picture_id=self._picture_id)
         self._picture_id = (self._picture_id + 1) & 0x7FFF
         self._stats.frames_received += 1
+        self.push_frame(frame)
+
+    def push_frame(self, frame: EncodedFrame) -> None:
+        """Offer a frame already cut and numbered (by ``push``, or by the node's main process
+        for a worker's copy of the source) to every viewer and sink."""
+        if self._closed:
+            return
         if self.kind == "video":
-            if keyframe:
+            if frame.keyframe:
                 self._gop = [frame]
             elif self._gop and len(self._gop) < self._gop_limit:
                 self._gop.append(frame)
@@ -76,6 +102,18 @@ class TrackSource:
                 self._gop = []
         for viewer in self._viewers:
             viewer.offer(frame)
+        for sink in self._sinks:
+            sink.frame(frame)
+
+    def add_sink(self, sink: FrameSink) -> None:
+        """Send ``sink`` every frame from now on; the caller sends it ``gop`` first."""
+        if self._closed:
+            raise RuntimeError("track source is closed")
+        self._sinks.append(sink)
+
+    def remove_sink(self, sink: FrameSink) -> None:
+        if sink in self._sinks:
+            self._sinks.remove(sink)
 
     def subscribe(self) -> ViewerTrack:
         """A new viewer track, primed with the cached GOP so it can start at once."""
@@ -128,3 +166,6 @@ class TrackSource:
             viewer.stop()
         self._viewers.clear()
         self._gop = []
+        sinks, self._sinks = self._sinks, []
+        for sink in sinks:
+            sink.source_closed()

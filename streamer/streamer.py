@@ -6,19 +6,25 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import fields
 
 from directlive.errors import Conflict, NotFound
 from streamer.config import MediaConfig
 from streamer.live import MediaLive
 from streamer.publisher import PublisherSession
+from streamer.remote_viewer import RemoteViewerSession
 from streamer.stats import ForwardingStats
-from streamer.viewer import ViewerSession
+from streamer.viewer import AnyViewerSession, ViewerSession
+from streamer.worker_pool import WorkerPool
+from streamer.worker_process import WorkerSettings
 
 log = logging.getLogger("directlive.streamer")
 
 LiveCallback = Callable[[str], Awaitable[None]]
 ParticipantCallback = Callable[[str, str], Awaitable[None]]
-ViewerCallback = Callable[[ViewerSession], Awaitable[None]]
+ViewerCallback = Callable[[AnyViewerSession], Awaitable[None]]
+_COUNTED_BY_MAIN = ("frames_received", "keyframe_requests_upstream")
+"""Counted where the publishers are; a worker's copies of the sources count them again."""
 
 
 class Streamer:
@@ -27,6 +33,9 @@ class Streamer:
     ``on_live_lost(live_id)`` is awaited when the host's connection stayed dead for the
     grace period; ``on_participant_lost(live_id, user)`` when a guest's connection died;
     ``on_viewer_gone(session)`` when a viewer's connection dies by itself.
+
+    With ``config.workers`` > 0, viewers are served by that many worker processes
+    (``streamer.worker_pool``); publishers always stay in this process.
     """
 
     def __init__(
@@ -45,6 +54,37 @@ class Streamer:
         self._on_participant_lost = on_participant_lost
         self._grace_timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.workers: WorkerPool | None = None
+        if self.config.workers > 0:
+            settings = WorkerSettings(
+                ice_addresses=self.config.ice_addresses,
+                fast_forwarding=self.config.fast_forwarding,
+                viewer_queue_limit=self.config.viewer_queue_limit,
+                log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+            )
+            self.workers = WorkerPool(self.config.workers, settings, self._viewer_lost)
+
+    def start(self) -> None:
+        """Start the worker processes now rather than at the first viewer."""
+        if self.workers is not None:
+            self.workers.start()
+
+    async def refresh_forwarding_stats(self) -> None:
+        """Fetch the workers' counters, for ``forwarding_totals``."""
+        if self.workers is not None:
+            await self.workers.refresh_stats()
+
+    def forwarding_totals(self) -> ForwardingStats:
+        """This process's counters plus the workers' (as of ``refresh_forwarding_stats``)."""
+        if self.workers is None:
+            return self.stats
+        remote = self.workers.totals()
+        total = ForwardingStats()
+        for field in fields(ForwardingStats):
+            name = field.name
+            extra = 0 if name in _COUNTED_BY_MAIN else getattr(remote, name)
+            setattr(total, name, getattr(self.stats, name) + extra)
+        return total
 
     @staticmethod
     def new_live_id() -> str:
@@ -112,14 +152,27 @@ class Streamer:
             raise Conflict("the live has no media yet", code="live_not_ready")
         if len(live.viewers) >= self.config.max_viewers_per_live:
             raise Conflict("this live is full on this node", code="live_full")
-        session = ViewerSession(
-            session_id=secrets.token_urlsafe(12),
-            live_id=live_id,
-            user=viewer,
-            on_connection_lost=self._viewer_lost,
-            fast_forwarding=self.config.fast_forwarding,
-            participant=participant,
-        )
+        session_id = secrets.token_urlsafe(12)
+        session: ViewerSession | RemoteViewerSession
+        if self.workers is not None:
+            link = await self.workers.place()
+            session = RemoteViewerSession(
+                session_id=session_id,
+                live_id=live_id,
+                user=viewer,
+                link=link,
+                participant=participant,
+            )
+            link.sessions[session_id] = session
+        else:
+            session = ViewerSession(
+                session_id=session_id,
+                live_id=live_id,
+                user=viewer,
+                on_connection_lost=self._viewer_lost,
+                fast_forwarding=self.config.fast_forwarding,
+                participant=participant,
+            )
         try:
             answer = await session.answer(offer_sdp, sources)
         except BaseException:
@@ -132,13 +185,20 @@ class Streamer:
         log.info("watch live=%s user=%s session=%s", live_id, viewer, session.session_id)
         return session.session_id, answer
 
-    def session(self, live_id: str, session_id: str) -> ViewerSession:
+    def session(self, live_id: str, session_id: str) -> AnyViewerSession:
         session = self.get(live_id).viewers.get(session_id)
         if session is None:
             raise NotFound("no such viewer session", code="session_not_found")
         return session
 
-    async def leave(self, live_id: str, session_id: str) -> ViewerSession:
+    def local_session(self, live_id: str, session_id: str) -> ViewerSession:
+        """A session served in this process (``workers`` = 0), with its peer connection."""
+        session = self.session(live_id, session_id)
+        if not isinstance(session, ViewerSession):
+            raise NotFound("the session is served by a media worker", code="session_not_found")
+        return session
+
+    async def leave(self, live_id: str, session_id: str) -> AnyViewerSession:
         session = self.session(live_id, session_id)
         self.get(live_id).viewers.pop(session_id, None)
         await session.close()
@@ -155,7 +215,7 @@ class Streamer:
             await session.close()
             log.info("participant removed live=%s user=%s", live_id, participant)
 
-    async def end(self, live_id: str) -> list[ViewerSession]:
+    async def end(self, live_id: str) -> list[AnyViewerSession]:
         """Close every session of a live; returns the viewer sessions that were attached."""
         live = self._lives.pop(live_id, None)
         self._cancel_grace(live_id)
@@ -174,6 +234,8 @@ class Streamer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.workers is not None:
+            await self.workers.close()
 
     def _publisher_lost(self, session: PublisherSession) -> None:
         live = self._lives.get(session.live_id)
@@ -208,7 +270,7 @@ class Streamer:
         if timer is not None:
             timer.cancel()
 
-    def _viewer_lost(self, session: ViewerSession) -> None:
+    def _viewer_lost(self, session: AnyViewerSession) -> None:
         live = self._lives.get(session.live_id)
         if live is None or live.viewers.pop(session.session_id, None) is None:
             return

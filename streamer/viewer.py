@@ -4,19 +4,49 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from aiortc import RTCRtpCodecParameters
+from aiortc import RTCRtpCodecParameters, RTCSessionDescription
 
+from directlive.errors import Conflict
 from streamer.codec_choice import pin_viewer_codec
 from streamer.config import default_fast_forwarding
-from streamer.peer import apply_offer, close_quietly, make_answer, new_peer_connection
-from streamer.sender_setup import prepare_sender
+from streamer.peer import (
+    add_remote_candidate,
+    apply_offer,
+    apply_remote,
+    close_quietly,
+    make_answer,
+    new_peer_connection,
+)
+from streamer.sender_setup import capabilities_like, prepare_sender
 from streamer.source import TrackSource
 from streamer.viewer_track import ViewerTrack
 
 log = logging.getLogger("directlive.streamer")
 
 SourceWithCodec = tuple[TrackSource, RTCRtpCodecParameters]
+
+
+class AnyViewerSession(Protocol):
+    """A viewer's connection, in this process (``ViewerSession``) or in a media worker
+    process (``streamer.remote_viewer.RemoteViewerSession``)."""
+
+    session_id: str
+    live_id: str
+    user: str
+    participant: str | None
+
+    async def add_candidate(self, candidate: str, sdp_mid: str | None) -> None:
+        """Trickle ICE from the viewer."""
+
+    async def offer_sources(self, sources: list[SourceWithCodec]) -> str | None:
+        """Add the sources the session does not carry yet; the new offer, or ``None``."""
+
+    async def accept_answer(self, sdp: str) -> None:
+        """The viewer's answer to ``offer_sources``'s offer."""
+
+    async def close(self) -> None: ...
 
 
 class ViewerSession:
@@ -73,6 +103,36 @@ class ViewerSession:
         log.debug("viewer %s of live %s: %s", self.user, self.live_id, state)
         if state in ("failed", "closed") and not self._closed:
             self._on_connection_lost(self)
+
+    async def add_candidate(self, candidate: str, sdp_mid: str | None) -> None:
+        await add_remote_candidate(self.pc, candidate, sdp_mid)
+
+    async def offer_sources(self, sources: list[SourceWithCodec]) -> str | None:
+        """Add a sendonly m-line per source the session does not carry yet and return the
+        new offer, or ``None`` when it carries them all. The caller relays the offer to the
+        client and hands its answer to ``accept_answer``."""
+        # By identity: a guest who publishes again has new sources under the same track ids.
+        carried = {id(source) for source, _ in self.tracks}
+        new = [(source, codec) for source, codec in sources if id(source) not in carried]
+        if not new:
+            return None
+        for source, codec in new:
+            track = source.subscribe()
+            self.tracks.append((source, track))  # before anything can fail: detach() finds it
+            transceiver = self.pc.addTransceiver(track, direction="sendonly")
+            transceiver.setCodecPreferences(capabilities_like(codec))
+            prepare_sender(
+                transceiver.sender, source, codec, track, fast_forwarding=self.fast_forwarding
+            )
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        description = self.pc.localDescription
+        assert description is not None
+        return str(description.sdp)
+
+    async def accept_answer(self, sdp: str) -> None:
+        if self.pc.signalingState != "have-local-offer":
+            raise Conflict("no offer is waiting for an answer", code="no_pending_offer")
+        await apply_remote(self.pc, RTCSessionDescription(sdp=sdp, type="answer"))
 
     def detach(self) -> None:
         """Stop receiving frames (the connection may stay open a moment longer)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -155,6 +156,10 @@ async def go_live(server: RunningServer, host: str) -> tuple[str, RTCPeerConnect
     return live_ids[0], pc
 
 
+MEDIA_WORKERS = int(os.environ.get("DIRECTLIVE_TEST_MEDIA_WORKERS", "2"))
+"""Servers under test serve viewers from worker processes, as ``directlive serve`` does."""
+
+
 def server_config(data_dir: Path, **overrides: object) -> ServerConfig:
     config = ServerConfig(
         port=0,
@@ -162,7 +167,7 @@ def server_config(data_dir: Path, **overrides: object) -> ServerConfig:
         secret=SECRET,
         ice_addresses=("127.0.0.1",),
         cors_origins=("http://app.example",),
-        media=MediaConfig(publisher_grace_seconds=0.5),
+        media=MediaConfig(publisher_grace_seconds=0.5, workers=MEDIA_WORKERS),
     )
     return replace(config, **overrides)  # type: ignore[arg-type]
 

@@ -49,6 +49,7 @@ def test_aiortc_internals_we_rely_on_are_still_there() -> None:
 
 def test_streamer_public_surface() -> None:
     assert sorted(streamer.__all__) == [
+        "AnyViewerSession",
         "ForwardingStats",
         "MediaConfig",
         "MediaLive",

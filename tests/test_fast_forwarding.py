@@ -37,7 +37,7 @@ def watching(streamer: Streamer, live_id: str, user: str, sessions: list[str]) -
 
 
 def video_sender(streamer: Streamer, live_id: str, session_id: str) -> RTCRtpSender:
-    session = streamer.session(live_id, session_id)
+    session = streamer.local_session(live_id, session_id)
     return next(t.sender for t in session.pc.getTransceivers() if t.kind == "video")
 
 
@@ -176,7 +176,7 @@ async def test_a_backed_up_socket_keeps_the_viewer_bounded_then_it_recovers(
         await wait_for(lambda: video_source(streamer.get(live_id)).has_keyframe, 10, "keyframe")
         await viewer.watch(watching(streamer, live_id, "bob", sessions))
         await wait_for(lambda: len(viewer.received.counters) >= 30, 15, "30 decoded frames")
-        session = streamer.session(live_id, sessions[0])
+        session = streamer.local_session(live_id, sessions[0])
         (_, track) = session.tracks[0]
         monkeypatch.setattr(rtp_forwarder, "WRITE_BUFFER_LIMIT", -1)  # every socket "full"
         await wait_for(lambda: track.frames_dropped > 45, 15, "the viewer's queue overflowing")

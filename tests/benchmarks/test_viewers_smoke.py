@@ -32,5 +32,9 @@ def test_bench_viewers_smoke(tmp_path: Path) -> None:
         assert run["fps_mean"] > 0, "no frame reached a viewer"
         assert run["latency_ms_p50"] is not None
     assert result["samples_decoded_ok"] is True
+    # `directlive serve --media-workers 1`: its viewers are served by one worker process,
+    # whose CPU is counted with the main process's.
+    assert result["media_workers"] == 1
+    assert result["server_processes"] == 2
     assert result["ratio_server_cpu_per_viewer_s"] is not None
     assert plot.stat().st_size > 0
