@@ -62,6 +62,8 @@ class ProcessSample:
     system_seconds: float = 0.0
     """The kernel's share of ``cpu_seconds`` (syscalls, and loopback delivery they run)."""
     processes: int = 1
+    main_cpu_seconds: float = 0.0
+    """The server's main process alone (without its media workers)."""
 
 
 def process_tree(pid: int) -> list[int]:
@@ -93,7 +95,10 @@ def sample_process(pid: int) -> ProcessSample:
                         rss_kb = int(line.split()[1])
         except OSError:
             continue  # it exited meanwhile
-        total.cpu_seconds += (int(fields[11]) + int(fields[12])) / ticks
+        cpu = (int(fields[11]) + int(fields[12])) / ticks
+        if member == pid:
+            total.main_cpu_seconds = cpu
+        total.cpu_seconds += cpu
         total.system_seconds += int(fields[12]) / ticks
         total.rss_mb += rss_kb / 1024
         total.processes += 1

@@ -211,6 +211,11 @@ def run_load(
         **{k: v for k, v in figures.items() if k != "frames_delivered"},
         "server_rss_mb": round(after.rss_mb, 1),
         "server_processes": after.processes,
+        "server_cpu_main_process_share": round(
+            (after.main_cpu_seconds - before.main_cpu_seconds) * 1000 / cpu_ms, 2
+        )
+        if cpu_ms > 0
+        else None,
         "server_cpu_percent_of_core": round(cpu_ms / 10 / window.seconds, 1),
         "server_cpu_system_share": round(
             (after.system_seconds - before.system_seconds) * 1000 / cpu_ms, 2
