@@ -1,11 +1,13 @@
 """Sharing a live to all followers: a chunked, pipelined, resumable write-time fan-out.
 
-The job is persisted before the first write. Each chunk is one store round trip that adds the
-recipients' feed entries (idempotent per share and recipient), advances the job's cursor, looks
-up which added recipients are online, and reads the next chunk. A crash at any point is resumed
-from the cursor: the chunk in flight is rewritten, its entries already exist, nobody gets two.
-Between chunks the loop yields, so the event loop is never held for long. A lease keeps two
-nodes from running the same job at once.
+The job is persisted before the first write. Each chunk is one store step that takes the
+followers after the job's stored cursor, adds their feed entries (idempotent per share and
+recipient), advances the cursor and delivered count, and looks up which added recipients are
+online. ``CHUNKS_IN_FLIGHT`` chunks are requested at once, so the store always has the next one
+queued while this node handles a reply (pushes, lease renewal): each takes the followers after
+the cursor it finds when it runs, so they never overlap. A crash at any point is resumed from
+the cursor: a chunk in flight either ran whole or not at all, entries already written are not
+written again, nobody gets two. A lease keeps two nodes from running the same job at once.
 """
 
 from __future__ import annotations
@@ -13,14 +15,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections import deque
+from collections.abc import Mapping
 
 from fanout.events import EventHub
-from fanout.models import FanoutConfig, FanoutJob, LiveInfo
+from fanout.models import ChunkResult, FanoutConfig, FanoutJob, LiveInfo
 from fanout.store import Store
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 30.0
+CHUNKS_IN_FLIGHT = 2
+"""Chunks requested at once, so the store runs one while this node handles another's reply
+(1: strictly one after another)."""
+LEASE_RENEW_CHUNKS = 10
+"""The lease is renewed after every this many chunks."""
 
 
 class FollowerFanout:
@@ -75,21 +84,39 @@ class FollowerFanout:
             "share_id": job.share_id,
             "from": job.sender,
         }
-        cursor, chunks, done = job.cursor, 0, False
-        while not done:
-            result = await self._store.fanout_chunk(job, cursor, self._config.chunk_size)
-            _raise_if_cancelled()
-            if result.online:
-                await self._hub.emit_located(result.online, event)
-            cursor, done, chunks = result.cursor, result.done, chunks + 1
-            if self._config.fault_hook is not None:
-                self._config.fault_hook(chunks)
-            if chunks % 10 == 0:
-                await self._store.claim_job(share_id, self._node, LEASE_SECONDS)
-            await asyncio.sleep(0)
-            _raise_if_cancelled()
+        await self._write(job, event)
         await self._store.finish_job(share_id)
         return await self._store.get_job(share_id)
+
+    async def _write(self, job: FanoutJob, event: Mapping[str, object]) -> None:
+        """Run chunks until the store reports no follower left, ``CHUNKS_IN_FLIGHT`` at once."""
+        loop = asyncio.get_running_loop()
+        limit = self._config.chunk_size
+        in_flight: deque[asyncio.Task[ChunkResult]] = deque()
+        chunks, done = 0, False
+        try:
+            while True:
+                while not done and len(in_flight) < CHUNKS_IN_FLIGHT:
+                    in_flight.append(loop.create_task(self._store.fanout_chunk(job, limit)))
+                if not in_flight:
+                    return
+                result = await in_flight[0]
+                in_flight.popleft()
+                _raise_if_cancelled()
+                done = done or result.done
+                if result.online:
+                    await self._hub.emit_located(result.online, event)
+                chunks += 1
+                if self._config.fault_hook is not None:
+                    self._config.fault_hook(chunks)
+                if chunks % LEASE_RENEW_CHUNKS == 0:
+                    await self._store.claim_job(job.share_id, self._node, LEASE_SECONDS)
+                _raise_if_cancelled()
+        finally:
+            # On failure or cancellation: a chunk still in flight runs whole or not at all.
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def close(self) -> None:
         for task in self._tasks.values():

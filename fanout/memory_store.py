@@ -331,21 +331,23 @@ class MemoryStore(Store):
         self._leases[share_id] = (node, now + ttl)
         return True
 
-    async def fanout_chunk(self, job: FanoutJob, cursor: str, limit: int) -> ChunkResult:
-        batch = self._lists[(job.sender, "followers")].after(cursor, limit)
+    async def fanout_chunk(self, job: FanoutJob, limit: int) -> ChunkResult:
+        current = self._jobs[job.share_id]
+        batch = self._lists[(job.sender, "followers")].after(current.cursor, limit + 1)
+        more = len(batch) > limit
+        del batch[limit:]
         added = []
         for user in batch:
             feed = self._feeds[user]
             if job.share_id not in feed:
                 feed[job.share_id] = job.seq
                 added.append(user)
-        current = self._jobs[job.share_id]
-        cursor = batch[-1] if batch else cursor
+        cursor = batch[-1] if batch else current.cursor
         self._jobs[job.share_id] = replace(
             current, cursor=cursor, delivered=current.delivered + len(added)
         )
-        online = await self.presence_nodes(added)
-        return ChunkResult(len(added), online, cursor, len(batch) < limit)
+        online = {u: tuple(sorted(n)) for u in added if (n := self._presence.get(u))}
+        return ChunkResult(len(added), online, cursor, not more)
 
     async def finish_job(self, share_id: str) -> None:
         self._jobs[share_id] = replace(self._jobs[share_id], done=True)

@@ -22,7 +22,8 @@ dl:{u:U}:feed                   zset   share id -> seq (shares to all followers 
 dl:{u:U}:lives                  set    U's running lives
 dl:{n:N}:lives                  set    lives running on node N (ended at its restart)
 dl:{n:N}:online                 set    users online on node N (cleared at its restart)
-dl:{u:U}:on                     str    msgpack list of nodes where U is online (presence)
+dl:online                       hash   user -> msgpack list of nodes where the user is online
+                                       (presence; offline users are absent)
 dl:seq                          str    global counter ordering messages, threads, shares
 dl:dm:<A>:<B>                   str    id of the 1:1 thread of A < B (SET NX)
 dl:{t:T}:meta                   hash   ``kind``, ``creator``, ``name``, ``cseq``
@@ -43,10 +44,11 @@ Bus channels (Pub/Sub, msgpack payloads): ``dl:bus:<node>`` for one node, ``dl:b
 Not Redis-Cluster-safe, and fine on standalone or replicated Redis: two scripts derive
 per-user keys from ids inside Redis instead of declaring them in KEYS (the fan-out chunk, one
 call writing a whole chunk of followers' feed entries, and the bulk follower import); the
-CREATE_JOB script (a live, its job and the pending set, created together); and the MULTI
-transactions that write a relation's two users, a thread with its members' boxes, or a
-message with its post. On a Cluster they would become pipelines grouped by slot, giving up
-their atomicity. Everything else touches one slot per command.
+CREATE_JOB script (a live, its job and the pending set, created together); the presence script
+(``dl:online`` and the node's set, updated together); and the MULTI transactions that write a
+relation's two users, a thread with its members' boxes, or a message with its post. On a
+Cluster they would become pipelines grouped by slot, giving up their atomicity. Everything
+else touches one slot per command.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ PREFIX = "dl:"
 SEQ = "dl:seq"
 JOBS = "dl:jobs"
 BUS_ALL = "dl:bus:all"
+ONLINE = "dl:online"
 
 
 def user(u: str, what: str) -> str:
@@ -116,12 +119,6 @@ def text(value: Any, default: str = "") -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-# KEYS: job, followers of the sender.
-# ARGV: share id, seq, limit, cursor, user key prefix, feed key suffix.
-# Reads the next chunk of followers, adds each missing feed entry, advances cursor and delivered
-# count; returns {added, cursor, followers read, [user, nodes, ...] for added users online}.
-# Feed keys are derived from follower ids inside the script (one call per chunk, tiny replies):
-# fine on standalone or replicated Redis, not on Redis Cluster (see the module docstring).
 # KEYS: the live, the new job, the pending jobs. ARGV: share id, live id, sender, seq.
 # A live has one all-followers job: whoever claims the live's "fs" first creates it, in the
 # same step, so concurrent shares cannot create two and a crash cannot leave half of one.
@@ -136,32 +133,81 @@ redis.call('SADD', KEYS[3], ARGV[1])
 return ARGV[1]
 """
 
+# KEYS: the job's lease. ARGV: node, ttl in ms. Takes a free lease or renews this node's own, in
+# one step (a lease that expires between a check and a renewal cannot be extended for another
+# node). Returns 1 if the node holds the lease.
+CLAIM_JOB = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS: job, followers of the sender, presence (dl:online).
+# ARGV: share id, seq, limit, user key prefix, feed key suffix.
+# One chunk of the job, from the cursor stored in the job (so chunks may be in flight
+# concurrently: each takes the next followers when it runs): reads up to ``limit`` followers
+# after it, adds each missing feed entry, advances cursor and delivered count. Returns
+# {added, cursor, 1 if followers are left after it else 0, [user, nodes, ...] for added users
+# online}. Feed keys are derived from follower ids inside the script (one call per chunk, tiny
+# replies): fine on standalone or replicated Redis, not on Redis Cluster (module docstring).
+# Presence is one hash (not a key per user) so that a chunk reads it in one command: with fewer
+# users online than added here, all of it is read and matched (a small hash is a list, where
+# one lookup per user would scan it); else one HMGET per 1000 added users.
 FANOUT_CHUNK = """
-local share, seq, limit, cursor = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local prefix, suffix = ARGV[5], ARGV[6]
+local share, seq, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local prefix, suffix = ARGV[4], ARGV[5]
+local cursor = redis.call('HGET', KEYS[1], 'cursor')
+if not cursor then return redis.error_reply('no such fan-out job') end
 local start = '-'
 if cursor ~= '' then start = '(' .. cursor end
-local batch = redis.call('ZRANGE', KEYS[2], start, '+', 'BYLEX', 'LIMIT', 0, limit)
-local added = {}
-for _, u in ipairs(batch) do
-  if redis.call('ZADD', prefix .. u .. suffix, 'NX', seq, share) == 1 then
-    added[#added + 1] = u
+local batch = redis.call('ZRANGE', KEYS[2], start, '+', 'BYLEX', 'LIMIT', 0, limit + 1)
+local more = 0
+if #batch > limit then
+  more = 1
+  batch[#batch] = nil
+end
+local call, added, n = redis.call, {}, 0
+for i = 1, #batch do
+  local u = batch[i]
+  if call('ZADD', prefix .. u .. suffix, 'NX', seq, share) == 1 then
+    n = n + 1
+    added[n] = u
   end
 end
 if #batch > 0 then
   cursor = batch[#batch]
   redis.call('HSET', KEYS[1], 'cursor', cursor)
-  redis.call('HINCRBY', KEYS[1], 'delivered', #added)
+  redis.call('HINCRBY', KEYS[1], 'delivered', n)
 end
 local online = {}
-for _, u in ipairs(added) do
-  local nodes = redis.call('GET', prefix .. u .. '}:on')
-  if nodes then
-    online[#online + 1] = u
-    online[#online + 1] = nodes
+local present = 0
+if n > 0 then present = redis.call('HLEN', KEYS[3]) end
+if present > 0 and present <= n then
+  local all, nodes_of = redis.call('HGETALL', KEYS[3]), {}
+  for i = 1, #all, 2 do nodes_of[all[i]] = all[i + 1] end
+  for i = 1, n do
+    local nodes = nodes_of[added[i]]
+    if nodes then
+      online[#online + 1] = added[i]
+      online[#online + 1] = nodes
+    end
+  end
+elseif present > 0 then
+  for first = 1, n, 1000 do
+    local last = math.min(first + 999, n)
+    local nodes = redis.call('HMGET', KEYS[3], unpack(added, first, last))
+    for i = 1, last - first + 1 do
+      if nodes[i] then
+        online[#online + 1] = added[first + i - 1]
+        online[#online + 1] = nodes[i]
+      end
+    end
   end
 end
-return {#added, cursor, #batch, online}
+return {n, cursor, more, online}
 """
 
 # ARGV: followee, user key prefix, user key suffix (""), then the followers (bulk import).
@@ -177,20 +223,26 @@ end
 return #ARGV - 3
 """
 
-# KEYS: the user's presence key. ARGV: node, 1 to add / 0 to remove.
+# KEYS: presence (dl:online), the node's online set. ARGV: user, node, 1 to add / 0 to remove.
+# Returns how many nodes the user is online on after the update.
 PRESENCE_UPDATE = """
-local raw = redis.call('GET', KEYS[1])
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local nodes = {}
 if raw then nodes = cmsgpack.unpack(raw) end
 local kept = {}
 for _, n in ipairs(nodes) do
-  if n ~= ARGV[1] then kept[#kept + 1] = n end
+  if n ~= ARGV[2] then kept[#kept + 1] = n end
 end
-if ARGV[2] == '1' then kept[#kept + 1] = ARGV[1] end
-if #kept == 0 then
-  redis.call('DEL', KEYS[1])
+if ARGV[3] == '1' then
+  kept[#kept + 1] = ARGV[2]
+  redis.call('SADD', KEYS[2], ARGV[1])
 else
-  redis.call('SET', KEYS[1], cmsgpack.pack(kept))
+  redis.call('SREM', KEYS[2], ARGV[1])
+end
+if #kept == 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], cmsgpack.pack(kept))
 end
 return #kept
 """

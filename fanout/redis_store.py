@@ -52,6 +52,8 @@ class RedisStore(RedisPostsMixin, Store):
         self._add_members = self._r.register_script(k.ADD_MEMBERS)
         self._import = self._r.register_script(k.IMPORT_FOLLOWERS)
         self._create_job = self._r.register_script(k.CREATE_JOB)
+        self._claim = self._r.register_script(k.CLAIM_JOB)
+        self._user_prefix, self._feed_suffix = k.user("\0", "feed").split("\0")
 
     # -- users -------------------------------------------------------------------------------
     async def ensure_user(self, user: str) -> None:
@@ -373,20 +375,14 @@ class RedisStore(RedisPostsMixin, Store):
         return sorted(_S(x) for x in await self._r.smembers(k.JOBS))
 
     async def claim_job(self, share_id: str, node: str, ttl: float) -> bool:
-        key, ms = k.lease(share_id), int(ttl * 1000)
-        if await self._r.set(key, node, nx=True, px=ms):
-            return True
-        if _S(await self._r.get(key)) == node:
-            await self._r.pexpire(key, ms)
-            return True
-        return False
+        return bool(await self._claim(keys=[k.lease(share_id)], args=[node, int(ttl * 1000)]))
 
-    async def fanout_chunk(self, job: FanoutJob, cursor: str, limit: int) -> ChunkResult:
-        keys = [k.job(job.share_id), k.user(job.sender, "followers")]
-        args: list[Any] = [job.share_id, job.seq, limit, cursor, *k.user("\0", "feed").split("\0")]
-        added, new_cursor, read, pairs = await self._chunk(keys=keys, args=args)
+    async def fanout_chunk(self, job: FanoutJob, limit: int) -> ChunkResult:
+        keys = [k.job(job.share_id), k.user(job.sender, "followers"), k.ONLINE]
+        args: list[str | int] = [job.share_id, job.seq, limit, self._user_prefix, self._feed_suffix]
+        added, cursor, more, pairs = await self._chunk(keys=keys, args=args)
         online = {_S(u): tuple(k.unpack(n)) for u, n in zip(pairs[::2], pairs[1::2], strict=True)}
-        return ChunkResult(int(added), online, _S(new_cursor), int(read) < limit)
+        return ChunkResult(int(added), online, _S(cursor), not more)
 
     async def finish_job(self, share_id: str) -> None:
         pipe = self._r.pipeline(transaction=True)
@@ -411,12 +407,10 @@ class RedisStore(RedisPostsMixin, Store):
 
     # -- presence and event bus --------------------------------------------------------------
     async def presence_add(self, user: str, node: str) -> None:
-        await self._presence(keys=[k.user(user, "on")], args=[node, 1])
-        await self._r.sadd(k.node_presence(node), user)
+        await self._presence(keys=[k.ONLINE, k.node_presence(node)], args=[user, node, 1])
 
     async def presence_remove(self, user: str, node: str) -> None:
-        await self._presence(keys=[k.user(user, "on")], args=[node, 0])
-        await self._r.srem(k.node_presence(node), user)
+        await self._presence(keys=[k.ONLINE, k.node_presence(node)], args=[user, node, 0])
 
     async def node_presence(self, node: str) -> list[str]:
         return sorted(_S(u) for u in await self._r.smembers(k.node_presence(node)))
@@ -424,10 +418,7 @@ class RedisStore(RedisPostsMixin, Store):
     async def presence_nodes(self, users: Sequence[str]) -> dict[str, tuple[str, ...]]:
         if not users:
             return {}
-        pipe = self._r.pipeline(transaction=False)
-        for u in users:
-            pipe.get(k.user(u, "on"))
-        raw = await pipe.execute()
+        raw = await self._r.hmget(k.ONLINE, list(users))
         return {u: tuple(k.unpack(n)) for u, n in zip(users, raw, strict=True) if n}
 
     async def publish(self, node: str | None, payload: Mapping[str, Any]) -> None:

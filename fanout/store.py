@@ -191,10 +191,11 @@ class Store(ABC):
         """Lease the job to ``node`` for ``ttl`` seconds; False if another node holds it."""
 
     @abstractmethod
-    async def fanout_chunk(self, job: FanoutJob, cursor: str, limit: int) -> ChunkResult:
-        """In one step: read up to ``limit`` followers of the sender after ``cursor``, add their
-        feed entries (idempotent per share and recipient), advance the job's cursor and
-        delivered count, and say where the newly served ones are online."""
+    async def fanout_chunk(self, job: FanoutJob, limit: int) -> ChunkResult:
+        """In one step: read up to ``limit`` followers of the sender after the cursor stored in
+        the job, add their feed entries (idempotent per share and recipient), advance the job's
+        cursor and delivered count, and say where the newly served ones are online. Several
+        calls may be in flight at once: each takes the followers after the cursor it finds."""
 
     @abstractmethod
     async def finish_job(self, share_id: str) -> None: ...

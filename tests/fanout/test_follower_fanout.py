@@ -7,6 +7,8 @@ import asyncio
 import pytest
 
 from fanout import Fanout, FanoutConfig, Store
+from fanout.follower_fanout import CHUNKS_IN_FLIGHT
+from fanout.models import FanoutJob
 from fanout.redis_keys import user as user_key
 from fanout.redis_store import RedisStore
 from tests.fanout.conftest import Inbox
@@ -87,7 +89,12 @@ async def test_crash_halfway_then_resume_gives_one_entry_each(store: Store, how:
     half = await store.get_job(result.followers_share)
     assert half is not None
     assert not half.done
-    assert half.delivered == chunks_before_crash * 1000
+    # The chunks asked for before the crash ran whole or not at all (one may have been in flight
+    # beside the one that crashed), and the cursor moved with the count.
+    written = half.delivered // 1000
+    assert half.delivered % 1000 == 0
+    assert chunks_before_crash <= written <= chunks_before_crash + CHUNKS_IN_FLIGHT - 1
+    assert half.cursor == names[half.delivered - 1]
     assert await store.pending_jobs() == [half.share_id]
 
     second = Fanout(store, node_id="n1", config=FanoutConfig(chunk_size=1000))
@@ -101,3 +108,82 @@ async def test_crash_halfway_then_resume_gives_one_entry_each(store: Store, how:
     assert job.delivered == len(names)
     assert await store.pending_jobs() == []
     assert await entries(store, names, job.share_id) == [1] * len(names)
+
+
+async def make_job(store: Store, host: str, followers: list[str]) -> FanoutJob:
+    """A host with ``followers`` and a persisted all-followers job of its live, not run."""
+    await store.ensure_user(host)
+    await store.import_followers(host, followers)
+    node = Fanout(store, node_id="n1")
+    await node.start_live(host, "L1")
+    return await store.create_job(FanoutJob("s_job", "L1", host, await store.next_seq()))
+
+
+async def test_chunks_in_flight_together_never_overlap(store: Store) -> None:
+    names = [f"f{i:04d}" for i in range(2500)]
+    job = await make_job(store, "alice", names)
+    results = await asyncio.gather(*(store.fanout_chunk(job, 300) for _ in range(12)))
+    assert sum(r.added for r in results) == 2500
+    assert sorted(r.cursor for r in results)[-1] == names[-1]
+    assert sum(not r.done for r in results) == 8  # 2500 = 8 full chunks and one of 100
+    assert await entries(store, names, job.share_id) == [1] * 2500
+    after = await store.get_job(job.share_id)
+    assert after is not None
+    assert (after.cursor, after.delivered) == (names[-1], 2500)
+    again = await store.fanout_chunk(job, 300)
+    assert (again.added, again.cursor, again.done) == (0, names[-1], True)
+
+
+async def test_a_chunk_knows_when_nothing_is_left(store: Store) -> None:
+    names = [f"f{i:04d}" for i in range(2000)]
+    job = await make_job(store, "alice", names)
+    first, second = [await store.fanout_chunk(job, 1000) for _ in range(2)]
+    assert (first.added, first.cursor, first.done) == (1000, names[999], False)
+    assert (second.added, second.cursor, second.done) == (1000, names[-1], True)
+
+
+@pytest.mark.parametrize("online", [3, 1500])
+async def test_a_chunk_reports_where_added_followers_are_online(store: Store, online: int) -> None:
+    # 3 online users: fewer than a chunk adds; 1500: more (the Redis script reads presence
+    # differently in the two cases).
+    names = [f"f{i:04d}" for i in range(2500)]
+    job = await make_job(store, "alice", names)
+    here = names[1 : 1 + online]
+    for user in here:
+        await store.presence_add(user, "n1")
+    await store.presence_add(names[1], "n2")
+    await store.presence_add("f9999", "n1")  # online, not a follower
+    await store.presence_add(names[2], "n2")
+    await store.presence_remove(names[2], "n2")
+    located: dict[str, tuple[str, ...]] = {}
+    done = False
+    while not done:
+        chunk = await store.fanout_chunk(job, 1000)
+        located.update({u: tuple(sorted(n)) for u, n in chunk.online.items()})
+        done = chunk.done
+    assert located == {u: ("n1", "n2") if u == names[1] else ("n1",) for u in here}
+
+
+async def test_blocked_and_unfollowed_users_get_no_entry(fo: Fanout) -> None:
+    names = [f"f{i:04d}" for i in range(1500)]
+    await fo.store.import_followers("alice", names)
+    await fo.graph.block("alice", "f0003")
+    await fo.graph.unfollow("f0004", "alice")
+    await fo.start_live("alice", "L1")
+    result = await fo.sharing.share("alice", await fo.get_live("L1"), all_followers=True)
+    job = await fo.followers.join(result.followers_share)
+    assert job is not None
+    assert job.delivered == 1498
+    counts = await entries(fo.store, names, job.share_id)
+    assert [names[i] for i, n in enumerate(counts) if n != 1] == ["f0003", "f0004"]
+    assert counts[3] == counts[4] == -1
+
+
+async def test_a_lease_is_held_by_one_node_until_it_expires(store: Store) -> None:
+    assert await store.claim_job("s_x", "n1", 30)
+    assert await store.claim_job("s_x", "n1", 30)  # renewed by its holder
+    assert not await store.claim_job("s_x", "n2", 30)
+    assert await store.claim_job("s_y", "n2", 0.05)
+    await asyncio.sleep(0.1)
+    assert await store.claim_job("s_y", "n1", 30)  # expired: another node takes it
+    assert not await store.claim_job("s_y", "n2", 30)
