@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -237,7 +238,7 @@ class WorkerPool:
 
     async def _spawn(self, index: int) -> WorkerLink:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        settings = WorkerSettings(**{**self._settings.__dict__, "index": index})
+        settings = dataclasses.replace(self._settings, index=index)
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -285,11 +286,11 @@ class WorkerPool:
         for session in sessions:
             session.release()
             self._on_session_lost(session)
+        if self._closing:
+            return  # close() waits for the worker to close its sessions and exit
         with contextlib.suppress(ProcessLookupError):
             link.process.kill()
         code = await link.process.wait()
-        if self._closing:
-            return
         self.restarts += 1
         log.error(
             "media worker %d exited (code %s) with %d viewers; starting it again",
