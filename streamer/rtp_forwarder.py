@@ -10,30 +10,28 @@ everything else (ICE, DTLS, SRTP keys, RTCP reception, SR/SDES/BYE):
   waits; the track then calls ``_drain`` synchronously whenever it queues a frame, so one
   published frame goes out to every viewer in one pass of ``TrackSource.push``;
 - per frame, the header extensions (MID, abs-send-time, as negotiated) are computed once;
-  per packet, the 12-byte header is packed from this viewer's template, protected with the
-  DTLS transport's SRTP session and written straight to the nominated ICE pair's datagram
-  transport (no coroutine);
+  per packet, the header (from this viewer's template) and the payload are written
+  straight into a shared buffer and protected there in place with the DTLS transport's
+  SRTP session, and the buffer goes to the nominated ICE pair's socket in UDP GSO batches
+  (``streamer.srtp_batch``: no coroutine, no bytes object per packet);
 - the sender's packet/octet counters and last RTP/NTP timestamps are kept up to date, so
   aiortc's own RTCP loop sends correct sender reports (browsers need them for A/V sync);
-- the last 128 packets are kept for NACK, answered with RTX when negotiated (the sender's
-  ``_retransmit``), and PLI/FIR still reach ``ViewerTrack.request_keyframe``;
+- the last 128 packets can be rebuilt for NACK (their frame's payloads and header fields
+  are kept), answered with RTX when negotiated (the sender's ``_retransmit``), and PLI/FIR
+  still reach ``ViewerTrack.request_keyframe``;
 - when the socket's write buffer backs up, frames stay in the track's bounded queue, which
   drops to the next keyframe as before.
 
-It relies on private aiortc attributes; aiortc is pinned and ``check_sender_internals``
-fails loudly if an upgrade moves them.
+It relies on private aiortc and pylibsrtp attributes; both are pinned, and
+``check_sender_internals`` and ``check_srtp_internals`` fail loudly if an upgrade moves them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import inspect
 import logging
-import os
-import socket
 import struct
-import sys
 import time
 from collections.abc import Callable
 from functools import cache
@@ -53,28 +51,30 @@ from aiortc.rtp import (
 )
 from aiortc.utils import random32
 
+from streamer.frames import EncodedFrame
 from streamer.packer import packetize
+from streamer.srtp_batch import (
+    BATCH_LIMIT,
+    SCRATCH,
+    SCRATCH_POINTER,
+    DatagramWriter,
+    check_srtp_internals,
+    new_length,
+    srtp_context,
+    srtp_protect,
+)
 from streamer.tap import ReceiverInternalsChanged
 from streamer.viewer_track import ViewerTrack
 
 log = logging.getLogger("directlive.streamer")
 
 _SENDER = "_RTCRtpSender__"
-_DTLS = "_RTCDtlsTransport__"
 _RTP_HEADER = struct.Struct("!BBHII")
-_NTP_EPOCH_OFFSET = 2_208_988_800
+_CONNECTED = DtlsState.CONNECTED
+_NTP_EPOCH_OFFSET = 2_208_988_800.0
 """Seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)."""
 WRITE_BUFFER_LIMIT = 256 * 1024
 """Bytes the socket's write buffer may hold before this viewer counts as slow."""
-UDP_GSO = sys.platform.startswith("linux") and os.environ.get("DIRECTLIVE_UDP_GSO") != "0"
-"""Send a frame's equal-sized packets in one ``sendmsg`` with UDP_SEGMENT (Linux >= 4.18):
-the kernel cuts it into the same datagrams, at a fraction of the per-packet syscall cost.
-Off with ``DIRECTLIVE_UDP_GSO=0``; turned off process-wide the first time the kernel
-refuses it."""
-_UDP_SEGMENT = getattr(socket, "UDP_SEGMENT", 103)
-_GSO_MAX_SEGMENTS = 64
-_GSO_MAX_BYTES = 65_000
-_GSO_UNSUPPORTED = {errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP, errno.EIO}
 
 
 @cache
@@ -105,45 +105,10 @@ def check_sender_internals() -> None:
         raise ReceiverInternalsChanged("aiortc sender internals moved: " + ", ".join(broken))
 
 
-class _Protector:
-    """``pylibsrtp.Session.protect`` without its per-call allocations: the same libsrtp
-    call on the session's own buffer (about half the cost per packet). Falls back to
-    ``protect`` for anything unusual (a packet too long, an error to raise)."""
-
-    def __init__(self, session: pylibsrtp.Session) -> None:
-        self.session = session
-        self.protect: Callable[[bytes], bytes] = session.protect
-        try:
-            from pylibsrtp._binding import ffi, lib
-
-            srtp = session._srtp[0]
-            cdata = session._cdata
-            buffer = session._buffer
-        except (ImportError, AttributeError):
-            return
-        length = ffi.new("int *")
-        limit = len(buffer) - pylibsrtp.SRTP_MAX_TRAILER_LEN
-        srtp_protect = lib.srtp_protect
-        fallback = session.protect
-
-        def protect(packet: bytes) -> bytes:
-            size = len(packet)
-            if size > limit:
-                return fallback(packet)
-            buffer[0:size] = packet
-            length[0] = size
-            if srtp_protect(srtp, cdata, length) != 0:
-                raise pylibsrtp.Error("srtp_protect failed")
-            data: bytes = buffer[0 : length[0]]
-            return data
-
-        self.protect = protect
-
-
 def ntp_time(now: float) -> int:
-    """64-bit NTP timestamp of a Unix time (what ``aiortc.clock.current_ntp_time`` returns)."""
-    seconds = int(now)
-    return ((seconds + _NTP_EPOCH_OFFSET) << 32) | int((now - seconds) * 4294967296.0)
+    """64-bit NTP timestamp of a Unix time (what ``aiortc.clock.current_ntp_time`` returns),
+    to within a microsecond (a double's precision)."""
+    return int((now + _NTP_EPOCH_OFFSET) * 4294967296.0)
 
 
 class _ExtensionTemplate:
@@ -152,6 +117,7 @@ class _ExtensionTemplate:
     def __init__(self, extensions_map: HeaderExtensionsMap, mid: str | None) -> None:
         low = self._block(extensions_map, mid, 0)
         high = self._block(extensions_map, mid, 0xFFFFFF)
+        self.size = len(low)
         self.has_abs_send_time = low != high
         if not self.has_abs_send_time:
             self.prefix, self.suffix = low, b""
@@ -175,6 +141,10 @@ class _ExtensionTemplate:
         return self.prefix + ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big") + self.suffix
 
 
+_Sent = tuple[int, list[bytes], int, bytes]
+"""A frame as sent: its first sequence number, payloads, RTP timestamp, extension block."""
+
+
 class RtpForwarder:
     """Sends one ``ViewerTrack`` through one aiortc sender's DTLS transport."""
 
@@ -186,11 +156,13 @@ class RtpForwarder:
         on_keyframe_request: Callable[[], None],
     ) -> None:
         check_sender_internals()
+        check_srtp_internals()
         self._sender: Any = sender
         self._track = track
         self._mime_type = mime_type
         self._done: asyncio.Future[None] | None = None
-        self._history: list[bytes | None] = [None] * RTP_HISTORY_SIZE
+        self._history: list[_Sent | None] = [None] * RTP_HISTORY_SIZE
+        """By sequence number modulo the size: the frame each of the last packets was in."""
         self._sequence_number = random_sequence_number()
         self._timestamp_origin = random32()
         self._first_byte = 0x80
@@ -198,22 +170,30 @@ class RtpForwarder:
         self._ssrc = 0
         self._extensions: _ExtensionTemplate | None = None
         self._extensions_map = HeaderExtensionsMap()
+        self._header = _RTP_HEADER
+        """The RTP header followed by this sender's extension block."""
+        self._dtls: Any = None
+        self._nominated: dict[int, Any] = {}
+        """The ICE connection's nominated pairs, by component."""
         self._pair: Any = None
-        self._socket_transport: Any = None
-        """The nominated pair's asyncio datagram transport, when we may write to it."""
-        self._socket: socket.socket | None = None
-        """Its socket, for UDP GSO writes while the transport's own buffer is empty."""
-        self._remote_addr: tuple[str, int] | None = None
+        self._writer = DatagramWriter()
         self._fallback: set[asyncio.Future[None]] = set()
-        self._protector: _Protector | None = None
+        self._session: Any = None
+        self._srtp: Any = None
+        """The libsrtp context of ``_session``, the DTLS transport's SRTP session."""
+        self._length = new_length()
         self.packets_sent = 0
         self.octets_sent = 0
         self.retransmissions = 0
-        self.segmented_sends = 0
         sender._run_rtp = self._run  # type: ignore[method-assign]
         sender._retransmit = self._retransmit  # type: ignore[method-assign]
         # RTCRtpSender._handle_rtcp_packet calls self._send_keyframe() on PLI and FIR.
         sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+
+    @property
+    def segmented_sends(self) -> int:
+        """``sendmsg`` calls that carried a UDP GSO batch."""
+        return self._writer.segmented_sends
 
     # ---- the sender's RTP task -------------------------------------------------------
 
@@ -230,6 +210,7 @@ class RtpForwarder:
                 self._extensions_map, getattr(sender, _SENDER + "mid")
             )
             self._first_byte = 0x90 if self._extensions.prefix else 0x80
+            self._header = struct.Struct(f"!BBHII{self._extensions.size}s")
             self._track.attach(self._drain)
             await self._done
         except asyncio.CancelledError:
@@ -260,151 +241,125 @@ class RtpForwarder:
         if not sender._enabled:
             track.take_ready()
             return
-        dtls: RTCDtlsTransport = sender.transport
-        if dtls._state != DtlsState.CONNECTED:
+        dtls = sender.transport
+        if dtls._state != _CONNECTED:
             self._finish()
             return
         try:
-            self._locate_socket(dtls)
-            socket_transport = self._socket_transport
-            if (
-                socket_transport is not None
-                and socket_transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT
-            ):
+            if dtls is not self._dtls or self._nominated.get(1) is not self._pair:
+                self._locate_socket(dtls)
+            writer = self._writer
+            transport = writer.transport
+            buffered = 0 if transport is None else transport.get_write_buffer_size()
+            if buffered > WRITE_BUFFER_LIMIT:
                 return  # a slow viewer: frames wait in the bounded queue
             ready = track.take_ready()
             if not ready:
                 return
+            writer.begin(buffered)
             self._send_frames(dtls, ready)
         except Exception:
             log.exception("RTP forwarding to a viewer failed")
             self._finish()
 
-    def _send_frames(self, dtls: RTCDtlsTransport, ready: list[tuple[Any, int]]) -> None:
-        now = time.time()
-        ntp = ntp_time(now)
+    def _send_frames(self, dtls: Any, ready: list[tuple[EncodedFrame, int]]) -> None:
+        ntp = ntp_time(time.time())
         assert self._extensions is not None
         extensions = self._extensions.render(ntp)
-        protector = self._protector
-        if protector is None or protector.session is not dtls._tx_srtp:
-            protector = self._protector = _Protector(dtls._tx_srtp)
-        protect = protector.protect
-        pack = _RTP_HEADER.pack
-        history = self._history
-        mask = RTP_HISTORY_SIZE - 1
+        session = dtls._tx_srtp
+        if session is not self._session:
+            self._session, self._srtp = session, srtp_context(session)
+        srtp, length, pointer, scratch = self._srtp, self._length, SCRATCH_POINTER, SCRATCH
+        writer = self._writer
+        flush, max_segments = writer.flush, writer.max_segments
+        pack_into, header_size = self._header.pack_into, self._header.size
+        history, mask = self._history, RTP_HISTORY_SIZE - 1
         first_byte, payload_type, ssrc = self._first_byte, self._payload_type, self._ssrc
+        origin = self._timestamp_origin
         seq = self._sequence_number
-        packets = octets = wire_bytes = 0
-        timestamp = 0
-        datagrams: list[bytes] = []
-        append = datagrams.append
+        packets = wire_bytes = timestamp = size = 0
+        # The batch in SCRATCH[:end]: ``count`` datagrams of ``wire_segment`` bytes (the last
+        # maybe shorter), from packets of ``segment`` bytes before SRTP; libsrtp adds the
+        # same tag to every packet of a session, so equal sizes stay equal.
+        end = count = segment = wire_segment = wire = 0
         for frame, frame_timestamp in ready:
-            payloads = packetize(self._mime_type, frame)
-            timestamp = (self._timestamp_origin + frame_timestamp) & 0xFFFFFFFF
+            payloads = frame.payloads
+            if payloads is None:
+                payloads = packetize(self._mime_type, frame)
+            timestamp = (origin + frame_timestamp) & 0xFFFFFFFF
+            sent = (seq, payloads, timestamp, extensions)
             last = len(payloads) - 1
             for index, payload in enumerate(payloads):
+                size = header_size + len(payload)
+                if size > segment or count == max_segments or end + size > BATCH_LIMIT:
+                    if count:
+                        flush(end, count, wire_segment)
+                        wire_bytes += end
+                        end = count = 0
+                    if size > BATCH_LIMIT:
+                        raise ValueError(f"RTP packet too long ({size} bytes)")
                 marker = 0x80 if index == last else 0
-                packet = (
-                    pack(first_byte, marker | payload_type, seq, timestamp, ssrc)
-                    + extensions
-                    + payload
+                pack_into(
+                    scratch,
+                    end,
+                    first_byte,
+                    marker | payload_type,
+                    seq,
+                    timestamp,
+                    ssrc,
+                    extensions,
                 )
-                history[seq & mask] = packet
-                data = protect(packet)
-                append(data)
-                wire_bytes += len(data)
-                octets += len(payload)
+                scratch[end + header_size : end + size] = payload
+                length[0] = size
+                if srtp_protect(srtp, pointer + end, length):
+                    raise pylibsrtp.Error("srtp_protect failed")
+                wire = length[0]
+                if not count:
+                    segment, wire_segment = size, wire
+                elif size < segment:
+                    segment = -1  # a shorter datagram ends the batch
+                count += 1
+                end += wire
+                history[seq & mask] = sent
                 seq = (seq + 1) & 0xFFFF
-            packets += len(payloads)
+            packets += last + 1
+        if count:
+            flush(end, count, wire_segment)
+            wire_bytes += end
         self._sequence_number = seq
-        if self._socket_transport is None:
-            self._send_later(dtls, datagrams)
-        else:
-            self._write(datagrams)
-        self._count(dtls, packets, octets, wire_bytes, timestamp, ntp)
-
-    def _count(
-        self,
-        dtls: RTCDtlsTransport,
-        packets: int,
-        octets: int,
-        wire_bytes: int,
-        timestamp: int,
-        ntp: int,
-    ) -> None:
-        """Feed aiortc's sender reports and stats as its own loop would."""
+        if writer.collected:
+            self._send_later(writer.collected)
+            writer.collected = []
+        # Feed aiortc's sender reports and stats as its own loop would.
+        octets = wire_bytes - packets * (header_size + wire - size)
         self.packets_sent += packets
         self.octets_sent += octets
         sender = self._sender
-        setattr(sender, _SENDER + "ntp_timestamp", ntp)
-        setattr(sender, _SENDER + "rtp_timestamp", timestamp)
-        setattr(sender, _SENDER + "packet_count", self.packets_sent)
-        setattr(sender, _SENDER + "octet_count", self.octets_sent)
-        setattr(dtls, _DTLS + "tx_packets", getattr(dtls, _DTLS + "tx_packets") + packets)
-        setattr(dtls, _DTLS + "tx_bytes", getattr(dtls, _DTLS + "tx_bytes") + wire_bytes)
+        sender._RTCRtpSender__ntp_timestamp = ntp
+        sender._RTCRtpSender__rtp_timestamp = timestamp
+        sender._RTCRtpSender__packet_count = self.packets_sent
+        sender._RTCRtpSender__octet_count = self.octets_sent
+        dtls._RTCDtlsTransport__tx_packets += packets
+        dtls._RTCDtlsTransport__tx_bytes += wire_bytes
 
-    def _write(self, datagrams: list[bytes]) -> None:
-        """Write to the socket, in UDP GSO batches when the kernel takes them."""
-        transport = self._socket_transport
-        remote_addr = self._remote_addr
-        sock = self._socket
-        if sock is None or not UDP_GSO or len(datagrams) == 1 or transport.get_write_buffer_size():
-            for data in datagrams:
-                transport.sendto(data, remote_addr)
-            return
-        start, count = 0, len(datagrams)
-        while start < count:
-            size = len(datagrams[start])
-            end = start + 1
-            total = size
-            # Equal-sized datagrams, then at most one shorter one, end a batch.
-            while end < count and end - start < _GSO_MAX_SEGMENTS:
-                length = len(datagrams[end])
-                if length > size or total + length > _GSO_MAX_BYTES:
-                    break
-                end += 1
-                total += length
-                if length < size:
-                    break
-            if end - start == 1:
-                transport.sendto(datagrams[start], remote_addr)
-            elif not self._send_segmented(sock, datagrams[start:end], size):
-                for data in datagrams[start:]:
-                    transport.sendto(data, remote_addr)
-                return
-            start = end
-
-    def _send_segmented(self, sock: socket.socket, batch: list[bytes], size: int) -> bool:
-        """One ``sendmsg`` for ``batch``; False when it must go datagram by datagram."""
-        assert self._remote_addr is not None
-        if not send_segmented(sock, batch, size, self._remote_addr):
-            return False
-        self.segmented_sends += 1
-        return True
-
-    def _locate_socket(self, dtls: RTCDtlsTransport) -> None:
+    def _locate_socket(self, dtls: Any) -> None:
         """The nominated pair's datagram transport, when nothing stands between it and
         aiortc (no TURN relay, no wrapper around the ICE transport's send)."""
         ice: Any = dtls.transport
         connection = ice._connection
-        pair = connection._nominated.get(1)
-        if pair is self._pair:
-            return
+        self._dtls = dtls
+        self._nominated = connection._nominated
+        pair: Any = self._nominated.get(1)
         self._pair = pair
-        self._socket_transport = None
-        self._socket = None
-        self._remote_addr = None
-        if pair is None or type(pair.protocol) is not StunProtocol:
-            return
-        if ice._send != connection.send:
-            return
-        self._socket_transport = pair.protocol.transport
-        self._remote_addr = pair.remote_addr
-        sock = getattr(self._socket_transport, "_sock", None)
-        self._socket = sock if isinstance(sock, socket.socket) else None
+        direct = pair is not None and type(pair.protocol) is StunProtocol
+        if direct and ice._send == connection.send:
+            self._writer.bind(pair.protocol.transport, pair.remote_addr)
+        else:
+            self._writer.bind(None, None)
 
-    def _send_later(self, dtls: RTCDtlsTransport, datagrams: list[bytes]) -> None:
+    def _send_later(self, datagrams: list[bytes]) -> None:
         """The slow path, through aiortc's ICE transport (a relay or a wrapped send)."""
+        dtls: RTCDtlsTransport = self._sender.transport
 
         async def send() -> None:
             try:
@@ -419,10 +374,25 @@ class RtpForwarder:
 
     # ---- NACK ---------------------------------------------------------------------------
 
+    def _rebuild(self, sequence_number: int) -> bytes | None:
+        """The RTP packet sent with ``sequence_number``, if it is one of the last 128."""
+        if not 0 < (self._sequence_number - sequence_number) & 0xFFFF <= RTP_HISTORY_SIZE:
+            return None
+        sent = self._history[sequence_number & (RTP_HISTORY_SIZE - 1)]
+        if sent is None:
+            return None
+        first, payloads, timestamp, extensions = sent
+        index = (sequence_number - first) & 0xFFFF
+        marker = 0x80 if index == len(payloads) - 1 else 0
+        header = _RTP_HEADER.pack(
+            self._first_byte, marker | self._payload_type, sequence_number, timestamp, self._ssrc
+        )
+        return header + extensions + payloads[index]
+
     async def _retransmit(self, sequence_number: int) -> None:
         """Stands in for ``RTCRtpSender._retransmit``: resend a packet reported lost."""
-        packet = self._history[sequence_number & (RTP_HISTORY_SIZE - 1)]
-        if packet is None or int.from_bytes(packet[2:4], "big") != sequence_number:
+        packet = self._rebuild(sequence_number)
+        if packet is None:
             return
         sender = self._sender
         rtx_payload_type = getattr(sender, _SENDER + "rtx_payload_type")
@@ -439,30 +409,6 @@ class RtpForwarder:
         self.retransmissions += 1
         dtls: RTCDtlsTransport = sender.transport
         await dtls._send_rtp(packet)
-
-
-def send_segmented(
-    sock: socket.socket, batch: list[bytes], size: int, address: tuple[str, int]
-) -> bool:
-    """Send ``batch`` (datagrams of ``size`` bytes, the last maybe shorter) in one
-    ``sendmsg`` with UDP_SEGMENT: the kernel cuts it back into those datagrams. False when
-    the caller must send them one by one (socket busy, or GSO refused: then off for good)."""
-    global UDP_GSO
-    try:
-        sock.sendmsg(
-            [b"".join(batch)],
-            [(socket.SOL_UDP, _UDP_SEGMENT, size.to_bytes(2, sys.byteorder))],
-            0,
-            address,
-        )
-        return True
-    except (BlockingIOError, InterruptedError):
-        return False
-    except OSError as exc:
-        if exc.errno in _GSO_UNSUPPORTED:
-            UDP_GSO = False
-            log.warning("UDP GSO refused (%s); sending datagram by datagram", exc)
-        return False
 
 
 def forwarder_of(sender: RTCRtpSender) -> RtpForwarder | None:

@@ -8,23 +8,38 @@ loop selectable.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
-from aiortc import RTCRtpSender
+from aioice.ice import StunProtocol
+from aiortc import (
+    RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpParameters,
+    RTCRtpSender,
+)
 from aiortc import sdp as aiortc_sdp
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from pylibsrtp import Policy, Session
 
 import streamer.rtp_forwarder as rtp_forwarder
+import streamer.srtp_batch as srtp_batch
 from streamer import MediaConfig, Streamer
 from streamer.config import FAST_FORWARDING_ENV
-from streamer.rtp_forwarder import check_sender_internals, forwarder_of, ntp_time, send_segmented
+from streamer.frames import EncodedFrame
+from streamer.rtp_forwarder import check_sender_internals, forwarder_of, ntp_time
+from streamer.srtp_batch import check_srtp_internals, send_segmented
 from tests.media.peers import Exchange, Viewer, publish, video_source, wait_for
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
 
 RECEIVER_STATS = "_RTCRtpReceiver__stats"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
 
 def watching(streamer: Streamer, live_id: str, user: str, sessions: list[str]) -> Exchange:
@@ -221,44 +236,160 @@ async def test_both_paths_deliver_video_and_audio(
         await streamer.close()
 
 
-def test_the_protector_matches_pylibsrtp() -> None:
-    import os
+class _FakeViewer:
+    """Just the aiortc objects ``RtpForwarder`` reads, around a real SRTP session and a real
+    UDP socket (the nominated pair's) that sends to ``receiver``; with ``wrapped``, something
+    stands between aiortc and that socket, so the forwarder must go through aiortc."""
 
-    from pylibsrtp import Policy, Session
-
-    from streamer.rtp_forwarder import _Protector
-
-    key = os.urandom(30)
-
-    def session() -> Session:
-        return Session(
-            Policy(
-                key=key,
-                ssrc_type=Policy.SSRC_ANY_OUTBOUND,
-                srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+    def __init__(self, key: bytes, transport: Any, receiver: socket.socket, wrapped: bool) -> None:
+        extensions = HeaderExtensionsMap()
+        extensions.configure(
+            RTCRtpParameters(
+                headerExtensions=[
+                    RTCRtpHeaderExtensionParameters(
+                        id=1, uri="urn:ietf:params:rtp-hdrext:sdes:mid"
+                    ),
+                    RTCRtpHeaderExtensionParameters(id=2, uri=ABS_SEND_TIME_URI),
+                ]
             )
         )
+        protocol = StunProtocol(cast(Any, None))
+        protocol.transport = transport
+        pair = SimpleNamespace(protocol=protocol, remote_addr=receiver.getsockname())
+        connection = SimpleNamespace(_nominated={1: pair}, send=print)
 
-    reference, ours = session(), _Protector(session())
-    for seq in range(5):
-        packet = bytes([0x80, 96, 0, seq, 0, 0, 0, 1, 0, 0, 0, 2]) + os.urandom(1200)
-        assert ours.protect(packet) == reference.protect(packet)
-    too_long = bytes([0x80, 96, 0, 9, 0, 0, 0, 1, 0, 0, 0, 2]) + bytes(1400)
-    with pytest.raises(ValueError, match="too long"):
-        ours.protect(too_long)
+        async def send(data: bytes) -> None:
+            transport.sendto(data, pair.remote_addr)
+
+        self.dtls = SimpleNamespace(
+            _state=DtlsState.CONNECTED,
+            transport=SimpleNamespace(
+                _connection=connection, _send=send if wrapped else connection.send
+            ),
+            _tx_srtp=Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND)),
+            _RTCDtlsTransport__tx_packets=0,
+            _RTCDtlsTransport__tx_bytes=0,
+        )
+        self.sender: Any = SimpleNamespace(
+            _enabled=True,
+            transport=self.dtls,
+            _ssrc=1234,
+            _RTCRtpSender__rtp_started=asyncio.Event(),
+            _RTCRtpSender__rtp_exited=asyncio.Event(),
+            _RTCRtpSender__rtp_header_extensions_map=extensions,
+            _RTCRtpSender__mid="0",
+        )
+        self.extensions = extensions
+        self.queue: list[tuple[EncodedFrame, int]] = []
+        self.drain: Callable[[], None] = lambda: None
+
+    # The ViewerTrack side.
+    readyState = "live"
+
+    def attach(self, drain: Callable[[], None]) -> None:
+        self.drain = drain
+
+    def detach(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def take_ready(self) -> list[tuple[EncodedFrame, int]]:
+        ready, self.queue = self.queue, []
+        return ready
+
+
+@pytest.mark.parametrize("path", ["gso", "datagrams", "aiortc"])
+async def test_packets_go_out_protected_batched_and_can_be_rebuilt_for_nack(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    # A GSO refusal must not leak past the test.
+    monkeypatch.setattr(srtp_batch, "UDP_GSO", path == "gso")
+    key = os.urandom(30)
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    receiver.settimeout(5)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+    viewer = _FakeViewer(key, transport, receiver, wrapped=path == "aiortc")
+    forwarder = rtp_forwarder.RtpForwarder(
+        viewer.sender, cast(Any, viewer), "video/VP8", lambda: None
+    )
+    codec = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+    task = asyncio.ensure_future(forwarder._run(codec))
+    try:
+        await asyncio.sleep(0)
+        # A keyframe cut into more packets than one GSO batch holds, a one-packet frame,
+        # a frame of equal-sized packets.
+        frames = [
+            EncodedFrame(os.urandom(200_000), 0, True),
+            EncodedFrame(os.urandom(500), 3000, False, picture_id=1),
+            EncodedFrame(os.urandom(1286 * 3), 6000, False, picture_id=2),
+        ]
+        viewer.queue = [(frame, frame.timestamp) for frame in frames[:2]]
+        viewer.drain()
+        viewer.queue = [(frames[2], frames[2].timestamp)]
+        viewer.drain()
+        await asyncio.gather(*forwarder._fallback)  # sends through aiortc's ICE transport
+        expected = [
+            (payload, frame.timestamp, index == len(frame.payloads or []) - 1)
+            for frame in frames
+            for index, payload in enumerate(frame.payloads or [])
+        ]
+        unprotect = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND)).unprotect
+        sent = [unprotect(receiver.recv(2048)) for _ in expected]
+        packets = [RtpPacket.parse(data, viewer.extensions) for data in sent]
+        first = packets[0].sequence_number
+        origin = packets[0].timestamp
+        for number, (packet, (payload, timestamp, marker)) in enumerate(
+            zip(packets, expected, strict=True)
+        ):
+            assert packet.payload == payload
+            assert packet.marker == marker
+            assert packet.sequence_number == (first + number) & 0xFFFF
+            assert packet.timestamp == (origin + timestamp) & 0xFFFFFFFF
+            assert (packet.ssrc, packet.payload_type, packet.extensions.mid) == (1234, 96, "0")
+            assert packet.extensions.abs_send_time is not None
+        assert len(sent) > 128
+        assert (forwarder.segmented_sends >= 4) is (path == "gso")
+        assert forwarder.packets_sent == len(expected) == viewer.dtls._RTCDtlsTransport__tx_packets
+        assert viewer.sender._RTCRtpSender__packet_count == len(expected)
+        assert forwarder.octets_sent == sum(len(payload) for payload, _, _ in expected)
+        assert viewer.dtls._RTCDtlsTransport__tx_bytes == sum(len(p) for p in sent) + 10 * len(sent)
+        # NACK: the last 128 packets are rebuilt byte for byte, older ones are gone.
+        for number in range(len(sent) - 128, len(sent)):
+            assert forwarder._rebuild((first + number) & 0xFFFF) == sent[number]
+        assert forwarder._rebuild((first + len(sent) - 129) & 0xFFFF) is None
+        assert forwarder._rebuild((first + len(sent)) & 0xFFFF) is None
+    finally:
+        forwarder._finish()
+        await task
+        transport.close()
+        receiver.close()
+
+
+def test_srtp_internals_are_where_the_forwarder_expects() -> None:
+    check_srtp_internals()
 
 
 def test_a_gso_batch_arrives_as_the_same_separate_datagrams(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(rtp_forwarder, "UDP_GSO", True)  # a refusal must not leak past the test
+    monkeypatch.setattr(srtp_batch, "UDP_GSO", True)  # a refusal must not leak past the test
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         receiver.bind(("127.0.0.1", 0))
         receiver.settimeout(5)
         batch = [bytes([n]) * 1200 for n in range(5)] + [b"\x09" * 300]
-        assert send_segmented(sender, batch, 1200, receiver.getsockname()), "GSO refused"
+        data = memoryview(b"".join(batch))
+        assert send_segmented(sender, data, 1200, receiver.getsockname()), "GSO refused"
         received = [receiver.recv(2048) for _ in batch]
         assert received == batch
     finally:

@@ -1,0 +1,150 @@
+"""SRTP-protected RTP written back to back into one buffer and sent in UDP GSO batches.
+
+``RtpForwarder`` packs each packet's header and payload straight into ``SCRATCH`` and has
+libsrtp protect it in place with the viewer's own session: no bytes object per packet and no
+copies in and out of pylibsrtp's buffer. ``DatagramWriter`` then sends the buffer: one
+``sendmsg`` per batch of equal-sized datagrams (UDP_SEGMENT, Linux >= 4.18; the kernel cuts
+it back into the same datagrams), else datagram by datagram. ``SCRATCH`` is shared by every
+forwarder of the process, all on the event loop's thread: a batch is always sent, or copied
+by asyncio's transport, before the next one is written.
+
+It calls libsrtp through pylibsrtp's private binding; ``check_srtp_internals`` fails loudly
+if a pylibsrtp upgrade moves it.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import sys
+from functools import cache
+from typing import Any
+
+import pylibsrtp
+from pylibsrtp._binding import ffi, lib
+
+from streamer.tap import ReceiverInternalsChanged
+
+log = logging.getLogger("directlive.streamer")
+
+UDP_GSO = sys.platform.startswith("linux") and os.environ.get("DIRECTLIVE_UDP_GSO") != "0"
+"""Send a frame's equal-sized packets in one ``sendmsg`` with UDP_SEGMENT: a fraction of the
+per-packet syscall cost. Off with ``DIRECTLIVE_UDP_GSO=0``; turned off process-wide the first
+time the kernel refuses it."""
+_UDP_SEGMENT = getattr(socket, "UDP_SEGMENT", 103)
+GSO_MAX_SEGMENTS = 64
+_GSO_MAX_BYTES = 65_000
+_GSO_UNSUPPORTED = {errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP, errno.EIO}
+
+BATCH_LIMIT = _GSO_MAX_BYTES - pylibsrtp.SRTP_MAX_TRAILER_LEN
+"""Unprotected bytes a batch may hold: room is left for the last packet's SRTP trailer."""
+_scratch = bytearray(_GSO_MAX_BYTES)
+SCRATCH = memoryview(_scratch)
+SCRATCH_POINTER = ffi.from_buffer(_scratch)
+srtp_protect = lib.srtp_protect
+"""``srtp_protect(context, pointer, length)``: protects ``length[0]`` bytes at ``pointer``
+in place and sets ``length[0]`` to the protected size (the packet plus its tag)."""
+_PROTECT_SIGNATURE = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"
+
+
+@cache
+def check_srtp_internals() -> None:
+    """Raise ``ReceiverInternalsChanged`` unless pylibsrtp still works as we expect."""
+    try:
+        session_context = pylibsrtp.Session()._srtp[0]
+        signature = ffi.typeof(srtp_protect).cname
+    except (AttributeError, TypeError, IndexError) as exc:
+        raise ReceiverInternalsChanged(f"pylibsrtp internals moved: {exc}") from exc
+    if (
+        signature != _PROTECT_SIGNATURE
+        or ffi.typeof(session_context).cname != "struct srtp_ctx_t_ *"
+    ):
+        raise ReceiverInternalsChanged(f"libsrtp's srtp_protect changed: {signature}")
+
+
+def srtp_context(session: pylibsrtp.Session) -> Any:
+    """The libsrtp context of a pylibsrtp session, for ``srtp_protect``."""
+    return session._srtp[0]
+
+
+def new_length() -> Any:
+    """The ``int *`` that ``srtp_protect`` reads and writes a packet's length through."""
+    return ffi.new("int *")
+
+
+class DatagramWriter:
+    """Sends datagrams from ``SCRATCH`` to one viewer: straight to the nominated pair's socket
+    while its asyncio transport has nothing queued, else through that transport (which copies
+    what it queues), else, with no transport of ours, collected for aiortc's ICE transport."""
+
+    def __init__(self) -> None:
+        self.transport: Any = None
+        self.socket: socket.socket | None = None
+        self.address: tuple[str, int] | None = None
+        self.direct = False
+        self.max_segments = 1
+        self.collected: list[bytes] = []
+        self.segmented_sends = 0
+
+    def bind(self, transport: Any, address: tuple[str, int] | None) -> None:
+        """Write to ``transport`` (an asyncio datagram transport) or, with None, collect."""
+        self.transport = transport
+        self.address = address
+        sock = getattr(transport, "_sock", None)
+        self.socket = sock if isinstance(sock, socket.socket) else None
+
+    def begin(self, buffered: int) -> None:
+        """Before a write: ``buffered`` is what the transport still holds, in bytes."""
+        self.direct = self.socket is not None and not buffered
+        self.max_segments = GSO_MAX_SEGMENTS if self.direct and UDP_GSO else 1
+
+    def flush(self, end: int, count: int, segment: int) -> None:
+        """Send the ``count`` datagrams in ``SCRATCH[:end]``: ``segment`` bytes each, the
+        last maybe shorter."""
+        data = SCRATCH[:end]
+        address = self.address
+        if self.direct:
+            sock = self.socket
+            assert sock is not None
+            assert address is not None
+            if count > 1:
+                if send_segmented(sock, data, segment, address):
+                    self.segmented_sends += 1
+                    return
+            else:
+                try:
+                    sock.sendto(data, address)
+                    return
+                except OSError:
+                    pass  # the transport retries, then queues it or reports the error
+            self.direct = False  # keep the order: the rest goes through the transport too
+        transport = self.transport
+        if transport is None:
+            self.collected.append(bytes(data))
+            return
+        for start in range(0, end, segment):
+            transport.sendto(data[start : start + segment], address)
+
+
+def send_segmented(sock: socket.socket, data: Any, size: int, address: tuple[str, int]) -> bool:
+    """Send ``data`` (datagrams of ``size`` bytes, the last maybe shorter) in one ``sendmsg``
+    with UDP_SEGMENT. False when the caller must send them one by one (socket busy, or GSO
+    refused: then off for good)."""
+    global UDP_GSO
+    try:
+        sock.sendmsg(
+            [data],
+            [(socket.SOL_UDP, _UDP_SEGMENT, size.to_bytes(2, sys.byteorder))],
+            0,
+            address,
+        )
+        return True
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError as exc:
+        if exc.errno in _GSO_UNSUPPORTED:
+            UDP_GSO = False
+            log.warning("UDP GSO refused (%s); sending datagram by datagram", exc)
+        return False
