@@ -35,20 +35,11 @@ from streamer.config import FAST_FORWARDING_ENV
 from streamer.frames import EncodedFrame
 from streamer.rtp_forwarder import check_sender_internals, forwarder_of, ntp_time
 from streamer.srtp_batch import check_srtp_internals, send_segmented
-from tests.media.peers import Exchange, Viewer, publish, video_source, wait_for
+from tests.media.peers import Viewer, publish, video_source, wait_for, watching
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
 
 RECEIVER_STATS = "_RTCRtpReceiver__stats"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
-
-
-def watching(streamer: Streamer, live_id: str, user: str, sessions: list[str]) -> Exchange:
-    async def exchange(sdp: str) -> str:
-        session_id, answer = await streamer.watch(live_id, user, sdp)
-        sessions.append(session_id)
-        return answer
-
-    return exchange
 
 
 def video_sender(streamer: Streamer, live_id: str, session_id: str) -> RTCRtpSender:

@@ -14,17 +14,8 @@ from directlive.errors import BadRequest
 from streamer import AnyViewerSession, MediaConfig, Streamer
 from streamer.remote_viewer import RemoteViewerSession
 from streamer.worker_pool import WorkerLink, WorkerPool
-from tests.media.peers import Exchange, Viewer, publish, video_source, wait_for
+from tests.media.peers import Viewer, publish, video_source, wait_for, watching
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
-
-
-def watching(streamer: Streamer, live_id: str, user: str, sessions: list[str]) -> Exchange:
-    async def exchange(sdp: str) -> str:
-        session_id, answer = await streamer.watch(live_id, user, sdp)
-        sessions.append(session_id)
-        return answer
-
-    return exchange
 
 
 def pool_of(streamer: Streamer) -> WorkerPool:

@@ -10,16 +10,8 @@ import av
 import pytest
 
 from streamer import MediaConfig, Streamer
-from tests.media.peers import Exchange, Viewer, publish, video_source, wait_for
+from tests.media.peers import Viewer, publish, video_source, wait_for, watching
 from tests.media.tracks import CounterVideoTrack, PreEncodedVideoTrack, ToneAudioTrack
-
-
-def watching(streamer: Streamer, live_id: str, user: str) -> Exchange:
-    async def exchange(sdp: str) -> str:
-        _, answer = await streamer.watch(live_id, user, sdp)
-        return answer
-
-    return exchange
 
 
 @pytest.fixture

@@ -12,12 +12,29 @@ import av
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from streamer import MediaLive
+from streamer import MediaLive, Streamer
 from streamer.source import TrackSource
 from streamer.tap import tap_receiver
 from tests.media.counter import CounterUnreadable, RgbImage, read_counter
 
 Exchange = Callable[[str], Awaitable[str]]
+
+
+def watching(
+    streamer: Streamer, live_id: str, user: str, sessions: list[str] | None = None
+) -> Exchange:
+    """An exchange that watches ``live_id`` on ``streamer`` directly (no HTTP), noting each
+    session id in ``sessions``."""
+
+    async def exchange(sdp: str) -> str:
+        session_id, answer = await streamer.watch(live_id, user, sdp)
+        if sessions is not None:
+            sessions.append(session_id)
+        return answer
+
+    return exchange
+
+
 """Sends an SDP offer to the server, returns its answer."""
 
 
