@@ -243,7 +243,7 @@ class WorkerPool:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "streamer.worker_process",
+                "streamer.worker_main",
                 "--fd",
                 str(child.fileno()),
                 "--config",

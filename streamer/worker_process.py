@@ -3,27 +3,22 @@
 The node's main process (``streamer.worker_pool``) sends each worker every frame of the
 sources its viewers watch, once, and asks it to negotiate, renegotiate and close viewer
 sessions. Here each source is a ``TrackSource`` fed from the socket, so viewers get the same
-GOP priming, slow-viewer handling and forwarding path as in the main process. Run as
-``python -m streamer.worker_process --fd N --config JSON``; it exits when the socket closes.
+GOP priming, slow-viewer handling and forwarding path as in the main process. The process
+is ``python -m streamer.worker_main``; it exits when the socket closes.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
-import signal
-import socket
 from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpCodecParameters
 
 from directlive.errors import DirectliveError, NotFound, Unavailable
-from streamer.ice import configure_host_addresses
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.viewer import SourceWithCodec, ViewerSession
@@ -203,34 +198,3 @@ class MediaWorker:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-async def serve(fd: int, settings: WorkerSettings) -> None:
-    configure_host_addresses(settings.ice_addresses or None)
-    worker = MediaWorker(settings)
-    sock = socket.socket(fileno=fd)
-    await asyncio.get_running_loop().create_unix_connection(lambda: worker.wire, sock=sock)
-    try:
-        await worker.wire.closed
-    finally:
-        await worker.close()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="a directlive media worker (started by serve)")
-    parser.add_argument("--fd", type=int, required=True)
-    parser.add_argument("--config", required=True)
-    args = parser.parse_args()
-    settings = WorkerSettings.from_json(args.config)
-    logging.basicConfig(
-        level=settings.log_level,
-        format=f"%(asctime)s worker-{settings.index} %(levelname)s %(name)s: %(message)s",
-    )
-    # Ctrl-C reaches the whole process group; the main process decides when workers stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.fd, settings))
-
-
-if __name__ == "__main__":
-    main()
