@@ -8,7 +8,11 @@ COPY signaling signaling
 COPY fanout fanout
 COPY recorder recorder
 COPY benchmarks benchmarks
-RUN pip install --no-cache-dir .
+# gcc builds streamer._fastsend, the C forwarding path (without it the server falls back to
+# the slower Python path); it is removed again once the wheel is built.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --no-cache-dir . \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 # HTTP + WebSocket signaling.
 EXPOSE 8080/tcp
 # WebRTC media: aiortc/aioice bind one ephemeral UDP port per peer connection, taken from

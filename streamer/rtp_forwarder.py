@@ -13,7 +13,8 @@ everything else (ICE, DTLS, SRTP keys, RTCP reception, SR/SDES/BYE):
   per packet, the header (from this viewer's template) and the payload are written
   straight into a shared buffer and protected there in place with the DTLS transport's
   SRTP session, and the buffer goes to the nominated ICE pair's socket in UDP GSO batches
-  (``streamer.srtp_batch``: no coroutine, no bytes object per packet);
+  (``streamer.srtp_batch``: no coroutine, no bytes object per packet), all of it in one C
+  call per viewer and drain when ``streamer._fastsend`` is built;
 - the sender's packet/octet counters and last RTP/NTP timestamps are kept up to date, so
   aiortc's own RTCP loop sends correct sender reports (browsers need them for A/V sync);
 - the last 128 packets can be rebuilt for NACK (their frame's payloads and header fields
@@ -29,12 +30,10 @@ It relies on private aiortc and pylibsrtp attributes; both are pinned, and
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import struct
 import time
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 import pylibsrtp
@@ -44,26 +43,29 @@ from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import (
     RTP_HISTORY_SIZE,
-    HeaderExtensions,
     HeaderExtensionsMap,
     RtpPacket,
     wrap_rtx,
 )
 from aiortc.utils import random32
 
+from streamer import forwarding_lane, srtp_batch
+from streamer.forwarding_lane import LaneEntry, lane_available, ntp_time
 from streamer.frames import EncodedFrame
 from streamer.packer import packetize
+from streamer.sender_internals import ExtensionTemplate, check_sender_internals
 from streamer.srtp_batch import (
     BATCH_LIMIT,
+    PROTECT_ADDRESS,
     SCRATCH,
     SCRATCH_POINTER,
     DatagramWriter,
     check_srtp_internals,
+    context_address,
     new_length,
     srtp_context,
     srtp_protect,
 )
-from streamer.tap import ReceiverInternalsChanged
 from streamer.viewer_track import ViewerTrack
 
 log = logging.getLogger("directlive.streamer")
@@ -71,74 +73,10 @@ log = logging.getLogger("directlive.streamer")
 _SENDER = "_RTCRtpSender__"
 _RTP_HEADER = struct.Struct("!BBHII")
 _CONNECTED = DtlsState.CONNECTED
-_NTP_EPOCH_OFFSET = 2_208_988_800.0
-"""Seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)."""
 WRITE_BUFFER_LIMIT = 256 * 1024
 """Bytes the socket's write buffer may hold before this viewer counts as slow."""
-
-
-@cache
-def check_sender_internals() -> None:
-    """Raise ``ReceiverInternalsChanged`` unless aiortc's sender still works as we expect."""
-    send = inspect.getsource(RTCRtpSender.send)
-    rtcp = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
-    report = inspect.getsource(RTCRtpSender._run_rtcp)
-    stop = inspect.getsource(RTCRtpSender.stop)
-    dtls_send = inspect.getsource(RTCDtlsTransport._send_rtp)
-    expectations = {
-        "send() starts self._run_rtp(codec)": "self._run_rtp(parameters.codecs[0])" in send,
-        "send() configures the header extensions": "self.__rtp_header_extensions_map.configure"
-        in send,
-        "NACK calls self._retransmit(seq)": "await self._retransmit(seq)" in rtcp,
-        "PLI/FIR call self._send_keyframe()": "self._send_keyframe()" in rtcp,
-        "sender reports read the counters": all(
-            f"self.__{name}" in report
-            for name in ("ntp_timestamp", "rtp_timestamp", "packet_count", "octet_count")
-        ),
-        "stop() waits for the RTP events": "self.__rtp_exited.wait()" in stop
-        and "self.__rtp_started.wait()" in stop,
-        "DTLS protects with _tx_srtp": "self._tx_srtp.protect(data)" in dtls_send
-        and "await self.transport._send(data)" in dtls_send,
-    }
-    broken = [name for name, ok in expectations.items() if not ok]
-    if broken:
-        raise ReceiverInternalsChanged("aiortc sender internals moved: " + ", ".join(broken))
-
-
-def ntp_time(now: float) -> int:
-    """64-bit NTP timestamp of a Unix time (what ``aiortc.clock.current_ntp_time`` returns),
-    to within a microsecond (a double's precision)."""
-    return int((now + _NTP_EPOCH_OFFSET) * 4294967296.0)
-
-
-class _ExtensionTemplate:
-    """This sender's RTP header extension block, with a slot for abs-send-time."""
-
-    def __init__(self, extensions_map: HeaderExtensionsMap, mid: str | None) -> None:
-        low = self._block(extensions_map, mid, 0)
-        high = self._block(extensions_map, mid, 0xFFFFFF)
-        self.size = len(low)
-        self.has_abs_send_time = low != high
-        if not self.has_abs_send_time:
-            self.prefix, self.suffix = low, b""
-            return
-        end = len(low) - next(i for i in range(len(low)) if low[-1 - i] != high[-1 - i])
-        start = end - 3
-        if len(low) != len(high) or low[:start] != high[:start] or low[end:] != high[end:]:
-            raise ReceiverInternalsChanged("abs-send-time is not a 3-byte field")
-        self.prefix, self.suffix = low[:start], low[end:]
-
-    @staticmethod
-    def _block(extensions_map: HeaderExtensionsMap, mid: str | None, abs_send_time: int) -> bytes:
-        profile, value = extensions_map.set(HeaderExtensions(mid=mid, abs_send_time=abs_send_time))
-        if not value:
-            return b""
-        return struct.pack("!HH", profile, len(value) >> 2) + value
-
-    def render(self, ntp: int) -> bytes:
-        if not self.has_abs_send_time:
-            return self.prefix
-        return self.prefix + ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big") + self.suffix
+LANE_CHECK_INTERVAL = 0.5
+"""Seconds between a lane member's checks (and folds of its counters into aiortc's)."""
 
 
 _Sent = tuple[int, list[bytes], int, bytes]
@@ -168,7 +106,7 @@ class RtpForwarder:
         self._first_byte = 0x80
         self._payload_type = 0
         self._ssrc = 0
-        self._extensions: _ExtensionTemplate | None = None
+        self._extensions: ExtensionTemplate | None = None
         self._extensions_map = HeaderExtensionsMap()
         self._header = _RTP_HEADER
         """The RTP header followed by this sender's extension block."""
@@ -181,7 +119,12 @@ class RtpForwarder:
         self._session: Any = None
         self._srtp: Any = None
         """The libsrtp context of ``_session``, the DTLS transport's SRTP session."""
+        self._srtp_address = 0
         self._length = new_length()
+        self._lane_entry: LaneEntry | None = None
+        self._lane_check: asyncio.TimerHandle | None = None
+        self._joins_lanes = lane_available() and hasattr(track, "join_lane")
+        self.lane_joins = 0
         self.packets_sent = 0
         self.octets_sent = 0
         self.retransmissions = 0
@@ -206,7 +149,7 @@ class RtpForwarder:
             self._payload_type = codec.payloadType or 0
             self._ssrc = sender._ssrc
             self._extensions_map = getattr(sender, _SENDER + "rtp_header_extensions_map")
-            self._extensions = _ExtensionTemplate(
+            self._extensions = ExtensionTemplate(
                 self._extensions_map, getattr(sender, _SENDER + "mid")
             )
             self._first_byte = 0x90 if self._extensions.prefix else 0x80
@@ -218,6 +161,7 @@ class RtpForwarder:
         except Exception:
             log.exception("RTP forwarder failed")
         finally:
+            self._leave_lane()
             self._track.detach()
             self._track.stop()
             for task in list(self._fallback):
@@ -258,6 +202,8 @@ class RtpForwarder:
                 return
             writer.begin(buffered)
             self._send_frames(dtls, ready)
+            if self._joins_lanes and writer.direct and track.queued == 0:
+                self._join_lane()
         except Exception:
             log.exception("RTP forwarding to a viewer failed")
             self._finish()
@@ -269,6 +215,11 @@ class RtpForwarder:
         session = dtls._tx_srtp
         if session is not self._session:
             self._session, self._srtp = session, srtp_context(session)
+            self._srtp_address = context_address(self._srtp)
+        fast_send = srtp_batch.FAST_SEND
+        if fast_send is not None:
+            self._send_frames_in_c(fast_send, dtls, ready, ntp, extensions)
+            return
         srtp, length, pointer, scratch = self._srtp, self._length, SCRATCH_POINTER, SCRATCH
         writer = self._writer
         flush, max_segments = writer.flush, writer.max_segments
@@ -330,8 +281,61 @@ class RtpForwarder:
         if writer.collected:
             self._send_later(writer.collected)
             writer.collected = []
-        # Feed aiortc's sender reports and stats as its own loop would.
         octets = wire_bytes - packets * (header_size + wire - size)
+        self._account(dtls, ntp, timestamp, packets, octets, wire_bytes)
+
+    def _send_frames_in_c(
+        self,
+        fast_send: Any,
+        dtls: Any,
+        ready: list[tuple[EncodedFrame, int]],
+        ntp: int,
+        extensions: bytes,
+    ) -> None:
+        """``_send_frames`` through ``streamer._fastsend``: same packets, same batches."""
+        origin, seq, mime_type = self._timestamp_origin, self._sequence_number, self._mime_type
+        frames: list[_Sent] = []
+        timestamp = 0
+        for frame, frame_timestamp in ready:
+            payloads = frame.payloads
+            if payloads is None:
+                payloads = packetize(mime_type, frame)
+            timestamp = (origin + frame_timestamp) & 0xFFFFFFFF
+            frames.append((seq, payloads, timestamp, extensions))
+            seq = (seq + len(payloads)) & 0xFFFF
+        writer = self._writer
+        sock = writer.socket
+        fd = sock.fileno() if writer.direct and sock is not None else -1
+        leftovers: list[bytes] = []
+        packets, wire_bytes, octets, segmented, refused = fast_send.send_frames(
+            PROTECT_ADDRESS,
+            self._srtp_address,
+            fd,
+            writer.sockaddr,
+            writer.max_segments,
+            self._first_byte,
+            self._payload_type,
+            self._ssrc,
+            frames,
+            self._history,
+            leftovers,
+        )
+        self._sequence_number = seq
+        writer.segmented_sends += segmented
+        if refused:
+            writer.gso_refused()
+        if leftovers:
+            writer.direct = False
+            writer.send_leftovers(leftovers)
+            if writer.collected:
+                self._send_later(writer.collected)
+                writer.collected = []
+        self._account(dtls, ntp, timestamp, packets, octets, wire_bytes)
+
+    def _account(
+        self, dtls: Any, ntp: int, timestamp: int, packets: int, octets: int, wire_bytes: int
+    ) -> None:
+        """Feed aiortc's sender reports and stats as its own loop would."""
         self.packets_sent += packets
         self.octets_sent += octets
         sender = self._sender
@@ -341,6 +345,112 @@ class RtpForwarder:
         sender._RTCRtpSender__octet_count = self.octets_sent
         dtls._RTCDtlsTransport__tx_packets += packets
         dtls._RTCDtlsTransport__tx_bytes += wire_bytes
+
+    # ---- the lane (streamer.forwarding_lane) ------------------------------------------
+
+    def _join_lane(self) -> None:
+        """Caught up, with a socket that takes datagrams directly: let the source's lane
+        send this viewer's frames from now on."""
+        writer, extensions = self._writer, self._extensions
+        if (
+            self._lane_entry is not None
+            or not writer.sockaddr
+            or extensions is None
+            or writer.transport is None
+            or writer.transport.get_write_buffer_size()
+        ):
+            return
+        entry = forwarding_lane.new_entry(
+            writer.socket,
+            writer.sockaddr,
+            writer.max_segments,
+            (self._first_byte, self._payload_type, self._ssrc),
+            extensions,
+            self._srtp_address,
+            self._timestamp_origin,
+            self._history,
+            self._sequence_number,
+        )
+        if not self._track.join_lane(entry, self):
+            return
+        self._lane_entry = entry
+        self.lane_joins += 1
+        self._lane_check = asyncio.get_running_loop().call_later(
+            LANE_CHECK_INTERVAL, self._check_lane
+        )
+
+    def _fold_lane(self) -> None:
+        """Bring this forwarder's and aiortc's counters up to date from the lane entry."""
+        entry = self._lane_entry
+        if entry is None:
+            return
+        self._sequence_number = entry[forwarding_lane.SEQUENCE]
+        self._writer.segmented_sends += entry[forwarding_lane.SEGMENTED_SENDS]
+        entry[forwarding_lane.SEGMENTED_SENDS] = 0
+        packets = entry[forwarding_lane.PACKETS]
+        if packets:
+            octets = entry[forwarding_lane.PAYLOAD_BYTES]
+            wire_bytes = entry[forwarding_lane.WIRE_BYTES]
+            entry[forwarding_lane.PACKETS] = 0
+            entry[forwarding_lane.PAYLOAD_BYTES] = 0
+            entry[forwarding_lane.WIRE_BYTES] = 0
+            self._account(
+                self._sender.transport,
+                entry[forwarding_lane.LAST_NTP],
+                entry[forwarding_lane.LAST_TIMESTAMP],
+                packets,
+                octets,
+                wire_bytes,
+            )
+
+    def _leave_lane(self) -> None:
+        if self._lane_entry is None:
+            return
+        self._track.leave_lane()
+        self._fold_lane()
+        self._lane_entry = None
+        if self._lane_check is not None:
+            self._lane_check.cancel()
+            self._lane_check = None
+
+    def lane_failed(self, leftovers: list[bytes] | None) -> None:
+        """The lane could not send straight to this viewer: what it still owes goes
+        through the transport, in order, and the queue takes over from the next frame."""
+        self._leave_lane()
+        if leftovers is None:
+            log.error("RTP forwarding to a viewer failed: srtp_protect refused a packet")
+            self._finish()
+            return
+        writer = self._writer
+        writer.send_leftovers(leftovers)
+        if writer.collected:
+            self._send_later(writer.collected)
+            writer.collected = []
+
+    def _check_lane(self) -> None:
+        """Twice a second: fold the counters, and leave if anything moved under the entry."""
+        self._lane_check = None
+        if self._lane_entry is None:
+            return
+        sender = self._sender
+        dtls = sender.transport
+        if (
+            self._track.readyState == "live"
+            and sender._enabled
+            and dtls is self._dtls
+            and dtls._state == _CONNECTED
+            and self._nominated.get(1) is self._pair
+            and dtls._tx_srtp is self._session
+            and self._writer.transport is not None
+            and self._writer.transport.get_write_buffer_size() <= WRITE_BUFFER_LIMIT
+        ):
+            self._fold_lane()
+            self._lane_check = asyncio.get_running_loop().call_later(
+                LANE_CHECK_INTERVAL, self._check_lane
+            )
+            return
+        self._leave_lane()
+        self._drain()
 
     def _locate_socket(self, dtls: Any) -> None:
         """The nominated pair's datagram transport, when nothing stands between it and
@@ -376,6 +486,7 @@ class RtpForwarder:
 
     def _rebuild(self, sequence_number: int) -> bytes | None:
         """The RTP packet sent with ``sequence_number``, if it is one of the last 128."""
+        self._fold_lane()
         if not 0 < (self._sequence_number - sequence_number) & 0xFFFF <= RTP_HISTORY_SIZE:
             return None
         sent = self._history[sequence_number & (RTP_HISTORY_SIZE - 1)]

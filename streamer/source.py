@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from streamer.forwarding_lane import ForwardingLane, LaneEntry, LaneMember
 from streamer.frames import EncodedFrame, is_keyframe
 from streamer.stats import ForwardingStats
 from streamer.viewer_track import ViewerTrack
@@ -54,6 +55,9 @@ class TrackSource:
         self._viewer_queue_limit = viewer_queue_limit
         self._gop: list[EncodedFrame] = []
         self._viewers: set[ViewerTrack] = set()
+        self._queued: set[ViewerTrack] = set()
+        """The viewers not in the lane: ``offer`` queues each frame for them."""
+        self._lane = ForwardingLane(mime_type, stats)
         self._sinks: list[FrameSink] = []
         self._picture_id = 0
         self._last_keyframe_request = -float("inf")
@@ -100,10 +104,36 @@ class TrackSource:
                 self._gop.append(frame)
             else:
                 self._gop = []
-        for viewer in self._viewers:
+        # Lane members that fail now have been sent this frame: they are offered the next.
+        queued = tuple(self._queued)
+        if self._lane:
+            self._lane.send(frame)
+        for viewer in queued:
             viewer.offer(frame)
         for sink in self._sinks:
             sink.frame(frame)
+
+    def lane_join(self, track: ViewerTrack, entry: LaneEntry, member: LaneMember) -> bool:
+        if self._closed or track not in self._viewers:
+            return False
+        self._lane.join(entry, member)
+        self._queued.discard(track)
+        track.lane_entry = entry
+        return True
+
+    def lane_leave(self, track: ViewerTrack) -> None:
+        entry = track.lane_entry
+        if entry is None:
+            return
+        track.lane_entry = None
+        self._lane.leave(entry)
+        if track in self._viewers:
+            self._queued.add(track)
+
+    @property
+    def lane_size(self) -> int:
+        """Viewers whose frames the lane sends."""
+        return len(self._lane)
 
     def add_sink(self, sink: FrameSink) -> None:
         """Send ``sink`` every frame from now on; the caller sends it ``gop`` first."""
@@ -131,10 +161,12 @@ class TrackSource:
             else:
                 self.request_keyframe()
         self._viewers.add(track)
+        self._queued.add(track)
         return track
 
     def unsubscribe(self, track: ViewerTrack) -> None:
         self._viewers.discard(track)
+        self._queued.discard(track)
         track.stop()
 
     def request_keyframe(self) -> None:
@@ -165,6 +197,7 @@ class TrackSource:
         for viewer in list(self._viewers):
             viewer.stop()
         self._viewers.clear()
+        self._queued.clear()
         self._gop = []
         sinks, self._sinks = self._sinks, []
         for sink in sinks:

@@ -8,6 +8,10 @@ it back into the same datagrams), else datagram by datagram. ``SCRATCH`` is shar
 forwarder of the process, all on the event loop's thread: a batch is always sent, or copied
 by asyncio's transport, before the next one is written.
 
+``FAST_SEND``, the C extension ``streamer._fastsend`` when it was built (Linux, with a C
+compiler at install time), does the same packing, protection and sending in one call per
+viewer and drain; this module's Python path is its reference and its fallback.
+
 It calls libsrtp through pylibsrtp's private binding; ``check_srtp_internals`` fails loudly
 if a pylibsrtp upgrade moves it.
 """
@@ -15,11 +19,14 @@ if a pylibsrtp upgrade moves it.
 from __future__ import annotations
 
 import errno
+import importlib
 import logging
 import os
 import socket
+import struct
 import sys
 from functools import cache
+from types import ModuleType
 from typing import Any
 
 import pylibsrtp
@@ -49,6 +56,22 @@ in place and sets ``length[0]`` to the protected size (the packet plus its tag).
 _PROTECT_SIGNATURE = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"
 
 
+def _load_fast_send() -> ModuleType | None:
+    if os.environ.get("DIRECTLIVE_FAST_SEND") == "0" or not sys.platform.startswith("linux"):
+        return None
+    try:
+        return importlib.import_module("streamer._fastsend")
+    except ImportError:
+        log.warning("streamer._fastsend was not built; forwarding runs the slower Python path")
+        return None
+
+
+FAST_SEND = _load_fast_send()
+"""The C forwarding path, or None (not built, not Linux, or ``DIRECTLIVE_FAST_SEND=0``)."""
+PROTECT_ADDRESS = int(ffi.cast("uintptr_t", ffi.addressof(lib, "srtp_protect")))
+"""``srtp_protect``'s address, for ``FAST_SEND.send_frames``."""
+
+
 @cache
 def check_srtp_internals() -> None:
     """Raise ``ReceiverInternalsChanged`` unless pylibsrtp still works as we expect."""
@@ -69,6 +92,34 @@ def srtp_context(session: pylibsrtp.Session) -> Any:
     return session._srtp[0]
 
 
+def context_address(context: Any) -> int:
+    """The address of a libsrtp context from ``srtp_context``, for ``FAST_SEND``."""
+    return int(ffi.cast("uintptr_t", context))
+
+
+def pack_sockaddr(family: int, address: tuple[Any, ...]) -> bytes:
+    """``address`` as the C ``struct sockaddr_in`` / ``sockaddr_in6`` of ``family``, or b""
+    when it is something else (then ``FAST_SEND`` leaves the datagrams to the transport)."""
+    try:
+        host, port = str(address[0]), int(address[1])
+        if family == socket.AF_INET:
+            return struct.pack("=H", family) + struct.pack("!H4s8x", port, socket.inet_aton(host))
+        if family == socket.AF_INET6:
+            host, _, scope = host.partition("%")
+            scope_id = int(address[3]) if len(address) > 3 else 0
+            if scope and not scope_id:
+                scope_id = int(scope) if scope.isdigit() else socket.if_nametoindex(scope)
+            packed = socket.inet_pton(socket.AF_INET6, host)
+            return (
+                struct.pack("=H", family)
+                + struct.pack("!HI16s", port, 0, packed)
+                + struct.pack("=I", scope_id)
+            )
+    except (OSError, ValueError, IndexError, TypeError):
+        pass
+    return b""
+
+
 def new_length() -> Any:
     """The ``int *`` that ``srtp_protect`` reads and writes a packet's length through."""
     return ffi.new("int *")
@@ -83,6 +134,9 @@ class DatagramWriter:
         self.transport: Any = None
         self.socket: socket.socket | None = None
         self.address: tuple[str, int] | None = None
+        self.fd = -1
+        self.sockaddr = b""
+        """``address`` packed for ``FAST_SEND`` (b"" when it could not be)."""
         self.direct = False
         self.max_segments = 1
         self.collected: list[bytes] = []
@@ -94,6 +148,12 @@ class DatagramWriter:
         self.address = address
         sock = getattr(transport, "_sock", None)
         self.socket = sock if isinstance(sock, socket.socket) else None
+        self.fd = -1 if self.socket is None else self.socket.fileno()
+        self.sockaddr = (
+            b""
+            if self.socket is None or address is None
+            else pack_sockaddr(self.socket.family, address)
+        )
 
     def begin(self, buffered: int) -> None:
         """Before a write: ``buffered`` is what the transport still holds, in bytes."""
@@ -126,6 +186,25 @@ class DatagramWriter:
             return
         for start in range(0, end, segment):
             transport.sendto(data[start : start + segment], address)
+
+    def send_leftovers(self, datagrams: list[bytes]) -> None:
+        """Datagrams ``FAST_SEND`` did not send directly, in order: through the transport,
+        else collected."""
+        transport = self.transport
+        if transport is None:
+            self.collected.extend(datagrams)
+            return
+        address = self.address
+        for data in datagrams:
+            transport.sendto(data, address)
+
+    @staticmethod
+    def gso_refused() -> None:
+        """``FAST_SEND`` found UDP GSO refused by the kernel: off for the process."""
+        global UDP_GSO
+        if UDP_GSO:
+            UDP_GSO = False
+            log.warning("UDP GSO refused; sending datagram by datagram")
 
 
 def send_segmented(sock: socket.socket, data: Any, size: int, address: tuple[str, int]) -> bool:

@@ -14,6 +14,7 @@ from streamer.packer import Outgoing
 from streamer.stats import ForwardingStats
 
 if TYPE_CHECKING:
+    from streamer.forwarding_lane import LaneEntry, LaneMember
     from streamer.source import TrackSource
 
 
@@ -40,6 +41,9 @@ class ViewerTrack(MediaStreamTrack):
         self._listener: Callable[[], None] | None = None
         self._awaiting_keyframe = kind == "video"
         self.frames_dropped = 0
+        self.lane_entry: LaneEntry | None = None
+        """Set while the source's ``ForwardingLane`` sends this viewer's frames (then
+        ``offer`` is not called)."""
 
     def prime(self, gop: Sequence[EncodedFrame]) -> None:
         """Queue the cached GOP so the viewer decodes a picture at once.
@@ -95,6 +99,17 @@ class ViewerTrack(MediaStreamTrack):
     def detach(self) -> None:
         self._listener = None
 
+    def join_lane(self, entry: LaneEntry, member: LaneMember) -> bool:
+        """Have the source's lane send frames with ``entry`` instead of queueing them here;
+        only with nothing queued. False when the track or its source has ended."""
+        if self._queue or self._awaiting_keyframe or self.readyState != "live":
+            return False
+        return self._source.lane_join(self, entry, member)
+
+    def leave_lane(self) -> None:
+        """Frames are queued here again, from the source's next frame."""
+        self._source.lane_leave(self)
+
     def take_ready(self) -> list[Outgoing]:
         """Everything queued, oldest first; the queue is left empty."""
         ready = list(self._queue)
@@ -118,6 +133,7 @@ class ViewerTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         super().stop()
+        self.leave_lane()
         self._queue.clear()
         self._wake()
 
