@@ -36,7 +36,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pylibsrtp
 from aioice.ice import StunProtocol
 from aiortc import RTCDtlsTransport, RTCRtpCodecParameters, RTCRtpSender
 from aiortc.rtcdtlstransport import State as DtlsState
@@ -55,16 +54,13 @@ from streamer.frames import EncodedFrame
 from streamer.packer import packetize
 from streamer.sender_internals import ExtensionTemplate, check_sender_internals
 from streamer.srtp_batch import (
-    BATCH_LIMIT,
     PROTECT_ADDRESS,
-    SCRATCH,
-    SCRATCH_POINTER,
     DatagramWriter,
+    Sent,
     check_srtp_internals,
     context_address,
-    new_length,
+    send_frames,
     srtp_context,
-    srtp_protect,
 )
 from streamer.viewer_track import ViewerTrack
 
@@ -77,10 +73,6 @@ WRITE_BUFFER_LIMIT = 256 * 1024
 """Bytes the socket's write buffer may hold before this viewer counts as slow."""
 LANE_CHECK_INTERVAL = 0.5
 """Seconds between a lane member's checks (and folds of its counters into aiortc's)."""
-
-
-_Sent = tuple[int, list[bytes], int, bytes]
-"""A frame as sent: its first sequence number, payloads, RTP timestamp, extension block."""
 
 
 class RtpForwarder:
@@ -99,7 +91,7 @@ class RtpForwarder:
         self._track = track
         self._mime_type = mime_type
         self._done: asyncio.Future[None] | None = None
-        self._history: list[_Sent | None] = [None] * RTP_HISTORY_SIZE
+        self._history: list[Sent | None] = [None] * RTP_HISTORY_SIZE
         """By sequence number modulo the size: the frame each of the last packets was in."""
         self._sequence_number = random_sequence_number()
         self._timestamp_origin = random32()
@@ -108,8 +100,6 @@ class RtpForwarder:
         self._ssrc = 0
         self._extensions: ExtensionTemplate | None = None
         self._extensions_map = HeaderExtensionsMap()
-        self._header = _RTP_HEADER
-        """The RTP header followed by this sender's extension block."""
         self._dtls: Any = None
         self._nominated: dict[int, Any] = {}
         """The ICE connection's nominated pairs, by component."""
@@ -120,7 +110,6 @@ class RtpForwarder:
         self._srtp: Any = None
         """The libsrtp context of ``_session``, the DTLS transport's SRTP session."""
         self._srtp_address = 0
-        self._length = new_length()
         self._lane_entry: LaneEntry | None = None
         self._lane_check: asyncio.TimerHandle | None = None
         self._joins_lanes = lane_available() and hasattr(track, "join_lane")
@@ -153,7 +142,6 @@ class RtpForwarder:
                 self._extensions_map, getattr(sender, _SENDER + "mid")
             )
             self._first_byte = 0x90 if self._extensions.prefix else 0x80
-            self._header = struct.Struct(f"!BBHII{self._extensions.size}s")
             self._track.attach(self._drain)
             await self._done
         except asyncio.CancelledError:
@@ -216,85 +204,8 @@ class RtpForwarder:
         if session is not self._session:
             self._session, self._srtp = session, srtp_context(session)
             self._srtp_address = context_address(self._srtp)
-        fast_send = srtp_batch.FAST_SEND
-        if fast_send is not None:
-            self._send_frames_in_c(fast_send, dtls, ready, ntp, extensions)
-            return
-        srtp, length, pointer, scratch = self._srtp, self._length, SCRATCH_POINTER, SCRATCH
-        writer = self._writer
-        flush, max_segments = writer.flush, writer.max_segments
-        pack_into, header_size = self._header.pack_into, self._header.size
-        history, mask = self._history, RTP_HISTORY_SIZE - 1
-        first_byte, payload_type, ssrc = self._first_byte, self._payload_type, self._ssrc
-        origin = self._timestamp_origin
-        seq = self._sequence_number
-        packets = wire_bytes = timestamp = size = 0
-        # The batch in SCRATCH[:end]: ``count`` datagrams of ``wire_segment`` bytes (the last
-        # maybe shorter), from packets of ``segment`` bytes before SRTP; libsrtp adds the
-        # same tag to every packet of a session, so equal sizes stay equal.
-        end = count = segment = wire_segment = wire = 0
-        for frame, frame_timestamp in ready:
-            payloads = frame.payloads
-            if payloads is None:
-                payloads = packetize(self._mime_type, frame)
-            timestamp = (origin + frame_timestamp) & 0xFFFFFFFF
-            sent = (seq, payloads, timestamp, extensions)
-            last = len(payloads) - 1
-            for index, payload in enumerate(payloads):
-                size = header_size + len(payload)
-                if size > segment or count == max_segments or end + size > BATCH_LIMIT:
-                    if count:
-                        flush(end, count, wire_segment)
-                        wire_bytes += end
-                        end = count = 0
-                    if size > BATCH_LIMIT:
-                        raise ValueError(f"RTP packet too long ({size} bytes)")
-                marker = 0x80 if index == last else 0
-                pack_into(
-                    scratch,
-                    end,
-                    first_byte,
-                    marker | payload_type,
-                    seq,
-                    timestamp,
-                    ssrc,
-                    extensions,
-                )
-                scratch[end + header_size : end + size] = payload
-                length[0] = size
-                if srtp_protect(srtp, pointer + end, length):
-                    raise pylibsrtp.Error("srtp_protect failed")
-                wire = length[0]
-                if not count:
-                    segment, wire_segment = size, wire
-                elif size < segment:
-                    segment = -1  # a shorter datagram ends the batch
-                count += 1
-                end += wire
-                history[seq & mask] = sent
-                seq = (seq + 1) & 0xFFFF
-            packets += last + 1
-        if count:
-            flush(end, count, wire_segment)
-            wire_bytes += end
-        self._sequence_number = seq
-        if writer.collected:
-            self._send_later(writer.collected)
-            writer.collected = []
-        octets = wire_bytes - packets * (header_size + wire - size)
-        self._account(dtls, ntp, timestamp, packets, octets, wire_bytes)
-
-    def _send_frames_in_c(
-        self,
-        fast_send: Any,
-        dtls: Any,
-        ready: list[tuple[EncodedFrame, int]],
-        ntp: int,
-        extensions: bytes,
-    ) -> None:
-        """``_send_frames`` through ``streamer._fastsend``: same packets, same batches."""
         origin, seq, mime_type = self._timestamp_origin, self._sequence_number, self._mime_type
-        frames: list[_Sent] = []
+        frames: list[Sent] = []
         timestamp = 0
         for frame, frame_timestamp in ready:
             payloads = frame.payloads
@@ -304,32 +215,36 @@ class RtpForwarder:
             frames.append((seq, payloads, timestamp, extensions))
             seq = (seq + len(payloads)) & 0xFFFF
         writer = self._writer
-        sock = writer.socket
-        fd = sock.fileno() if writer.direct and sock is not None else -1
-        leftovers: list[bytes] = []
-        packets, wire_bytes, octets, segmented, refused = fast_send.send_frames(
-            PROTECT_ADDRESS,
-            self._srtp_address,
-            fd,
-            writer.sockaddr,
-            writer.max_segments,
-            self._first_byte,
-            self._payload_type,
-            self._ssrc,
-            frames,
-            self._history,
-            leftovers,
-        )
+        header = (self._first_byte, self._payload_type, self._ssrc)
+        fast_send = srtp_batch.FAST_SEND
+        if fast_send is None:
+            packets, wire_bytes, octets = send_frames(
+                writer, self._srtp, header, frames, self._history
+            )
+        else:
+            sock = writer.socket
+            leftovers: list[bytes] = []
+            packets, wire_bytes, octets, segmented, refused = fast_send.send_frames(
+                PROTECT_ADDRESS,
+                self._srtp_address,
+                sock.fileno() if writer.direct and sock is not None else -1,
+                writer.sockaddr,
+                writer.max_segments,
+                *header,
+                frames,
+                self._history,
+                leftovers,
+            )
+            writer.segmented_sends += segmented
+            if refused:
+                writer.gso_refused()
+            if leftovers:
+                writer.direct = False
+                writer.send_leftovers(leftovers)
         self._sequence_number = seq
-        writer.segmented_sends += segmented
-        if refused:
-            writer.gso_refused()
-        if leftovers:
-            writer.direct = False
-            writer.send_leftovers(leftovers)
-            if writer.collected:
-                self._send_later(writer.collected)
-                writer.collected = []
+        if writer.collected:
+            self._send_later(writer.collected)
+            writer.collected = []
         self._account(dtls, ntp, timestamp, packets, octets, wire_bytes)
 
     def _account(
@@ -498,7 +413,8 @@ class RtpForwarder:
         header = _RTP_HEADER.pack(
             self._first_byte, marker | self._payload_type, sequence_number, timestamp, self._ssrc
         )
-        return header + extensions + payloads[index]
+        packet: bytes = header + extensions + payloads[index]
+        return packet
 
     async def _retransmit(self, sequence_number: int) -> None:
         """Stands in for ``RTCRtpSender._retransmit``: resend a packet reported lost."""

@@ -207,6 +207,69 @@ class DatagramWriter:
             log.warning("UDP GSO refused; sending datagram by datagram")
 
 
+Sent = tuple[int, list[bytes], int, bytes]
+"""A frame as sent: its first sequence number, payloads, RTP timestamp, extension block."""
+_RTP_HEADER = struct.Struct("!BBHII")
+
+
+def send_frames(
+    writer: DatagramWriter,
+    srtp: Any,
+    header: tuple[int, int, int],
+    frames: list[Sent],
+    history: list[Sent | None],
+) -> tuple[int, int, int]:
+    """The Python reference of ``_fastsend.send_frames``: packs each frame's packets into
+    ``SCRATCH`` (``header`` is first byte, payload type, SSRC), protects them in place with
+    the libsrtp context ``srtp``, sends them with ``writer`` (begun) and records each
+    packet's frame in ``history``. Returns (packets, wire bytes, payload bytes)."""
+    first_byte, payload_type, ssrc = header
+    length, pointer, scratch = new_length(), SCRATCH_POINTER, SCRATCH
+    flush, max_segments = writer.flush, writer.max_segments
+    mask = len(history) - 1
+    pack_into = _RTP_HEADER.pack_into
+    packets = wire_bytes = payload_bytes = 0
+    # The batch in SCRATCH[:end]: ``count`` datagrams of ``wire_segment`` bytes (the last
+    # maybe shorter), from packets of ``segment`` bytes before SRTP; libsrtp adds the
+    # same tag to every packet of a session, so equal sizes stay equal.
+    end = count = segment = wire_segment = 0
+    for sent in frames:
+        seq, payloads, timestamp, extensions = sent
+        header_size = _RTP_HEADER.size + len(extensions)
+        last = len(payloads) - 1
+        for index, payload in enumerate(payloads):
+            size = header_size + len(payload)
+            if size > segment or count == max_segments or end + size > BATCH_LIMIT:
+                if count:
+                    flush(end, count, wire_segment)
+                    wire_bytes += end
+                    end = count = 0
+                if size > BATCH_LIMIT:
+                    raise ValueError(f"RTP packet too long ({size} bytes)")
+            marker = 0x80 if index == last else 0
+            pack_into(scratch, end, first_byte, marker | payload_type, seq, timestamp, ssrc)
+            scratch[end + _RTP_HEADER.size : end + header_size] = extensions
+            scratch[end + header_size : end + size] = payload
+            length[0] = size
+            if srtp_protect(srtp, pointer + end, length):
+                raise pylibsrtp.Error("srtp_protect failed")
+            wire = length[0]
+            if not count:
+                segment, wire_segment = size, wire
+            elif size < segment:
+                segment = -1  # a shorter datagram ends the batch
+            count += 1
+            end += wire
+            payload_bytes += len(payload)
+            history[seq & mask] = sent
+            seq = (seq + 1) & 0xFFFF
+        packets += last + 1
+    if count:
+        flush(end, count, wire_segment)
+        wire_bytes += end
+    return packets, wire_bytes, payload_bytes
+
+
 def send_segmented(sock: socket.socket, data: Any, size: int, address: tuple[str, int]) -> bool:
     """Send ``data`` (datagrams of ``size`` bytes, the last maybe shorter) in one ``sendmsg``
     with UDP_SEGMENT. False when the caller must send them one by one (socket busy, or GSO
