@@ -14,7 +14,9 @@ everything else (ICE, DTLS, SRTP keys, RTCP reception, SR/SDES/BYE):
   straight into a shared buffer and protected there in place with the DTLS transport's
   SRTP session, and the buffer goes to the nominated ICE pair's socket in UDP GSO batches
   (``streamer.srtp_batch``: no coroutine, no bytes object per packet), all of it in one C
-  call per viewer and drain when ``streamer._fastsend`` is built;
+  call per viewer and drain when ``streamer._fastsend`` is built; once the viewer is caught
+  up, its source's ``ForwardingLane`` sends it each frame from C, with every other caught-up
+  viewer, until a send does not go straight out or a periodic check finds something changed;
 - the sender's packet/octet counters and last RTP/NTP timestamps are kept up to date, so
   aiortc's own RTCP loop sends correct sender reports (browsers need them for A/V sync);
 - the last 128 packets can be rebuilt for NACK (their frame's payloads and header fields
