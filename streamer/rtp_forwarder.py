@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 import time
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +56,7 @@ from streamer.packer import packetize
 from streamer.sender_internals import ExtensionTemplate, check_sender_internals
 from streamer.srtp_batch import (
     PROTECT_ADDRESS,
+    RTP_HEADER,
     DatagramWriter,
     Sent,
     check_srtp_internals,
@@ -69,7 +69,6 @@ from streamer.viewer_track import ViewerTrack
 log = logging.getLogger("directlive.streamer")
 
 _SENDER = "_RTCRtpSender__"
-_RTP_HEADER = struct.Struct("!BBHII")
 _CONNECTED = DtlsState.CONNECTED
 WRITE_BUFFER_LIMIT = 256 * 1024
 """Bytes the socket's write buffer may hold before this viewer counts as slow."""
@@ -412,7 +411,7 @@ class RtpForwarder:
         first, payloads, timestamp, extensions = sent
         index = (sequence_number - first) & 0xFFFF
         marker = 0x80 if index == len(payloads) - 1 else 0
-        header = _RTP_HEADER.pack(
+        header = RTP_HEADER.pack(
             self._first_byte, marker | self._payload_type, sequence_number, timestamp, self._ssrc
         )
         packet: bytes = header + extensions + payloads[index]

@@ -120,11 +120,6 @@ def pack_sockaddr(family: int, address: tuple[Any, ...]) -> bytes:
     return b""
 
 
-def new_length() -> Any:
-    """The ``int *`` that ``srtp_protect`` reads and writes a packet's length through."""
-    return ffi.new("int *")
-
-
 class DatagramWriter:
     """Sends datagrams from ``SCRATCH`` to one viewer: straight to the nominated pair's socket
     while its asyncio transport has nothing queued, else through that transport (which copies
@@ -134,7 +129,6 @@ class DatagramWriter:
         self.transport: Any = None
         self.socket: socket.socket | None = None
         self.address: tuple[str, int] | None = None
-        self.fd = -1
         self.sockaddr = b""
         """``address`` packed for ``FAST_SEND`` (b"" when it could not be)."""
         self.direct = False
@@ -148,7 +142,6 @@ class DatagramWriter:
         self.address = address
         sock = getattr(transport, "_sock", None)
         self.socket = sock if isinstance(sock, socket.socket) else None
-        self.fd = -1 if self.socket is None else self.socket.fileno()
         self.sockaddr = (
             b""
             if self.socket is None or address is None
@@ -209,7 +202,10 @@ class DatagramWriter:
 
 Sent = tuple[int, list[bytes], int, bytes]
 """A frame as sent: its first sequence number, payloads, RTP timestamp, extension block."""
-_RTP_HEADER = struct.Struct("!BBHII")
+RTP_HEADER = struct.Struct("!BBHII")
+"""The fixed RTP header: first byte, marker | payload type, sequence, timestamp, SSRC."""
+_LENGTH = ffi.new("int *")
+"""``send_frames``'s length cell for ``srtp_protect`` (one thread, like ``SCRATCH``)."""
 
 
 def send_frames(
@@ -224,10 +220,10 @@ def send_frames(
     the libsrtp context ``srtp``, sends them with ``writer`` (begun) and records each
     packet's frame in ``history``. Returns (packets, wire bytes, payload bytes)."""
     first_byte, payload_type, ssrc = header
-    length, pointer, scratch = new_length(), SCRATCH_POINTER, SCRATCH
+    length, pointer, scratch = _LENGTH, SCRATCH_POINTER, SCRATCH
     flush, max_segments = writer.flush, writer.max_segments
     mask = len(history) - 1
-    pack_into = _RTP_HEADER.pack_into
+    pack_into = RTP_HEADER.pack_into
     packets = wire_bytes = payload_bytes = 0
     # The batch in SCRATCH[:end]: ``count`` datagrams of ``wire_segment`` bytes (the last
     # maybe shorter), from packets of ``segment`` bytes before SRTP; libsrtp adds the
@@ -235,7 +231,7 @@ def send_frames(
     end = count = segment = wire_segment = 0
     for sent in frames:
         seq, payloads, timestamp, extensions = sent
-        header_size = _RTP_HEADER.size + len(extensions)
+        header_size = RTP_HEADER.size + len(extensions)
         last = len(payloads) - 1
         for index, payload in enumerate(payloads):
             size = header_size + len(payload)
@@ -248,7 +244,7 @@ def send_frames(
                     raise ValueError(f"RTP packet too long ({size} bytes)")
             marker = 0x80 if index == last else 0
             pack_into(scratch, end, first_byte, marker | payload_type, seq, timestamp, ssrc)
-            scratch[end + _RTP_HEADER.size : end + header_size] = extensions
+            scratch[end + RTP_HEADER.size : end + header_size] = extensions
             scratch[end + header_size : end + size] = payload
             length[0] = size
             if srtp_protect(srtp, pointer + end, length):
