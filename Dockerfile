@@ -8,7 +8,7 @@ COPY signaling signaling
 COPY fanout fanout
 COPY recorder recorder
 COPY benchmarks benchmarks
-# gcc builds streamer._fastsend, the C forwarding path (without it the server falls back to
+# gcc builds streamer.forwarding._fastsend, the C forwarding path (without it the server falls back to
 # the slower Python path); it is removed again once the wheel is built.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install --no-cache-dir . \

@@ -18,7 +18,6 @@ from typing import Any
 
 import aiohttp
 from aiortc import (
-    RTCConfiguration,
     RTCPeerConnection,
     RTCRtpCodecParameters,
     RTCSessionDescription,
@@ -26,12 +25,13 @@ from aiortc import (
 from aiortc import sdp as aiortc_sdp
 from aiortc.codecs import depayload
 from aiortc.mediastreams import MediaStreamTrack
-from pylibsrtp import Error as SrtpError
 
 from benchmarks.harness import token, wait_message
 from benchmarks.media import MediaLoop, decode_counters, loop_tracks
-from streamer.ice import configure_host_addresses
-from streamer.tap import tap_receiver
+from streamer import LOOPBACK, new_peer_connection
+from streamer.aiortc.sender_state import redirect_keyframe_requests
+from streamer.aiortc.tap import tap_receiver
+from streamer.aiortc.transport_state import handle_rtp_with, unprotect_from_socket
 
 Exchange = Callable[[str], Awaitable[str]]
 
@@ -41,7 +41,7 @@ class NotReady(Exception):
 
 
 def client_pc() -> RTCPeerConnection:
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    return new_peer_connection(LOOPBACK)
 
 
 async def post_sdp(http: aiohttp.ClientSession, url: str, user: str, sdp: str) -> tuple[str, str]:
@@ -64,7 +64,6 @@ def whep_exchange(http: aiohttp.ClientSession, base: str, live_id: str, user: st
 
 
 def _run(pipe: Connection, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    configure_host_addresses(["127.0.0.1"])
     try:
         asyncio.run(main())
     except BaseException:
@@ -83,7 +82,7 @@ def publisher_worker(pipe: Connection, base: str, loop: MediaLoop, restart_on_pl
         pc = client_pc()
         sender = pc.addTransceiver(video, direction="sendonly").sender
         # aiortc turns a PLI into a flag for its own encoders; this track wants it instead.
-        setattr(sender, "_send_keyframe", video.request_keyframe)  # noqa: B010
+        redirect_keyframe_requests(sender, video.request_keyframe)
         pc.addTransceiver(audio, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
         assert pc.localDescription is not None
@@ -185,34 +184,13 @@ class LeanViewer(TapViewer):
         self._broken = False
         self._origin: int | None = None
         for transport in {t.receiver.transport for t in self.pc.getTransceivers()}:
-            setattr(transport, "_handle_rtp_data", self._on_rtp)  # noqa: B010
+            handle_rtp_with(transport, self._on_rtp)
 
     def go_direct(self) -> None:
         """Handle SRTP straight from the nominated pair's socket (STUN and DTLS still go
         through aioice and aiortc); RTCP from the server is ignored, as before."""
         for transport in {t.receiver.transport for t in self.pc.getTransceivers()}:
-            connection: Any = transport.transport._connection
-            pair = connection._nominated.get(1)
-            if pair is None or transport._rx_srtp is None:
-                continue
-            protocol = pair.protocol
-            forward = protocol.datagram_received
-            unprotect = transport._rx_srtp.unprotect
-
-            def datagram_received(
-                data: bytes, addr: Any, forward: Any = forward, unprotect: Any = unprotect
-            ) -> None:
-                if 127 < data[0] < 192:
-                    if not 191 < data[1] < 224:  # RTP, not RTCP
-                        try:
-                            packet = unprotect(data)
-                        except SrtpError:  # a replay or a failed authentication
-                            return
-                        self._rtp(packet)
-                    return
-                forward(data, addr)
-
-            protocol.datagram_received = datagram_received
+            unprotect_from_socket(transport, self._rtp)
 
     async def _on_rtp(self, data: bytes, arrival_time_ms: int) -> None:
         self._rtp(data)

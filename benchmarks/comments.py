@@ -17,12 +17,12 @@ import time
 from typing import Any
 
 import aiohttp
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
 from benchmarks.common import Progress, add_common_arguments, emit, percentile, plot_panels
 from benchmarks.harness import cores, pin_self, run_server, sample_process, token
-from streamer.ice import configure_host_addresses
+from streamer import LOOPBACK, new_peer_connection
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,7 +65,7 @@ async def _socket(http: aiohttp.ClientSession, base: str, user: str, live_id: st
 
 
 async def _go_live(http: aiohttp.ClientSession, base: str) -> tuple[str, RTCPeerConnection]:
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = new_peer_connection(LOOPBACK)
     pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
     assert pc.localDescription is not None
@@ -79,7 +79,6 @@ async def _go_live(http: aiohttp.ClientSession, base: str) -> tuple[str, RTCPeer
 
 
 async def _run(base: str, server_pid: int, args: argparse.Namespace) -> dict[str, Any]:
-    configure_host_addresses(["127.0.0.1"])
     # Each socket holds a connection: aiohttp's default pool of 100 would stall the 101st.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         live_id, pc = await _go_live(http, base)

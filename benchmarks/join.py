@@ -30,7 +30,6 @@ from benchmarks.clients import NotReady, client_pc, publisher_worker, whep_excha
 from benchmarks.common import Progress, add_common_arguments, emit, plot_panels, summary_ms
 from benchmarks.harness import cores, pin_self, run_server, spawn, token
 from benchmarks.media import MediaLoop, encode_loop
-from streamer.ice import configure_host_addresses
 
 Exchange = Callable[[str], Awaitable[str]]
 ROUNDS = (("whep", True), ("socket", True), ("whep_no_pli", False))
@@ -173,7 +172,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _, load_cores = cores()
     pin_self(load_cores)
-    configure_host_addresses(["127.0.0.1"])
     loop = encode_loop(args.codec, seconds=4.0, gop_seconds=2.0)
     result: dict[str, Any] = {"benchmark": "join", "viewers": args.viewers, "codec": args.codec}
     for name, answers_pli in ROUNDS:

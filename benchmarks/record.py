@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks.media import AUDIO_TICKS, VIDEO_TICKS, MediaLoop, encode_loop
 from recorder import Recorder, RecorderConfig
-from streamer.packer import packetize
+from streamer.aiortc.packer import packetize
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 

@@ -17,8 +17,8 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
-from streamer.ice import configure_host_addresses
-from streamer.peer import close_quietly, new_peer_connection
+from streamer import LOOPBACK
+from streamer.aiortc.peer import close_quietly, new_peer_connection
 
 LIVE_ID = "relay"
 
@@ -30,7 +30,7 @@ class RelayServer:
         self.peers: set[RTCPeerConnection] = set()
 
     async def whip(self, request: web.Request) -> web.Response:
-        pc = new_peer_connection()
+        pc = new_peer_connection(LOOPBACK)
         self.peers.add(pc)
         pc.on("track", lambda track: self.tracks.__setitem__(track.kind, track))
         await pc.setRemoteDescription(RTCSessionDescription(await request.text(), "offer"))
@@ -46,7 +46,7 @@ class RelayServer:
     async def whep(self, request: web.Request) -> web.Response:
         if "video" not in self.tracks:
             raise web.HTTPConflict(text='{"error": {"code": "live_not_ready"}}')
-        pc = new_peer_connection()
+        pc = new_peer_connection(LOOPBACK)
         self.peers.add(pc)
         await pc.setRemoteDescription(RTCSessionDescription(await request.text(), "offer"))
         for transceiver in pc.getTransceivers():
@@ -77,7 +77,6 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    configure_host_addresses(["127.0.0.1"])
     server = RelayServer()
     app = web.Application()
     app.router.add_post("/whip", server.whip)

@@ -4,7 +4,7 @@ One synthetic publisher (640x480, 30 fps, ~1 Mbps video pre-encoded once and loo
 Opus audio; PLI ignored, a keyframe every 2 s) publishes over WHIP to a real
 ``directlive serve`` subprocess pinned to one core; N aiortc viewers in ``--processes``
 processes on the other core watch over WHEP and count frames through the receiver tap
-(``streamer.tap``, nothing decoded but one sample per process, checked against the frames'
+(``streamer.aiortc.tap``, nothing decoded but one sample per process, checked against the frames'
 CRCs). Latency is publisher send to viewer receipt (same monotonic clock, one machine),
 each received frame identified by its bytes' CRC in the loop. With ``--baseline`` the same
 load runs against aiortc's MediaRelay (``benchmarks.relay_server``) in the same invocation;
@@ -55,13 +55,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=("lean", "tap"),
         default="lean",
         help="lean: aiortc ICE/DTLS/SRTP, own frame reassembly (default); tap: aiortc's "
-        "full receiver with the streamer.tap hook (heavier: the load core saturates first)",
+        "full receiver with the streamer.aiortc.tap hook (heavier: the load core saturates first)",
     )
     parser.add_argument(
         "--forwarding",
         choices=("fast", "aiortc", "both"),
         default="fast",
-        help="fast: streamer.rtp_forwarder (default); aiortc: aiortc's per-packet sender loop "
+        help="fast: streamer.forwarding (default); aiortc: aiortc's per-packet sender loop "
         "(DIRECTLIVE_FAST_FORWARDING=0); both: run aiortc as well, reported under 'aiortc'",
     )
     add_common_arguments(parser)

@@ -15,6 +15,7 @@ error messages (``signaling/errors_http.py``)::
     ├── Unsupported         a codec or media shape we cannot serve to this peer
     ├── RateLimited         too many requests from this user
     └── Unavailable         a dependency (store, media) cannot serve now
+        └── AiortcInternalsChanged  aiortc/aioice/pylibsrtp moved an internal we rely on
 """
 
 from __future__ import annotations
@@ -76,7 +77,15 @@ class Unavailable(DirectliveError):
     default_code = "unavailable"
 
 
+class AiortcInternalsChanged(Unavailable):
+    """aiortc, aioice or pylibsrtp no longer has a private hook the media plane relies on
+    (``streamer.aiortc.check_internals``): the pinned versions were changed."""
+
+    default_code = "aiortc_internals_changed"
+
+
 __all__ = [
+    "AiortcInternalsChanged",
     "BadRequest",
     "Conflict",
     "DirectliveError",

@@ -1,4 +1,8 @@
-"""Every authorization rule of the social plane, in one place.
+"""The social plane's shared authorization rules: users, follows, threads, lives, shares.
+
+Rules that belong to one service live beside it and call these for the shared facts
+(``fanout.recordings.may_replay``, and the owner checks in ``direct``, ``live_room``,
+``posts`` and ``sharing``).
 
 Each ``may_*`` reads the facts it needs from the store and returns quietly or raises one of
 ``directlive.errors`` with a precise code. Services call these before writing anything, so a

@@ -104,7 +104,7 @@ class Recordings:
         return await self._store.page_recordings(host, cursor, limit)
 
     async def viewable(self, viewer: str, live_id: str, *, reached: bool = False) -> Recording:
-        """The recording, if ``viewer`` may replay it (a block reads as not found)."""
+        """The recording, if ``viewer`` may replay it (a block is ``Forbidden blocked``)."""
         recording = await self.get(live_id)
         await may_replay(self._store, viewer, recording, reached)
         return recording

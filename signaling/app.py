@@ -38,12 +38,7 @@ from signaling.room_routes import add_room_routes
 from signaling.social_routes import add_social_routes
 from signaling.socket_handler import handle_socket
 from signaling.whip_whep import add_media_routes
-from streamer import (
-    AnyViewerSession,
-    Streamer,
-    check_aiortc_internals,
-    configure_host_addresses,
-)
+from streamer import AnyViewerSession, Streamer, check_internals
 
 log = logging.getLogger("directlive.signaling")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -60,8 +55,7 @@ def make_store(config: ServerConfig) -> Store:
 
 def build_app(config: ServerConfig, store: Store | None = None) -> web.Application:
     """The whole server for one node; planes start and stop with the app."""
-    check_aiortc_internals()
-    configure_host_addresses(config.ice_addresses or None)
+    check_internals()
     app = web.Application(
         middlewares=[cors_middleware, error_middleware, auth_middleware],
         client_max_size=max(config.max_json_bytes, config.max_sdp_bytes),

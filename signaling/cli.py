@@ -16,8 +16,7 @@ from directlive.errors import DirectliveError
 from fanout import RoomConfig
 from signaling.auth import DEFAULT_TTL, TokenIssuer, load_secret
 from signaling.config import ServerConfig
-from streamer import MediaConfig
-from streamer.worker_pool import default_worker_count
+from streamer import MediaConfig, default_worker_count
 
 BENCHMARKS = ("fanout", "viewers", "join", "comments", "record")
 

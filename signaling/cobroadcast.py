@@ -60,8 +60,7 @@ class CoBroadcast:
     async def publish_guest(self, user: str, live_id: str, offer_sdp: str, whip: bool) -> str:
         """An accepted guest starts publishing; returns the SDP answer."""
         await self._fanout.rooms.ensure_guest(user, live_id)
-        live = self._streamer.get(live_id)
-        if user in live.publishers:
+        if self._streamer.is_publishing(live_id, user):
             raise Conflict("you are already publishing to this live", code="already_publishing")
         answer = await self._streamer.publish(live_id, user, offer_sdp, whip=whip)
         if self._on_guest_published is not None:
@@ -71,17 +70,17 @@ class CoBroadcast:
 
     async def _announce_when_connected(self, live_id: str, user: str) -> None:
         try:
-            publisher = self._streamer.get(live_id).publishers[user]
-            await asyncio.wait_for(publisher.connected.wait(), CONNECT_TIMEOUT)
-        except (NotFound, KeyError, TimeoutError):
+            await asyncio.wait_for(
+                self._streamer.participant_connected(live_id, user), CONNECT_TIMEOUT
+            )
+        except (NotFound, TimeoutError):
             log.info("guest never connected live=%s user=%s", live_id, user)
             return
         log.info("participant added live=%s user=%s", live_id, user)
         self._room.send(
             live_id, {"type": "live.participant.added", "live_id": live_id, "user": user}
         )
-        live = self._streamer.get(live_id)
-        for session_id in list(live.viewers):
+        for session_id in self._streamer.session_ids(live_id):
             if session_id in self._owners:
                 self._spawn(self.renegotiate(live_id, session_id))
 
@@ -90,14 +89,12 @@ class CoBroadcast:
         lock = self._locks.setdefault(session_id, asyncio.Lock())
         async with lock:
             connection = self._owners.get(session_id)
-            try:
-                live = self._streamer.get(live_id)
-                session = self._streamer.session(live_id, session_id)
-            except NotFound:
-                return
             if connection is None:
                 return
-            offer = await session.offer_sources(live.sources(session.participant))
+            try:
+                offer = await self._streamer.offer_missing_sources(live_id, session_id)
+            except NotFound:
+                return
             if offer is None:
                 return
             applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()

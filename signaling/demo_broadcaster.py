@@ -15,11 +15,12 @@ import time
 
 import av
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from directlive.errors import DirectliveError
 from signaling.lives import LiveService
+from streamer import new_peer_connection
 
 log = logging.getLogger("directlive.dev")
 
@@ -116,7 +117,7 @@ class DemoBroadcaster:
         return self._pc is not None and self._pc.connectionState not in {"failed", "closed"}
 
     async def start(self) -> str:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = new_peer_connection(self._lives.streamer.host_addresses)
         self._pc = pc
         for track in (PatternVideoTrack(), ToneTrack()):
             pc.addTransceiver(track, direction="sendonly")

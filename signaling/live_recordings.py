@@ -20,7 +20,7 @@ from fanout.events import EventHub
 from fanout.post_models import Recording, RecordingFile
 from fanout.recordings import Recordings
 from recorder import RecordedFile, Recorder, RecorderConfig, RecordingReport, salvage
-from streamer import MediaLive
+from streamer import Streamer
 
 log = logging.getLogger("directlive.signaling")
 
@@ -41,9 +41,7 @@ class LiveRecordings:
         self._hosts: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def live_started(
-        self, live_id: str, host: str, media: MediaLive, requested: bool
-    ) -> None:
+    async def live_started(self, live_id: str, host: str, media: Streamer, requested: bool) -> None:
         if not (requested or self.record_all):
             return
         await self.recordings.begin(live_id, host)
@@ -52,12 +50,14 @@ class LiveRecordings:
         await self._events.emit([host], {"type": "recording.started", "live_id": live_id})
         await self.participant_published(live_id, host, media)
 
-    async def participant_published(self, live_id: str, user: str, media: MediaLive) -> None:
+    async def participant_published(self, live_id: str, user: str, media: Streamer) -> None:
         """Record ``user``'s tracks (the host, a guest, or either after reconnecting)."""
-        publisher = media.publishers.get(user)
-        if publisher is None or not self.recorder.is_recording(live_id):
+        if not self.recorder.is_recording(live_id):
             return
-        self.recorder.add_participant(live_id, user, publisher.sources)
+        sources = media.participant_sources(live_id, user)
+        if not sources:
+            return
+        self.recorder.add_participant(live_id, user, sources)
         await self.recordings.add_participant(live_id, user)
 
     async def live_ended(self, live_id: str) -> Recording | None:

@@ -13,7 +13,6 @@ from signaling.hub import Connection, Hub
 from signaling.live_recordings import LiveRecordings
 from signaling.room_events import RoomEvents
 from streamer import AnyViewerSession, Streamer
-from streamer.peer import add_remote_candidate
 
 log = logging.getLogger("directlive.signaling")
 
@@ -61,12 +60,10 @@ class LiveService:
             raise Conflict("you are already going live", code="already_live")
         self._starting.add(host)
         try:
-            for media in self.streamer.lives():
-                if media.host != host:
-                    continue
-                if not self.streamer.in_grace(media.live_id):
+            for hosted in self.streamer.lives_hosted_by(host):
+                if not self.streamer.in_grace(hosted):
                     raise Conflict("you are already live", code="already_live")
-                await self.finish(media.live_id, reason="replaced_by_new_live")
+                await self.finish(hosted, reason="replaced_by_new_live")
             live_id = self.streamer.new_live_id()
             # Media first: a refused offer (bad_sdp, no_media, codec_unsupported) writes nothing.
             answer = await self.streamer.publish(live_id, host, offer_sdp, whip=whip)
@@ -78,7 +75,7 @@ class LiveService:
         finally:
             self._starting.discard(host)
         if self.recordings is not None:
-            await self.recordings.live_started(live_id, host, self.streamer.get(live_id), record)
+            await self.recordings.live_started(live_id, host, self.streamer, record)
         log.info("live.start live=%s user=%s", live_id, host)
         return live_id, answer
 
@@ -94,7 +91,7 @@ class LiveService:
         """End a live: close its media, mark it ended, tell everyone who was in it."""
         told: set[str] = set()
         with contextlib.suppress(NotFound):
-            told.update(self.streamer.get(live_id).participants())
+            told.update(self.streamer.participants(live_id))
         told.update(c.user for c in self.room.connections(live_id))
         sessions = await self.streamer.end(live_id)
         told.update(session.user for session in sessions)
@@ -125,7 +122,7 @@ class LiveService:
         key = (live_id, viewer)
         held = self._joining[key]
         with contextlib.suppress(NotFound):
-            held += sum(s.user == viewer for s in self.streamer.get(live_id).viewers.values())
+            held += len(self.streamer.sessions_of(live_id, viewer))
         if held >= self.max_sessions_per_viewer:
             raise Conflict(
                 f"at most {self.max_sessions_per_viewer} viewer sessions per live; leave one first",
@@ -167,12 +164,8 @@ class LiveService:
         sdp_mid: str | None,
     ) -> None:
         """Trickle ICE from a client, for its publishing or its viewing connection."""
-        live = self.streamer.get(live_id)
         if session_id is None:
-            publisher = live.publishers.get(user)
-            if publisher is None:
-                raise NotFound("you are not publishing to this live", code="session_not_found")
-            await add_remote_candidate(publisher.pc, candidate, sdp_mid)
+            await self.streamer.add_publisher_candidate(live_id, user, candidate, sdp_mid)
             return
         session = self.streamer.session(live_id, session_id)
         if session.user != user:
@@ -181,7 +174,7 @@ class LiveService:
 
     async def _guest_published(self, live_id: str, user: str) -> None:
         if self.recordings is not None:
-            await self.recordings.participant_published(live_id, user, self.streamer.get(live_id))
+            await self.recordings.participant_published(live_id, user, self.streamer)
 
     async def on_live_lost(self, live_id: str) -> None:
         await self.finish(live_id, reason="host_connection_lost")
@@ -196,16 +189,16 @@ class LiveService:
     # LiveAudience, for fanout's mid-live re-checks and the host's moderation
     def viewers_of(self, live_id: str) -> list[str]:
         try:
-            return self.streamer.get(live_id).viewer_users()
+            return self.streamer.viewer_users(live_id)
         except NotFound:
             return []
 
     async def evict(self, live_id: str, user: str, code: str) -> None:
         try:
-            live = self.streamer.get(live_id)
+            sessions = self.streamer.sessions_of(live_id, user)
         except NotFound:
             return
-        for session in [s for s in live.viewers.values() if s.user == user]:
+        for session in sessions:
             await self.streamer.leave(live_id, session.session_id)
             self.cobroadcast.forget(session.session_id)
         for connection in list(self.room.connections(live_id)):

@@ -23,8 +23,9 @@ class DirectliveCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         stats = self._streamer.forwarding_totals()
-        lives = self._streamer.lives()
-        yield GaugeMetricFamily("directlive_lives", "Lives with media on this node", len(lives))
+        yield GaugeMetricFamily(
+            "directlive_lives", "Lives with media on this node", self._streamer.live_count
+        )
         yield GaugeMetricFamily(
             "directlive_viewers", "Viewer sessions on this node", self._streamer.viewer_count
         )

@@ -65,7 +65,7 @@ class RoomEvents:
         """Everyone in the room: joined sockets plus every socket of each participant."""
         members = set(self._rooms.get(live_id, ()))
         try:
-            participants = self._streamer.get(live_id).participants()
+            participants = self._streamer.participants(live_id)
         except NotFound:
             participants = []
         for user in participants:
@@ -110,15 +110,15 @@ class RoomEvents:
     def _publish_count(self, live_id: str) -> int | None:
         """Send the count if it changed since the last tick; returns it then."""
         try:
-            live = self._streamer.get(live_id)
+            host = self._streamer.host_of(live_id)
+            viewers = self._streamer.viewer_users(live_id)
         except NotFound:
             return None
-        viewers = live.viewer_users()
         if self._last_counts.get(live_id) == len(viewers):
             return None
         self._last_counts[live_id] = len(viewers)
         event = {"type": "live.viewers", "live_id": live_id, "count": len(viewers)}
-        host_sockets = set(self._hub.of(live.host))
+        host_sockets = set(self._hub.of(host))
         for connection in self.connections(live_id) - host_sockets:
             connection.send(event)
         for connection in host_sockets:

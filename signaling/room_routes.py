@@ -20,8 +20,8 @@ async def get_room(request: web.Request) -> web.Response:
     settings = await fanout.rooms.settings(live_id)
     lives = request.app[LIVES]
     try:
-        media = lives.streamer.get(live_id)
-        publishing, viewers = media.participants(), media.viewer_users()
+        streamer = lives.streamer
+        publishing, viewers = streamer.participants(live_id), streamer.viewer_users(live_id)
     except NotFound:
         publishing, viewers = [], []
     body: dict[str, object] = {

@@ -1,23 +1,24 @@
 """The media plane: an SFU that forwards encoded frames and never transcodes.
 
-Imports nothing from ``fanout`` or ``signaling``; those talk to it through ``Streamer``.
+Imports nothing from ``fanout`` or ``signaling``; those talk to it through ``Streamer``
+and the names below, its whole face.
 """
 
+from streamer.aiortc import LOOPBACK, HostAddresses, check_internals, new_peer_connection
 from streamer.config import MediaConfig
-from streamer.ice import configure_host_addresses
-from streamer.live import MediaLive
 from streamer.stats import ForwardingStats
 from streamer.streamer import Streamer
-from streamer.tap import check_aiortc_internals
-from streamer.viewer import AnyViewerSession, ViewerSession
+from streamer.viewer import AnyViewerSession
+from streamer.workers.pool import default_worker_count
 
 __all__ = [
+    "LOOPBACK",
     "AnyViewerSession",
     "ForwardingStats",
+    "HostAddresses",
     "MediaConfig",
-    "MediaLive",
     "Streamer",
-    "ViewerSession",
-    "check_aiortc_internals",
-    "configure_host_addresses",
+    "check_internals",
+    "default_worker_count",
+    "new_peer_connection",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from streamer.forwarding.datagrams import default_udp_gso
+
 FAST_FORWARDING_ENV = "DIRECTLIVE_FAST_FORWARDING"
 
 
@@ -26,11 +28,14 @@ class MediaConfig:
     max_viewers_per_live: int = 10_000
     """Viewer sessions one live accepts on this node."""
     workers: int = 0
-    """Media worker processes serving viewers (``streamer.worker_pool``); 0 serves them in
+    """Media worker processes serving viewers (``streamer.workers``); 0 serves them in
     this process. ``directlive serve`` defaults to one per core."""
     ice_addresses: tuple[str, ...] = ()
-    """Host candidate addresses the workers offer (``streamer.ice``); empty: aioice's
-    choice plus 127.0.0.1."""
+    """Host candidate addresses this streamer's connections offer, in this process and its
+    workers (``streamer.aiortc.ice``); empty: aioice's choice plus 127.0.0.1."""
     fast_forwarding: bool = field(default_factory=default_fast_forwarding)
-    """Send RTP with ``streamer.rtp_forwarder`` (synchronous, one pass per frame for every
+    """Send RTP with ``streamer.forwarding`` (synchronous, one pass per frame for every
     viewer) instead of aiortc's per-packet sender loop fed by our packer."""
+    udp_gso: bool = field(default_factory=default_udp_gso)
+    """Send a frame's equal-sized packets in UDP GSO batches (Linux; off with
+    ``DIRECTLIVE_UDP_GSO=0``, and off for the streamer once the kernel refuses it)."""

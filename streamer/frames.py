@@ -74,3 +74,7 @@ class EncodedFrame:
     def __repr__(self) -> str:
         kind = "key" if self.keyframe else "delta"
         return f"EncodedFrame({kind}, ts={self.timestamp}, {len(self.data)} bytes)"
+
+
+Outgoing = tuple[EncodedFrame, int]
+"""What a forwarding track yields: a shared frame and this viewer's RTP timestamp for it."""

@@ -9,12 +9,20 @@ from collections.abc import Callable
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 
 from directlive.errors import BadRequest
-from streamer.codec_choice import pin_publisher_codec
-from streamer.interop import replace_consent_with_inactivity, resend_first_dtls_flight
-from streamer.peer import apply_offer, close_quietly, make_answer, new_peer_connection
+from streamer.aiortc.codec_choice import pin_publisher_codec
+from streamer.aiortc.ice import HostAddresses
+from streamer.aiortc.interop import replace_consent_with_inactivity, resend_first_dtls_flight
+from streamer.aiortc.peer import (
+    add_remote_candidate,
+    apply_offer,
+    close_quietly,
+    make_answer,
+    new_peer_connection,
+)
+from streamer.aiortc.tap import receives_track, send_picture_loss, tap_receiver
+from streamer.forwarding.datagrams import UdpGso
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
-from streamer.tap import tap_receiver
 
 log = logging.getLogger("directlive.streamer")
 
@@ -29,13 +37,16 @@ class PublisherSession:
         participant: str,
         stats: ForwardingStats,
         on_connection_lost: Callable[[PublisherSession], None],
+        host_addresses: HostAddresses,
+        gso: UdpGso | None = None,
         keyframe_interval: float = 1.0,
         viewer_queue_limit: int = 240,
         consent_by_inactivity: bool = False,
     ) -> None:
         self.live_id = live_id
         self.participant = participant
-        self.pc = new_peer_connection()
+        self.pc = new_peer_connection(host_addresses)
+        self._gso = gso or UdpGso()
         self.sources: list[TrackSource] = []
         self.codecs: dict[str, RTCRtpCodecParameters] = {}
         self._stats = stats
@@ -51,7 +62,7 @@ class PublisherSession:
         """Accept the publisher's offer; every received track is tapped, never decoded."""
         await apply_offer(self.pc, offer_sdp)
         for transceiver in self.pc.getTransceivers():
-            if transceiver.receiver._track is None:
+            if not receives_track(transceiver.receiver):
                 continue
             codec = pin_publisher_codec(transceiver)
             source = TrackSource(
@@ -63,6 +74,7 @@ class PublisherSession:
                 request_upstream_keyframe=self._keyframe_requester(transceiver.receiver),
                 keyframe_interval=self._keyframe_interval,
                 viewer_queue_limit=self._viewer_queue_limit,
+                gso=self._gso,
             )
             tap_receiver(transceiver.receiver, self._frame_sink(source))
             self.sources.append(source)
@@ -77,6 +89,10 @@ class PublisherSession:
     def codec_of(self, source: TrackSource) -> RTCRtpCodecParameters:
         return self.codecs[source.track_id]
 
+    async def add_candidate(self, candidate: str, sdp_mid: str | None) -> None:
+        """Trickle ICE from the publisher."""
+        await add_remote_candidate(self.pc, candidate, sdp_mid)
+
     @staticmethod
     def _frame_sink(source: TrackSource) -> Callable[[RTCRtpCodecParameters, bytes, int], None]:
         def sink(codec: RTCRtpCodecParameters, data: bytes, timestamp: int) -> None:
@@ -86,10 +102,7 @@ class PublisherSession:
 
     def _keyframe_requester(self, receiver: RTCRtpReceiver) -> Callable[[], None]:
         def request() -> None:
-            sources = receiver.getSynchronizationSources()
-            if not sources:
-                return
-            task = asyncio.ensure_future(receiver._send_rtcp_pli(sources[0].source))
+            task = asyncio.ensure_future(send_picture_loss(receiver))
             self._pli_tasks.add(task)
             task.add_done_callback(self._pli_tasks.discard)
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Protocol
 
-from streamer.forwarding_lane import ForwardingLane, LaneEntry, LaneMember
+from streamer.forwarding.datagrams import UdpGso
+from streamer.forwarding.lane import ForwardingLane, LaneEntry, LaneMember
 from streamer.frames import EncodedFrame, is_keyframe
 from streamer.stats import ForwardingStats
 from streamer.viewer_track import ViewerTrack
+
+log = logging.getLogger("directlive.streamer")
 
 KeyframeRequester = Callable[[], None]
 
@@ -42,6 +46,7 @@ class TrackSource:
         keyframe_interval: float = 1.0,
         gop_limit: int = 900,
         viewer_queue_limit: int = 240,
+        gso: UdpGso | None = None,
     ) -> None:
         self.track_id = track_id
         self.participant = participant
@@ -55,9 +60,8 @@ class TrackSource:
         self._viewer_queue_limit = viewer_queue_limit
         self._gop: list[EncodedFrame] = []
         self._viewers: set[ViewerTrack] = set()
-        self._queued: set[ViewerTrack] = set()
-        """The viewers not in the lane: ``offer`` queues each frame for them."""
-        self._lane = ForwardingLane(mime_type, stats)
+        self._lane = ForwardingLane(mime_type, stats, gso or UdpGso())
+        """The viewers whose frames one C call sends; ``offer`` queues frames for the rest."""
         self._sinks: list[FrameSink] = []
         self._picture_id = 0
         self._last_keyframe_request = -float("inf")
@@ -105,30 +109,26 @@ class TrackSource:
             else:
                 self._gop = []
         # Lane members that fail now have been sent this frame: they are offered the next.
-        queued = tuple(self._queued)
-        if self._lane:
-            self._lane.send(frame)
+        lane = self._lane
+        queued = self._viewers - lane.keys if lane else tuple(self._viewers)
+        if lane:
+            lane.send(frame)
         for viewer in queued:
             viewer.offer(frame)
         for sink in self._sinks:
-            sink.frame(frame)
+            try:
+                sink.frame(frame)
+            except Exception:
+                log.exception("a frame sink of %s failed", self.track_id)
 
     def lane_join(self, track: ViewerTrack, entry: LaneEntry, member: LaneMember) -> bool:
         if self._closed or track not in self._viewers:
             return False
-        self._lane.join(entry, member)
-        self._queued.discard(track)
-        track.lane_entry = entry
+        self._lane.join(track, entry, member)
         return True
 
     def lane_leave(self, track: ViewerTrack) -> None:
-        entry = track.lane_entry
-        if entry is None:
-            return
-        track.lane_entry = None
-        self._lane.leave(entry)
-        if track in self._viewers:
-            self._queued.add(track)
+        self._lane.leave(track)
 
     @property
     def lane_size(self) -> int:
@@ -161,12 +161,10 @@ class TrackSource:
             else:
                 self.request_keyframe()
         self._viewers.add(track)
-        self._queued.add(track)
         return track
 
     def unsubscribe(self, track: ViewerTrack) -> None:
         self._viewers.discard(track)
-        self._queued.discard(track)
         track.stop()
 
     def request_keyframe(self) -> None:
@@ -197,7 +195,6 @@ class TrackSource:
         for viewer in list(self._viewers):
             viewer.stop()
         self._viewers.clear()
-        self._queued.clear()
         self._gop = []
         sinks, self._sinks = self._sinks, []
         for sink in sinks:

@@ -9,14 +9,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import fields
 
 from directlive.errors import Conflict, NotFound
+from streamer.aiortc import HostAddresses, check_internals
 from streamer.config import MediaConfig
+from streamer.forwarding.datagrams import UdpGso
 from streamer.live import MediaLive
 from streamer.publisher import PublisherSession
-from streamer.remote_viewer import RemoteViewerSession
+from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
-from streamer.viewer import AnyViewerSession, ViewerSession
-from streamer.worker_pool import WorkerPool
-from streamer.worker_process import WorkerSettings
+from streamer.viewer import AnyViewerSession, SourceWithCodec, ViewerSession
+from streamer.workers.pool import WorkerPool
+from streamer.workers.remote_viewer import RemoteViewerSession
+from streamer.workers.settings import WorkerSettings
 
 log = logging.getLogger("directlive.streamer")
 
@@ -35,7 +38,10 @@ class Streamer:
     ``on_viewer_gone(session)`` when a viewer's connection dies by itself.
 
     With ``config.workers`` > 0, viewers are served by that many worker processes
-    (``streamer.worker_pool``); publishers always stay in this process.
+    (``streamer.workers``); publishers always stay in this process.
+
+    Signaling uses only the methods here; ``get`` and ``lives`` hand out the media state
+    itself (``MediaLive``, not part of the package face) for tests and benchmarks.
     """
 
     def __init__(
@@ -46,8 +52,13 @@ class Streamer:
         on_viewer_gone: ViewerCallback | None = None,
         on_participant_lost: ParticipantCallback | None = None,
     ) -> None:
+        check_internals()
         self.config = config or MediaConfig()
         self.stats = ForwardingStats()
+        self.host_addresses = HostAddresses(self.config.ice_addresses)
+        """The host candidates this streamer's peer connections offer."""
+        self.gso = UdpGso(self.config.udp_gso)
+        """Whether this streamer sends UDP GSO batches (off once the kernel refuses)."""
         self._lives: dict[str, MediaLive] = {}
         self._on_live_lost = on_live_lost
         self._on_viewer_gone = on_viewer_gone
@@ -59,6 +70,7 @@ class Streamer:
             settings = WorkerSettings(
                 ice_addresses=self.config.ice_addresses,
                 fast_forwarding=self.config.fast_forwarding,
+                udp_gso=self.config.udp_gso,
                 viewer_queue_limit=self.config.viewer_queue_limit,
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
             )
@@ -91,6 +103,7 @@ class Streamer:
         return secrets.token_urlsafe(16)
 
     def get(self, live_id: str) -> MediaLive:
+        """The live's media state (tests, benchmarks); signaling uses the methods below."""
         live = self._lives.get(live_id)
         if live is None:
             raise NotFound("no such live on this node", code="live_not_found")
@@ -98,6 +111,66 @@ class Streamer:
 
     def lives(self) -> list[MediaLive]:
         return list(self._lives.values())
+
+    @property
+    def live_count(self) -> int:
+        return len(self._lives)
+
+    def lives_hosted_by(self, user: str) -> list[str]:
+        """Ids of the lives on this node whose host is ``user``."""
+        return [live.live_id for live in self._lives.values() if live.host == user]
+
+    def host_of(self, live_id: str) -> str:
+        return self.get(live_id).host
+
+    def participants(self, live_id: str) -> list[str]:
+        """Users publishing to the live: the host first, then guests."""
+        return self.get(live_id).participants()
+
+    def is_publishing(self, live_id: str, user: str) -> bool:
+        return user in self.get(live_id).publishers
+
+    def viewer_users(self, live_id: str) -> list[str]:
+        """Users watching, not counting participants (a host watching a guest's tile)."""
+        return self.get(live_id).viewer_users()
+
+    def session_ids(self, live_id: str) -> list[str]:
+        return list(self.get(live_id).viewers)
+
+    def sessions_of(self, live_id: str, user: str) -> list[AnyViewerSession]:
+        """``user``'s viewer sessions of the live."""
+        return [s for s in self.get(live_id).viewers.values() if s.user == user]
+
+    def sources(self, live_id: str, participant: str | None = None) -> list[SourceWithCodec]:
+        """Every track of the live (or one participant's), with its codec."""
+        return self.get(live_id).sources(participant)
+
+    def participant_sources(self, live_id: str, participant: str) -> list[TrackSource]:
+        """The tracks ``participant`` publishes (the recorder's input); none when not."""
+        publisher = self.get(live_id).publishers.get(participant)
+        return [] if publisher is None else list(publisher.sources)
+
+    def _publisher(self, live_id: str, participant: str) -> PublisherSession:
+        publisher = self.get(live_id).publishers.get(participant)
+        if publisher is None:
+            raise NotFound("you are not publishing to this live", code="session_not_found")
+        return publisher
+
+    async def add_publisher_candidate(
+        self, live_id: str, participant: str, candidate: str, sdp_mid: str | None
+    ) -> None:
+        """Trickle ICE from ``participant``'s publishing connection."""
+        await self._publisher(live_id, participant).add_candidate(candidate, sdp_mid)
+
+    async def participant_connected(self, live_id: str, participant: str) -> None:
+        """Return once ``participant``'s publishing connection is connected."""
+        await self._publisher(live_id, participant).connected.wait()
+
+    async def offer_missing_sources(self, live_id: str, session_id: str) -> str | None:
+        """Offer the viewer session every track it should carry and lacks (a new guest's);
+        the new offer for the client, or ``None`` when it lacks none."""
+        session = self.session(live_id, session_id)
+        return await session.offer_sources(self.sources(live_id, session.participant))
 
     def in_grace(self, live_id: str) -> bool:
         """Whether the live's host connection died and the live waits out its grace period."""
@@ -121,6 +194,8 @@ class Streamer:
             participant=participant,
             stats=self.stats,
             on_connection_lost=self._publisher_lost,
+            host_addresses=self.host_addresses,
+            gso=self.gso,
             keyframe_interval=self.config.keyframe_interval,
             viewer_queue_limit=self.config.viewer_queue_limit,
             consent_by_inactivity=whip,
@@ -156,20 +231,17 @@ class Streamer:
         session: ViewerSession | RemoteViewerSession
         if self.workers is not None:
             link = await self.workers.place()
-            session = RemoteViewerSession(
-                session_id=session_id,
-                live_id=live_id,
-                user=viewer,
-                link=link,
-                participant=participant,
+            session = link.new_session(
+                session_id=session_id, live_id=live_id, user=viewer, participant=participant
             )
-            link.sessions[session_id] = session
         else:
             session = ViewerSession(
                 session_id=session_id,
                 live_id=live_id,
                 user=viewer,
                 on_connection_lost=self._viewer_lost,
+                host_addresses=self.host_addresses,
+                gso=self.gso,
                 fast_forwarding=self.config.fast_forwarding,
                 participant=participant,
             )

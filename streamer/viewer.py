@@ -6,12 +6,13 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from aiortc import RTCRtpCodecParameters, RTCSessionDescription
+from aiortc import RTCRtpCodecParameters, RTCRtpSender, RTCSessionDescription
 
 from directlive.errors import Conflict
-from streamer.codec_choice import pin_viewer_codec
-from streamer.config import default_fast_forwarding
-from streamer.peer import (
+from streamer.aiortc.codec_choice import capabilities_like, pin_viewer_codec
+from streamer.aiortc.ice import HostAddresses
+from streamer.aiortc.packer import install_packer
+from streamer.aiortc.peer import (
     add_remote_candidate,
     apply_offer,
     apply_remote,
@@ -19,7 +20,10 @@ from streamer.peer import (
     make_answer,
     new_peer_connection,
 )
-from streamer.sender_setup import capabilities_like, prepare_sender
+from streamer.aiortc.sender_state import name_stream
+from streamer.config import default_fast_forwarding
+from streamer.forwarding.datagrams import UdpGso
+from streamer.forwarding.forwarder import RtpForwarder
 from streamer.source import TrackSource
 from streamer.viewer_track import ViewerTrack
 
@@ -30,7 +34,7 @@ SourceWithCodec = tuple[TrackSource, RTCRtpCodecParameters]
 
 class AnyViewerSession(Protocol):
     """A viewer's connection, in this process (``ViewerSession``) or in a media worker
-    process (``streamer.remote_viewer.RemoteViewerSession``)."""
+    process (``streamer.workers.remote_viewer.RemoteViewerSession``)."""
 
     session_id: str
     live_id: str
@@ -59,6 +63,8 @@ class ViewerSession:
         live_id: str,
         user: str,
         on_connection_lost: Callable[[ViewerSession], None],
+        host_addresses: HostAddresses,
+        gso: UdpGso | None = None,
         fast_forwarding: bool | None = None,
         participant: str | None = None,
     ) -> None:
@@ -70,8 +76,9 @@ class ViewerSession:
         self.fast_forwarding = (
             default_fast_forwarding() if fast_forwarding is None else fast_forwarding
         )
-        """Whether senders use ``streamer.rtp_forwarder`` (see ``MediaConfig``)."""
-        self.pc = new_peer_connection()
+        """Whether senders use ``streamer.forwarding.forwarder`` (see ``MediaConfig``)."""
+        self._gso = gso or UdpGso()
+        self.pc = new_peer_connection(host_addresses)
         self.tracks: list[tuple[TrackSource, ViewerTrack]] = []
         self._on_connection_lost = on_connection_lost
         self._closed = False
@@ -93,10 +100,24 @@ class ViewerSession:
             self.tracks.append((source, track))
             transceiver.sender.replaceTrack(track)
             transceiver.direction = "sendonly"
-            prepare_sender(
-                transceiver.sender, source, codec, track, fast_forwarding=self.fast_forwarding
-            )
+            self._prepare_sender(transceiver.sender, source, codec, track)
         return await make_answer(self.pc)
+
+    def _prepare_sender(
+        self,
+        sender: RTCRtpSender,
+        source: TrackSource,
+        codec: RTCRtpCodecParameters,
+        track: ViewerTrack,
+    ) -> None:
+        """Install our ``RtpForwarder`` (or, with ``fast_forwarding`` off, the packer under
+        aiortc's own per-packet loop), and name the stream after the participant so a client
+        can lay participants out side by side (``a=msid:<participant> <track>``)."""
+        if self.fast_forwarding:
+            RtpForwarder(sender, track, codec.mimeType, track.request_keyframe, self._gso)
+        else:
+            install_packer(sender, codec.mimeType, track.request_keyframe)
+        name_stream(sender, source.participant, source.track_id)
 
     def _on_state_change(self) -> None:
         state = self.pc.connectionState
@@ -121,9 +142,7 @@ class ViewerSession:
             self.tracks.append((source, track))  # before anything can fail: detach() finds it
             transceiver = self.pc.addTransceiver(track, direction="sendonly")
             transceiver.setCodecPreferences(capabilities_like(codec))
-            prepare_sender(
-                transceiver.sender, source, codec, track, fast_forwarding=self.fast_forwarding
-            )
+            self._prepare_sender(transceiver.sender, source, codec, track)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         description = self.pc.localDescription
         assert description is not None

@@ -5,22 +5,28 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from streamer.frames import EncodedFrame
-from streamer.packer import Outgoing
+from streamer.forwarding.lane import LaneEntry, LaneMember
+from streamer.frames import EncodedFrame, Outgoing
 from streamer.stats import ForwardingStats
 
-if TYPE_CHECKING:
-    from streamer.forwarding_lane import LaneEntry, LaneMember
-    from streamer.source import TrackSource
+
+class TrackOrigin(Protocol):
+    """Where a viewer track's frames come from (a ``TrackSource``)."""
+
+    def request_keyframe(self) -> None: ...
+
+    def lane_join(self, track: ViewerTrack, entry: LaneEntry, member: LaneMember) -> bool: ...
+
+    def lane_leave(self, track: ViewerTrack) -> None: ...
 
 
 class ViewerTrack(MediaStreamTrack):
     """Yields ``(frame, rtp_timestamp)`` to aiortc's sender, which hands it to our packer,
-    or, once a listener is attached (``streamer.rtp_forwarder``), calls it synchronously
+    or, once a listener is attached (``streamer.forwarding.forwarder``), calls it synchronously
     whenever a frame is queued and lets it ``take_ready`` the queue.
 
     The queue never holds more than ``queue_limit`` frames. A video viewer that falls behind
@@ -29,7 +35,7 @@ class ViewerTrack(MediaStreamTrack):
     """
 
     def __init__(
-        self, *, source: TrackSource, kind: str, stats: ForwardingStats, queue_limit: int
+        self, *, source: TrackOrigin, kind: str, stats: ForwardingStats, queue_limit: int
     ) -> None:
         super().__init__()
         self.kind = kind
@@ -41,9 +47,6 @@ class ViewerTrack(MediaStreamTrack):
         self._listener: Callable[[], None] | None = None
         self._awaiting_keyframe = kind == "video"
         self.frames_dropped = 0
-        self.lane_entry: LaneEntry | None = None
-        """Set while the source's ``ForwardingLane`` sends this viewer's frames (then
-        ``offer`` is not called)."""
 
     def prime(self, gop: Sequence[EncodedFrame]) -> None:
         """Queue the cached GOP so the viewer decodes a picture at once.
@@ -100,8 +103,9 @@ class ViewerTrack(MediaStreamTrack):
         self._listener = None
 
     def join_lane(self, entry: LaneEntry, member: LaneMember) -> bool:
-        """Have the source's lane send frames with ``entry`` instead of queueing them here;
-        only with nothing queued. False when the track or its source has ended."""
+        """Have the source's lane send frames with ``entry`` instead of queueing them here
+        (then ``offer`` is not called); only with nothing queued. False when the track or
+        its source has ended."""
         if self._queue or self._awaiting_keyframe or self.readyState != "live":
             return False
         return self._source.lane_join(self, entry, member)

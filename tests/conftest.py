@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer.ice import configure_host_addresses
 from tests.server import RunningServer, running_server, server_config
-
-configure_host_addresses(["127.0.0.1"])
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``streamer.rtp_forwarder``: the per-viewer RTP path that replaces aiortc's sender loop.
+"""``streamer.forwarding.forwarder``: the per-viewer RTP path that replaces aiortc's sender loop.
 
 The end-to-end guards (byte-identical frames, stalled and late viewers, browsers, FFmpeg,
 co-broadcast) run on it by default; these tests cover what it must do on its own: answer
@@ -30,18 +30,14 @@ from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import Policy, Session
 
-import streamer.rtp_forwarder as rtp_forwarder
-import streamer.srtp_batch as srtp_batch
+import streamer.forwarding.datagrams as datagrams
+import streamer.forwarding.forwarder as rtp_forwarder
 from streamer import MediaConfig, Streamer
 from streamer.config import FAST_FORWARDING_ENV
-from streamer.forwarding_lane import lane_available, ntp_time
+from streamer.forwarding.datagrams import UdpGso, send_segmented
+from streamer.forwarding.forwarder import forwarder_of
+from streamer.forwarding.lane import lane_available, ntp_time
 from streamer.frames import EncodedFrame
-from streamer.rtp_forwarder import forwarder_of
-from streamer.sender_internals import check_sender_internals
-from streamer.srtp_batch import (
-    check_srtp_internals,
-    send_segmented,
-)
 from tests.media.peers import Viewer, publish, video_source, wait_for, watching
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
 
@@ -56,13 +52,13 @@ def video_sender(streamer: Streamer, live_id: str, session_id: str) -> RTCRtpSen
 
 @pytest.fixture
 async def streamer() -> AsyncIterator[Streamer]:
-    s = Streamer(MediaConfig(publisher_grace_seconds=0.5, viewer_queue_limit=30))
+    s = Streamer(
+        MediaConfig(
+            publisher_grace_seconds=0.5, viewer_queue_limit=30, ice_addresses=("127.0.0.1",)
+        )
+    )
     yield s
     await s.close()
-
-
-def test_aiortc_sender_internals_are_where_the_forwarder_expects() -> None:
-    check_sender_internals()
 
 
 def test_ntp_time_matches_aiortc_clock() -> None:
@@ -208,7 +204,7 @@ async def test_both_paths_deliver_video_and_audio(
     fast: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(FAST_FORWARDING_ENV, "1" if fast else "0")
-    streamer = Streamer(MediaConfig(publisher_grace_seconds=0.5))
+    streamer = Streamer(MediaConfig(publisher_grace_seconds=0.5, ice_addresses=("127.0.0.1",)))
     live_id = streamer.new_live_id()
     publisher = await publish(
         [CounterVideoTrack(fps=30), ToneAudioTrack()],
@@ -305,7 +301,7 @@ class _FakeViewer:
 def test_the_c_forwarding_path_is_built_on_linux() -> None:
     """``make test`` installs with a C compiler: the fast path must not silently fall back."""
     if sys.platform.startswith("linux") and os.environ.get("DIRECTLIVE_FAST_SEND") != "0":
-        assert srtp_batch.FAST_SEND is not None
+        assert datagrams.FAST_SEND is not None
 
 
 @pytest.mark.parametrize("code", ["c", "python"])
@@ -313,12 +309,10 @@ def test_the_c_forwarding_path_is_built_on_linux() -> None:
 async def test_packets_go_out_protected_batched_and_can_be_rebuilt_for_nack(
     path: str, code: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if code == "c" and srtp_batch.FAST_SEND is None:
-        pytest.fail("streamer._fastsend was not built")
+    if code == "c" and datagrams.FAST_SEND is None:
+        pytest.fail("streamer.forwarding._fastsend was not built")
     if code == "python":
-        monkeypatch.setattr(srtp_batch, "FAST_SEND", None)
-    # A GSO refusal must not leak past the test.
-    monkeypatch.setattr(srtp_batch, "UDP_GSO", path == "gso")
+        monkeypatch.setattr(datagrams, "FAST_SEND", None)
     key = os.urandom(30)
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
@@ -330,7 +324,7 @@ async def test_packets_go_out_protected_batched_and_can_be_rebuilt_for_nack(
     )
     viewer = _FakeViewer(key, transport, receiver, wrapped=path == "aiortc")
     forwarder = rtp_forwarder.RtpForwarder(
-        viewer.sender, cast(Any, viewer), "video/VP8", lambda: None
+        viewer.sender, cast(Any, viewer), "video/VP8", lambda: None, UdpGso(path == "gso")
     )
     codec = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
     task = asyncio.ensure_future(forwarder._run(codec))
@@ -385,14 +379,7 @@ async def test_packets_go_out_protected_batched_and_can_be_rebuilt_for_nack(
         receiver.close()
 
 
-def test_srtp_internals_are_where_the_forwarder_expects() -> None:
-    check_srtp_internals()
-
-
-def test_a_gso_batch_arrives_as_the_same_separate_datagrams(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(srtp_batch, "UDP_GSO", True)  # a refusal must not leak past the test
+def test_a_gso_batch_arrives_as_the_same_separate_datagrams() -> None:
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -400,7 +387,9 @@ def test_a_gso_batch_arrives_as_the_same_separate_datagrams(
         receiver.settimeout(5)
         batch = [bytes([n]) * 1200 for n in range(5)] + [b"\x09" * 300]
         data = memoryview(b"".join(batch))
-        assert send_segmented(sender, data, 1200, receiver.getsockname()), "GSO refused"
+        assert send_segmented(sender, data, 1200, receiver.getsockname(), UdpGso(True)), (
+            "GSO refused"
+        )
         received = [receiver.recv(2048) for _ in batch]
         assert received == batch
     finally:

@@ -1,10 +1,13 @@
-"""The forwarding lane (``streamer.forwarding_lane``, ``streamer/_fastsend.c``): one C call
-sends a frame to every caught-up viewer, each with its own header, keys and sequence."""
+"""The forwarding lane (``streamer.forwarding.lane``, ``streamer/forwarding/_fastsend.c``):
+one C call sends a frame to every caught-up viewer, each with its own header, keys and
+sequence; a viewer whose entry fails is dropped on its own."""
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,11 +15,12 @@ from aiortc import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import Policy, Session
 
-from streamer import forwarding_lane
-from streamer.forwarding_lane import ForwardingLane, lane_available, new_entry
+from streamer.aiortc.sender_state import ExtensionTemplate
+from streamer.aiortc.srtp import context_address, srtp_context
+from streamer.forwarding.datagrams import UdpGso, pack_sockaddr
+from streamer.forwarding.lane import ForwardingLane, LaneEntry, lane_available
 from streamer.frames import EncodedFrame
-from streamer.sender_internals import ExtensionTemplate
-from streamer.srtp_batch import context_address, pack_sockaddr, srtp_context
+from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
@@ -30,9 +34,21 @@ class _LaneMember:
         self.failures.append(leftovers)
 
 
-def test_the_lane_sends_each_viewer_its_own_packets_and_hands_back_what_it_could_not_send() -> None:
-    if not lane_available():
-        pytest.fail("streamer._fastsend was not built")
+@dataclass
+class _Viewer:
+    entry: LaneEntry
+    member: _LaneMember
+    receiver: socket.socket
+    sender: socket.socket
+    session: Session
+    unprotect: Any
+    history: list[Any]
+
+    def received(self, count: int) -> list[RtpPacket]:
+        return [RtpPacket.parse(self.unprotect(self.receiver.recv(2048))) for _ in range(count)]
+
+
+def _extensions_map() -> HeaderExtensionsMap:
     extensions_map = HeaderExtensionsMap()
     extensions_map.configure(
         RTCRtpParameters(
@@ -42,83 +58,184 @@ def test_the_lane_sends_each_viewer_its_own_packets_and_hands_back_what_it_could
             ]
         )
     )
-    template = ExtensionTemplate(extensions_map, "0")
-    stats = ForwardingStats()
-    lane = ForwardingLane("video/VP8", stats)
-    viewers = []
-    for ssrc in (111, 222):
-        key = os.urandom(30)
-        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        receiver.bind(("127.0.0.1", 0))
-        receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        receiver.settimeout(5)
-        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sender.setblocking(False)
-        session = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
-        history: list[Any] = [None] * 128
-        entry = new_entry(
-            sender,
-            pack_sockaddr(socket.AF_INET, receiver.getsockname()),
-            64,
-            (0x90, 96, ssrc),
-            template,
-            context_address(srtp_context(session)),
-            ssrc * 1000,
-            history,
-            65_530,  # wraps around during the keyframe
-        )
-        member = _LaneMember()
-        lane.join(entry, member)
-        unprotect = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND)).unprotect
-        viewers.append((entry, member, receiver, sender, session, unprotect, history))
+    return extensions_map
+
+
+@pytest.fixture
+def viewers() -> Iterator[list[_Viewer]]:
+    """Three viewers' entries, each around a real SRTP session and a real UDP socket pair."""
+    if not lane_available():
+        pytest.fail("streamer.forwarding._fastsend was not built")
+    template = ExtensionTemplate(_extensions_map(), "0")
+    made: list[_Viewer] = []
     try:
-        frames = [
-            EncodedFrame(os.urandom(200_000), 90_000, True),
-            EncodedFrame(os.urandom(500), 93_000, False, picture_id=1),
-        ]
-        for frame in frames:
-            lane.send(frame)
-        assert stats.frames_forwarded == 4
-        for entry, member, receiver, _, _, unprotect, history in viewers:
-            expected = [
-                (payload, frame.timestamp, index == len(frame.payloads or []) - 1)
-                for frame in frames
-                for index, payload in enumerate(frame.payloads or [])
-            ]
-            packets = [
-                RtpPacket.parse(unprotect(receiver.recv(2048)), extensions_map) for _ in expected
-            ]
-            ssrc = entry[forwarding_lane.SSRC]
-            for number, (packet, (payload, timestamp, marker)) in enumerate(
-                zip(packets, expected, strict=True)
-            ):
-                assert packet.payload == payload
-                assert packet.marker == marker
-                assert packet.sequence_number == (65_530 + number) & 0xFFFF
-                assert packet.timestamp == ssrc * 1000 + timestamp
-                assert (packet.ssrc, packet.payload_type, packet.extensions.mid) == (ssrc, 96, "0")
-                assert packet.extensions.abs_send_time is not None
-            assert entry[forwarding_lane.SEQUENCE] == (65_530 + len(expected)) & 0xFFFF
-            assert entry[forwarding_lane.PACKETS] == len(expected)
-            assert entry[forwarding_lane.PAYLOAD_BYTES] == sum(len(p) for p, _, _ in expected)
-            assert entry[forwarding_lane.SEGMENTED_SENDS] >= 4
-            last = history[(65_530 + len(expected) - 1) % 128]
-            assert last[1] is frames[1].payloads
-            assert member.failures == []
-        # A viewer whose socket stops taking datagrams leaves with what it still owes; the
-        # other one is not affected.
-        viewers[0][3].close()
-        frame = EncodedFrame(os.urandom(3000), 96_000, False, picture_id=2)
-        lane.send(frame)
-        (leftovers,) = viewers[0][1].failures
-        assert leftovers is not None
-        assert len(leftovers) == len(frame.payloads or [])
-        assert len(lane) == 1
-        second_unprotect, second_receiver = viewers[1][5], viewers[1][2]
-        received = [second_unprotect(second_receiver.recv(2048)) for _ in frame.payloads or []]
-        assert [RtpPacket.parse(data).payload for data in received] == frame.payloads
-        assert viewers[1][1].failures == []
+        for ssrc in (111, 222, 333):
+            key = os.urandom(30)
+            receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            receiver.bind(("127.0.0.1", 0))
+            receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            receiver.settimeout(5)
+            sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sender.setblocking(False)
+            session = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+            history: list[Any] = [None] * 128
+            entry = LaneEntry(
+                sender,
+                pack_sockaddr(socket.AF_INET, receiver.getsockname()),
+                64,
+                (0x90, 96, ssrc),
+                template,
+                context_address(srtp_context(session)),
+                ssrc * 1000,
+                history,
+                65_530,  # wraps around during the keyframe
+            )
+            unprotect = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND)).unprotect
+            made.append(
+                _Viewer(entry, _LaneMember(), receiver, sender, session, unprotect, history)
+            )
+        yield made
     finally:
-        for _, _, receiver, sender, _, _, _ in viewers:
-            receiver.close()
-            sender.close()
+        for viewer in made:
+            viewer.receiver.close()
+            viewer.sender.close()
+
+
+def test_the_lane_sends_each_viewer_its_own_packets_and_hands_back_what_it_could_not_send(
+    viewers: list[_Viewer],
+) -> None:
+    extensions_map = _extensions_map()
+    stats = ForwardingStats()
+    lane = ForwardingLane("video/VP8", stats, UdpGso())
+    viewers = viewers[:2]
+    for viewer in viewers:
+        lane.join(viewer.member, viewer.entry, viewer.member)
+    frames = [
+        EncodedFrame(os.urandom(200_000), 90_000, True),
+        EncodedFrame(os.urandom(500), 93_000, False, picture_id=1),
+    ]
+    for frame in frames:
+        lane.send(frame)
+    assert stats.frames_forwarded == 4
+    for viewer in viewers:
+        entry = viewer.entry
+        expected = [
+            (payload, frame.timestamp, index == len(frame.payloads or []) - 1)
+            for frame in frames
+            for index, payload in enumerate(frame.payloads or [])
+        ]
+        packets = [
+            RtpPacket.parse(viewer.unprotect(viewer.receiver.recv(2048)), extensions_map)
+            for _ in expected
+        ]
+        ssrc = entry["ssrc"]
+        for number, (packet, (payload, timestamp, marker)) in enumerate(
+            zip(packets, expected, strict=True)
+        ):
+            assert packet.payload == payload
+            assert packet.marker == marker
+            assert packet.sequence_number == (65_530 + number) & 0xFFFF
+            assert packet.timestamp == ssrc * 1000 + timestamp
+            assert (packet.ssrc, packet.payload_type, packet.extensions.mid) == (ssrc, 96, "0")
+            assert packet.extensions.abs_send_time is not None
+        assert entry["sequence"] == (65_530 + len(expected)) & 0xFFFF
+        counters = entry.take_counters()
+        assert counters["packets"] == len(expected)
+        assert counters["payload_bytes"] == sum(len(p) for p, _, _ in expected)
+        assert counters["segmented_sends"] >= 4
+        assert entry.take_counters()["packets"] == 0
+        last = viewer.history[(65_530 + len(expected) - 1) % 128]
+        assert last[1] is frames[1].payloads
+        assert viewer.member.failures == []
+    # A viewer whose socket stops taking datagrams leaves with what it still owes; the
+    # other one is not affected.
+    viewers[0].sender.close()
+    frame = EncodedFrame(os.urandom(3000), 96_000, False, picture_id=2)
+    lane.send(frame)
+    (leftovers,) = viewers[0].member.failures
+    assert leftovers is not None
+    assert len(leftovers) == len(frame.payloads or [])
+    assert len(lane) == 1
+    received = viewers[1].received(len(frame.payloads or []))
+    assert [packet.payload for packet in received] == frame.payloads
+    assert viewers[1].member.failures == []
+
+
+@pytest.mark.parametrize("breakage", ["no_socket", "no_context", "bad_history", "short_entry"])
+def test_a_failing_entry_is_dropped_alone_and_the_others_still_get_the_frame(
+    viewers: list[_Viewer], breakage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    stats = ForwardingStats()
+    lane = ForwardingLane("video/VP8", stats, UdpGso())
+    for viewer in viewers:
+        lane.join(viewer.member, viewer.entry, viewer.member)
+    broken = viewers[1].entry
+    if breakage == "no_socket":
+        broken["socket"] = None
+    elif breakage == "no_context":
+        broken["context"] = 0
+    elif breakage == "bad_history":
+        broken["history"] = "not a list"
+    else:
+        broken.items.pop()
+    frame = EncodedFrame(os.urandom(5000), 90_000, True)
+    lane.send(frame)
+    assert viewers[1].member.failures == [None]
+    assert "it is dropped" in caplog.text
+    assert len(lane) == 2
+    assert viewers[1].member not in lane
+    for viewer in (viewers[0], viewers[2]):
+        assert [p.payload for p in viewer.received(len(frame.payloads or []))] == frame.payloads
+        assert viewer.member.failures == []
+    # The lane goes on for the others.
+    second = EncodedFrame(os.urandom(700), 93_000, False, picture_id=1)
+    lane.send(second)
+    for viewer in (viewers[0], viewers[2]):
+        assert [p.payload for p in viewer.received(1)] == second.payloads
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.frames: list[EncodedFrame] = []
+
+    def frame(self, frame: EncodedFrame) -> None:
+        self.frames.append(frame)
+
+    def source_closed(self) -> None:
+        pass
+
+
+def test_the_source_keeps_running_when_a_lane_entry_fails(viewers: list[_Viewer]) -> None:
+    """The promise "nothing a viewer does reaches the source" by construction: a broken
+    entry costs its own viewer the lane, never the source, its sinks or the other viewers."""
+    source = TrackSource(
+        track_id="alice-audio-0",
+        participant="alice",
+        kind="audio",
+        mime_type="audio/opus",
+        stats=ForwardingStats(),
+    )
+    sink = _Sink()
+    source.add_sink(sink)
+    tracks = []
+    for viewer in viewers:
+        track = source.subscribe()
+        assert track.join_lane(viewer.entry, viewer.member)
+        tracks.append(track)
+    assert source.lane_size == 3
+    viewers[1].entry["socket"] = None
+    first = EncodedFrame(os.urandom(100), 960, True)
+    source.push_frame(first)
+    assert viewers[1].member.failures == [None]
+    assert source.lane_size == 2
+    assert sink.frames == [first]
+    for viewer in (viewers[0], viewers[2]):
+        assert [p.payload for p in viewer.received(1)] == [first.data]
+    # The dropped viewer's track is offered the next frame through its queue.
+    second = EncodedFrame(os.urandom(100), 1920, True)
+    source.push_frame(second)
+    assert tracks[1].take_ready() == [(second, second.timestamp)]
+    assert sink.frames == [first, second]
+    for viewer in (viewers[0], viewers[2]):
+        assert [p.payload for p in viewer.received(1)] == [second.data]
+    assert not source.closed

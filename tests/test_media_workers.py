@@ -12,8 +12,9 @@ import pytest
 
 from directlive.errors import BadRequest
 from streamer import AnyViewerSession, MediaConfig, Streamer
-from streamer.remote_viewer import RemoteViewerSession
-from streamer.worker_pool import WorkerLink, WorkerPool
+from streamer.workers.link import WorkerLink
+from streamer.workers.pool import WorkerPool
+from streamer.workers.remote_viewer import RemoteViewerSession
 from tests.media.peers import Viewer, publish, video_source, wait_for, watching
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
 
@@ -26,7 +27,11 @@ def pool_of(streamer: Streamer) -> WorkerPool:
 def link_of(streamer: Streamer, live_id: str, session_id: str) -> WorkerLink:
     session = streamer.session(live_id, session_id)
     assert isinstance(session, RemoteViewerSession)
-    return session.link
+    return next(link for link in pool_of(streamer).links() if link.index == session.worker_index)
+
+
+def idle(link: WorkerLink) -> bool:
+    return not link.session_count and not link.feeds.all()
 
 
 @pytest.fixture
@@ -39,7 +44,8 @@ async def streamer(gone: list[AnyViewerSession]) -> AsyncIterator[Streamer]:
     async def on_viewer_gone(session: AnyViewerSession) -> None:
         gone.append(session)
 
-    s = Streamer(MediaConfig(publisher_grace_seconds=0.5, workers=2), on_viewer_gone=on_viewer_gone)
+    config = MediaConfig(publisher_grace_seconds=0.5, workers=2, ice_addresses=("127.0.0.1",))
+    s = Streamer(config, on_viewer_gone=on_viewer_gone)
     s.start()
     yield s
     await s.close()
@@ -73,9 +79,9 @@ async def test_viewers_spread_over_workers_each_fed_once(streamer: Streamer) -> 
         assert os.getpid() not in pids
         for link in pool_of(streamer).links():
             # Two viewers on the worker, one feed per source: each frame crosses once.
-            assert len(link.sessions) == 2
-            assert sorted(feed.source.kind for feed in link.feeds()) == ["audio", "video"]
-            sent = {feed.source.kind: feed.frames_sent for feed in link.feeds()}
+            assert link.session_count == 2
+            assert sorted(feed.source.kind for feed in link.feeds.all()) == ["audio", "video"]
+            sent = {feed.source.kind: feed.frames_sent for feed in link.feeds.all()}
             assert sent["video"] <= video.sent
         await streamer.refresh_forwarding_stats()
         totals = streamer.forwarding_totals()
@@ -103,10 +109,10 @@ async def test_leave_stops_the_feed_and_end_closes_every_session(streamer: Strea
         )
         alone = link_of(streamer, live_id, sessions[1])
         assert alone.index == 1
-        assert len(alone.sessions) == 1
+        assert alone.session_count == 1
         await streamer.leave(live_id, sessions[1])
-        assert not alone.sessions
-        assert not alone.feeds(), "no viewer left on the worker: no copy of the frames"
+        assert not alone.session_count
+        assert not alone.feeds.all(), "no viewer left on the worker: no copy of the frames"
         await wait_for(
             lambda: viewers[1].pc.connectionState in ("failed", "closed"),
             40,
@@ -118,7 +124,7 @@ async def test_leave_stops_the_feed_and_end_closes_every_session(streamer: Strea
         )
         ended = await streamer.end(live_id)
         assert sorted(s.session_id for s in ended) == sorted([sessions[0], sessions[2]])
-        assert all(not link.sessions and not link.feeds() for link in pool_of(streamer).links())
+        assert all(idle(link) for link in pool_of(streamer).links())
     finally:
         for viewer in viewers:
             await viewer.close()
@@ -172,6 +178,6 @@ async def test_a_bad_offer_is_refused_by_the_worker_precisely(streamer: Streamer
             await streamer.watch(live_id, "bob", "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nx")
         assert refused.value.code == "bad_sdp"
         assert not streamer.get(live_id).viewers
-        assert all(not link.sessions and not link.feeds() for link in pool_of(streamer).links())
+        assert all(idle(link) for link in pool_of(streamer).links())
     finally:
         await publisher.close()

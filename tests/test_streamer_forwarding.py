@@ -16,7 +16,7 @@ from tests.media.tracks import CounterVideoTrack, PreEncodedVideoTrack, ToneAudi
 
 @pytest.fixture
 async def streamer() -> AsyncIterator[Streamer]:
-    s = Streamer(MediaConfig(publisher_grace_seconds=0.5))
+    s = Streamer(MediaConfig(publisher_grace_seconds=0.5, ice_addresses=("127.0.0.1",)))
     yield s
     await s.close()
 
@@ -111,7 +111,7 @@ async def test_late_viewer_starts_without_waiting_for_the_next_keyframe(
 
 
 async def test_a_stalled_viewer_is_bounded_and_does_not_slow_the_others() -> None:
-    streamer = Streamer(MediaConfig(viewer_queue_limit=30))
+    streamer = Streamer(MediaConfig(viewer_queue_limit=30, ice_addresses=("127.0.0.1",)))
     live_id = streamer.new_live_id()
     publishing = CounterVideoTrack(fps=30)
     publisher = await publish([publishing], lambda sdp: streamer.publish(live_id, "alice", sdp))

@@ -9,7 +9,8 @@ import pytest
 from aiortc import RTCRtpReceiver
 
 from signaling.appkeys import STREAMER
-from streamer import MediaConfig, ViewerSession
+from streamer import MediaConfig
+from streamer.viewer import ViewerSession
 from tests.media.peers import Exchange, Viewer, client_pc, wait_for
 from tests.media.tracks import CounterVideoTrack
 from tests.server import RunningServer, WhepRefused, go_live, running_server, server_config
@@ -50,14 +51,15 @@ async def test_whip_publish_whep_watch_and_host_ends(server: RunningServer) -> N
             v.pc for v in media.viewers.values() if isinstance(v, ViewerSession)
         ]
         links = streamer.workers.links() if streamer.workers is not None else []
-        assert len(server_pcs) + sum(len(link.sessions) for link in links) == 2
+        assert len(server_pcs) + sum(link.session_count for link in links) == 2
         async with server.http.delete(
             f"{server.url}/whip/{live_id}", headers=server.auth("alice")
         ) as response:
             assert response.status == 200
         await socket.next_of("live.ended", live_id=live_id, reason="ended_by_host")
         assert {pc.connectionState for pc in server_pcs} == {"closed"}
-        assert not any(link.sessions or link.feeds() for link in links), "worker sessions left"
+        left = [link for link in links if link.session_count or link.feeds.all()]
+        assert not left, "worker sessions left"
         await wait_for(lambda: not server.app[STREAMER]._tasks, 5, "no task left behind")
         await wait_for(lambda: viewer.pc.connectionState == "closed", 10, "viewer disconnected")
         assert server.app[STREAMER].lives() == []

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import av
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from streamer import MediaLive, Streamer
+from streamer import LOOPBACK, Streamer, new_peer_connection
+from streamer.aiortc.tap import tap_receiver
+from streamer.live import MediaLive
 from streamer.source import TrackSource
-from streamer.tap import tap_receiver
 from tests.media.counter import CounterUnreadable, RgbImage, read_counter
 
 Exchange = Callable[[str], Awaitable[str]]
@@ -39,7 +40,7 @@ def watching(
 
 
 def client_pc() -> RTCPeerConnection:
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    return new_peer_connection(LOOPBACK)
 
 
 async def publish(tracks: list[MediaStreamTrack], exchange: Exchange) -> RTCPeerConnection:

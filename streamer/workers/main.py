@@ -1,5 +1,5 @@
-"""Entry point of a media worker process: ``python -m streamer.worker_main --fd N --config
-JSON``, started by ``streamer.worker_pool`` (kept apart from ``streamer.worker_process`` so
+"""Entry point of a media worker process: ``python -m streamer.workers.main --fd N --config
+JSON``, started by ``streamer.workers.pool`` (kept apart from ``streamer.workers.process`` so
 that running it does not import the module it runs twice)."""
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import logging
 import signal
 import socket
 
-from streamer.ice import configure_host_addresses
-from streamer.worker_process import MediaWorker, WorkerSettings
+from streamer.workers.process import MediaWorker
+from streamer.workers.settings import WorkerSettings
 
 
 async def serve(fd: int, settings: WorkerSettings) -> None:
-    configure_host_addresses(settings.ice_addresses or None)
     worker = MediaWorker(settings)
     sock = socket.socket(fileno=fd)
     await asyncio.get_running_loop().create_unix_connection(lambda: worker.wire, sock=sock)

@@ -16,13 +16,10 @@ from aiortc import RTCRtpSender
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 
-from streamer.frames import EncodedFrame
-from streamer.tap import ReceiverInternalsChanged
+from directlive.errors import AiortcInternalsChanged
+from streamer.frames import EncodedFrame, Outgoing
 
 _ENCODER_ATTR = "_RTCRtpSender__encoder"
-
-Outgoing = tuple[EncodedFrame, int]
-"""What a forwarding track yields: a shared frame and this viewer's RTP timestamp for it."""
 
 
 def packetize(mime_type: str, frame: EncodedFrame) -> list[bytes]:
@@ -59,9 +56,9 @@ def install_packer(
 ) -> FramePacker:
     """Make ``sender`` pack our frames and report viewer PLI/FIR to ``on_keyframe_request``."""
     if not hasattr(sender, _ENCODER_ATTR):
-        raise ReceiverInternalsChanged(f"RTCRtpSender has no {_ENCODER_ATTR}")
+        raise AiortcInternalsChanged(f"RTCRtpSender has no {_ENCODER_ATTR}")
     if getattr(sender, _ENCODER_ATTR) is not None:
-        raise ReceiverInternalsChanged("sender already has an encoder; install before it starts")
+        raise AiortcInternalsChanged("sender already has an encoder; install before it starts")
     packer = FramePacker(mime_type)
     setattr(sender, _ENCODER_ATTR, packer)
     # RTCRtpSender._handle_rtcp_packet calls self._send_keyframe() on PLI and FIR.

@@ -1,12 +1,12 @@
-/* streamer._fastsend: the forwarding hot path of RtpForwarder._send_frames, in C.
+/* streamer.forwarding._fastsend: the forwarding hot path of RtpForwarder._send_frames, in C.
  *
  * One call per viewer and drain: writes every RTP packet of the given frames into one
  * buffer (header from this viewer's fields, the frame's shared payloads), has libsrtp
  * protect each in place through the function pointer pylibsrtp exports, and sends the
  * buffer to the viewer's socket in UDP GSO batches of equal-sized datagrams (or one
  * sendto per datagram). It also records each packet's frame in the NACK history.
- * The Python version in streamer/rtp_forwarder.py is the reference; both are tested
- * byte for byte against a decrypting receiver.
+ * The Python version, send_frames in streamer/forwarding/datagrams.py, is the reference;
+ * both are tested byte for byte against a decrypting receiver.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -134,11 +134,9 @@ typedef struct {
     long long payload_bytes;
 } Totals;
 
-#define PROTECT_FAILED -2
-
 /* Packs, protects and sends `count` frames, each (first sequence number, payloads, RTP
  * timestamp, extension block), recording each packet's frame in the NACK history.
- * 0 on success; -1 with a Python error set; PROTECT_FAILED with a RuntimeError set. */
+ * 0 on success; -1 with a Python error set (a RuntimeError when srtp_protect failed). */
 static int pack_and_send(Output *out, const Sender *sender, PyObject *const *frames,
                          Py_ssize_t count_frames, Totals *totals) {
     Py_ssize_t history_size = PyList_GET_SIZE(sender->history);
@@ -196,7 +194,7 @@ static int pack_and_send(Output *out, const Sender *sender, PyObject *const *fra
             int status = sender->protect(sender->context, packet, &length);
             if (status != 0) {
                 PyErr_Format(PyExc_RuntimeError, "srtp_protect failed (status %d)", status);
-                return PROTECT_FAILED;
+                return -1;
             }
             if (!count) {
                 segment = size;
@@ -208,7 +206,8 @@ static int pack_and_send(Output *out, const Sender *sender, PyObject *const *fra
             end += length;
             totals->payload_bytes += payload_size;
             Py_INCREF(sent);
-            PyList_SetItem(sender->history, sequence % history_size, sent);
+            if (PyList_SetItem(sender->history, sequence % history_size, sent) < 0)
+                return -1; /* PyList_SetItem released `sent` */
             sequence = (sequence + 1) & 0xFFFF;
         }
         totals->packets += last + 1;
@@ -281,14 +280,34 @@ static PyObject *send_frames(PyObject *module, PyObject *const *args, Py_ssize_t
                          out.segmented_sends, out.gso_refused);
 }
 
-/* A lane entry: a list with these items (streamer/forwarding_lane.py names them). */
-enum {
-    E_SOCKET, E_ADDRESS, E_MAX_SEGMENTS, E_FIRST_BYTE, E_PAYLOAD_TYPE, E_SSRC,
-    E_EXTENSION_PREFIX, E_EXTENSION_SUFFIX, E_ABS_SEND_TIME, E_CONTEXT, E_TIMESTAMP_ORIGIN,
-    E_HISTORY, E_SEQUENCE, E_PACKETS, E_PAYLOAD_BYTES, E_WIRE_BYTES, E_SEGMENTED_SENDS,
-    E_LAST_NTP, E_LAST_TIMESTAMP, E_SIZE
-};
+/* A lane entry: a list with these items, in this order. The one definition of its layout:
+ * the module exports the names as LANE_FIELDS, and streamer/forwarding/lane.py places
+ * each item by name. */
+#define LANE_ENTRY_FIELDS(X)                                                                  \
+    X(SOCKET, "socket")                                                                       \
+    X(ADDRESS, "address")                                                                     \
+    X(MAX_SEGMENTS, "max_segments")                                                           \
+    X(FIRST_BYTE, "first_byte")                                                               \
+    X(PAYLOAD_TYPE, "payload_type")                                                           \
+    X(SSRC, "ssrc")                                                                           \
+    X(EXTENSION_PREFIX, "extension_prefix")                                                   \
+    X(EXTENSION_SUFFIX, "extension_suffix")                                                   \
+    X(ABS_SEND_TIME, "abs_send_time")                                                         \
+    X(CONTEXT, "context")                                                                     \
+    X(TIMESTAMP_ORIGIN, "timestamp_origin")                                                   \
+    X(HISTORY, "history")                                                                     \
+    X(SEQUENCE, "sequence")                                                                   \
+    X(PACKETS, "packets")                                                                     \
+    X(PAYLOAD_BYTES, "payload_bytes")                                                         \
+    X(WIRE_BYTES, "wire_bytes")                                                               \
+    X(SEGMENTED_SENDS, "segmented_sends")                                                     \
+    X(LAST_NTP, "last_ntp")                                                                   \
+    X(LAST_TIMESTAMP, "last_timestamp")
 
+#define AS_INDEX(name, text) E_##name,
+enum { LANE_ENTRY_FIELDS(AS_INDEX) E_SIZE };
+#define AS_NAME(name, text) text,
+static const char *const lane_field_names[E_SIZE] = {LANE_ENTRY_FIELDS(AS_NAME)};
 
 static int add_to_item(PyObject *entry, Py_ssize_t index, long long value) {
     if (value == 0)
@@ -299,19 +318,18 @@ static int add_to_item(PyObject *entry, Py_ssize_t index, long long value) {
     PyObject *sum = PyLong_FromLongLong(current + value);
     if (sum == NULL)
         return -1;
-    PyList_SetItem(entry, index, sum);
-    return 0;
+    return PyList_SetItem(entry, index, sum); /* steals `sum`, even when it fails */
 }
 
 static int set_item(PyObject *entry, Py_ssize_t index, PyObject *value) {
     if (value == NULL)
         return -1;
-    PyList_SetItem(entry, index, value);
-    return 0;
+    return PyList_SetItem(entry, index, value); /* steals `value`, even when it fails */
 }
 
 /* One lane entry: builds the frame's tuple for this viewer and sends it. 1 when the entry
- * must leave the lane (its leftovers, or None after an SRTP failure, go to `failed`). */
+ * must leave the lane (its leftovers go to `failed`); -1 with a Python error set when
+ * this entry could not be sent (send_lane reports it and goes on with the others). */
 static int send_to_entry(PyObject *entry, protect_fn protect, PyObject *payloads,
                          unsigned long frame_timestamp, unsigned long long ntp, PyObject *failed,
                          int *gso_refused) {
@@ -339,6 +357,10 @@ static int send_to_entry(PyObject *entry, protect_fn protect, PyObject *payloads
     int abs_send_time = PyObject_IsTrue(PyList_GET_ITEM(entry, E_ABS_SEND_TIME));
     if (PyErr_Occurred())
         return -1;
+    if (sender.context == NULL) {
+        PyErr_SetString(PyExc_ValueError, "a lane entry has no SRTP context");
+        return -1;
+    }
     PyObject *prefix = PyList_GET_ITEM(entry, E_EXTENSION_PREFIX);
     PyObject *extensions;
     if (abs_send_time) {
@@ -380,13 +402,7 @@ static int send_to_entry(PyObject *entry, protect_fn protect, PyObject *payloads
     Py_DECREF(sent);
     int leave = 0;
     PyObject *report = NULL;
-    if (status == PROTECT_FAILED) {
-        PyErr_Clear();
-        leave = 1;
-        report = Py_None;
-        Py_INCREF(report);
-        Py_DECREF(leftovers);
-    } else if (status < 0) {
+    if (status < 0) {
         Py_DECREF(leftovers);
         return -1;
     } else if (out.fd < 0) {
@@ -425,9 +441,27 @@ static int send_to_entry(PyObject *entry, protect_fn protect, PyObject *payloads
 PyDoc_STRVAR(send_lane_doc,
 "send_lane(protect, entries, payloads, frame_timestamp, ntp, failed) -> gso_refused\n\n"
 "Sends one frame (its RTP payloads, shared) to every viewer of a lane: `entries` is a list\n"
-"of lane entries (see streamer/forwarding_lane.py), each updated in place (sequence number,\n"
+"of lane entries (lists laid out as LANE_FIELDS), each updated in place (sequence number,\n"
 "counters, NACK history). An entry whose direct send failed is reported in `failed` as\n"
-"(entry, leftovers): the datagrams it still owes, in order, or None after an SRTP error.");
+"(entry, leftovers), the datagrams it still owes, in order; an entry that could not be\n"
+"sent at all (bad items, SRTP error) as (entry, exception), and the others are still sent.");
+
+/* Appends (entry, the error now set) to `failed` and clears it; -1 when that fails. */
+static int report_failed_entry(PyObject *entry, PyObject *failed) {
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    if (value == NULL)
+        return -1;
+    PyObject *pair = Py_BuildValue("(ON)", entry, value);
+    if (pair == NULL)
+        return -1;
+    int appended = PyList_Append(failed, pair);
+    Py_DECREF(pair);
+    return appended;
+}
 
 static PyObject *send_lane(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
@@ -450,16 +484,20 @@ static PyObject *send_lane(PyObject *module, PyObject *const *args, Py_ssize_t n
     int gso_refused = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
         PyObject *entry = PyList_GET_ITEM(entries, i);
+        Py_INCREF(entry);
+        int status;
         if (!PyList_Check(entry) || PyList_GET_SIZE(entry) != E_SIZE) {
-            PyErr_SetString(PyExc_TypeError, "a lane entry is a list of E_SIZE items");
+            PyErr_SetString(PyExc_TypeError, "a lane entry is a list of LANE_FIELDS items");
+            status = -1;
+        } else {
+            status = send_to_entry(entry, protect, payloads, frame_timestamp, ntp, failed,
+                                   &gso_refused);
+        }
+        if (status < 0 && report_failed_entry(entry, failed) < 0) {
+            Py_DECREF(entry);
             return NULL;
         }
-        Py_INCREF(entry);
-        int status = send_to_entry(entry, protect, payloads, frame_timestamp, ntp, failed,
-                                   &gso_refused);
         Py_DECREF(entry);
-        if (status < 0)
-            return NULL;
     }
     return PyBool_FromLong(gso_refused);
 }
@@ -471,14 +509,31 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "streamer._fastsend",
+    PyModuleDef_HEAD_INIT, "streamer.forwarding._fastsend",
     "RTP packing, SRTP protection and UDP GSO sending of forwarded frames, in C.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__fastsend(void) {
     PyObject *created = PyModule_Create(&module);
-    if (created != NULL && PyModule_AddIntConstant(created, "LANE_ENTRY_SIZE", E_SIZE) < 0) {
+    if (created == NULL)
+        return NULL;
+    PyObject *names = PyTuple_New(E_SIZE);
+    if (names == NULL) {
+        Py_DECREF(created);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < E_SIZE; i++) {
+        PyObject *name = PyUnicode_FromString(lane_field_names[i]);
+        if (name == NULL) {
+            Py_DECREF(names);
+            Py_DECREF(created);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(names, i, name);
+    }
+    if (PyModule_AddObject(created, "LANE_FIELDS", names) < 0) {
+        Py_DECREF(names);
         Py_DECREF(created);
         return NULL;
     }

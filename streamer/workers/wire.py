@@ -5,7 +5,8 @@ finds their boundaries). Two shapes travel on it:
 
 - frames, the hot path, as arrays: ``["f", source_key, data, timestamp, keyframe, picture_id]``
   (main to worker), handled synchronously as they are read;
-- everything else as maps with an ``op``. A request carries an ``id``; its reply is
+- everything else as maps with an ``op``: the typed messages of ``streamer.workers.messages``,
+  parsed here before any handler sees them. A request carries an ``id``; its reply is
   ``{"op": "reply", "id": ..., "result": ...}`` or ``{..., "error": {"type", "code",
   "message"}}``, where ``type`` names a class of ``directlive.errors``.
 """
@@ -19,23 +20,20 @@ from collections.abc import Callable
 from typing import Any
 
 import msgpack
-from aiortc import RTCRtpCodecParameters
-from aiortc.rtcrtpparameters import RTCRtcpFeedback
 
 from directlive import errors
 from directlive.errors import DirectliveError, Unavailable
-from streamer.frames import EncodedFrame
+from streamer.workers.messages import BadMessage, Message, Notice, Request, from_wire, to_wire
 
 log = logging.getLogger("directlive.streamer")
 
-FRAME = "f"
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """A GOP sent to a worker with its source can be a few MB; nothing legitimate nears this."""
 REQUEST_TIMEOUT = 20.0
 
-Message = dict[str, Any]
 FrameHandler = Callable[[list[Any]], None]
-MessageHandler = Callable[[Message], None]
+MessageHandler = Callable[[Message, int | None], None]
+"""Called with each message and, for a request, the id its reply must carry."""
 
 
 def error_reply(exc: DirectliveError) -> dict[str, str]:
@@ -76,9 +74,14 @@ class WireProtocol(asyncio.Protocol):
                 elif isinstance(value, dict) and value.get("op") == "reply":
                     self._settle(value)
                 elif isinstance(value, dict):
-                    self._on_message(value)
+                    request_id = value.get("id")
+                    self._on_message(
+                        from_wire(value), request_id if isinstance(request_id, int) else None
+                    )
                 else:
                     log.warning("worker wire: ignoring a %s", type(value).__name__)
+            except BadMessage as exc:
+                log.warning("worker wire: ignoring a bad message: %s", exc)
             except Exception:
                 log.exception("worker wire: handling a message failed")
 
@@ -101,42 +104,49 @@ class WireProtocol(asyncio.Protocol):
     def write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() if self._transport is not None else 0
 
-    def send(self, message: Message | list[Any]) -> bool:
+    def send_frame(self, frame: list[Any]) -> bool:
+        """Queue one frame (``messages.frame_to_wire``); False when the other side is gone."""
+        return self._write(frame)
+
+    def send(self, message: Notice) -> bool:
         """Queue one message; False when the other side is gone."""
+        return self._write(to_wire(message))
+
+    def _write(self, value: object) -> bool:
         transport = self._transport
         if transport is None or transport.is_closing():
             return False
-        transport.write(self._packer.pack(message))
+        transport.write(self._packer.pack(value))
         return True
 
-    async def request(self, op: str, timeout: float = REQUEST_TIMEOUT, **fields: Any) -> Any:
-        """Send ``op`` and wait for its reply's result; the other side's error is raised."""
+    async def request(self, request: Request, timeout: float = REQUEST_TIMEOUT) -> Any:
+        """Send ``request`` and wait for its reply's result; the other side's error is raised."""
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
-            if not self.send({"op": op, "id": request_id, **fields}):
+            if not self._write({**to_wire(request), "id": request_id}):
                 raise Unavailable("the media worker went away", code="media_worker_lost")
             try:
                 return await asyncio.wait_for(future, timeout)
             except TimeoutError as exc:
                 raise Unavailable(
-                    f"media worker did not answer {op}", code="media_timeout"
+                    f"media worker did not answer {request.op}", code="media_timeout"
                 ) from exc
         finally:
             self._pending.pop(request_id, None)
 
     def reply(
-        self, request: Message, result: Any = None, error: DirectliveError | None = None
+        self, request_id: int | None, result: Any = None, error: DirectliveError | None = None
     ) -> None:
-        body: Message = {"op": "reply", "id": request.get("id")}
+        body: dict[str, Any] = {"op": "reply", "id": request_id}
         if error is None:
             body["result"] = result
         else:
             body["error"] = error_reply(error)
-        self.send(body)
+        self._write(body)
 
-    def _settle(self, reply: Message) -> None:
+    def _settle(self, reply: dict[str, Any]) -> None:
         future = self._pending.get(reply.get("id", -1))
         if future is None or future.done():
             return
@@ -149,34 +159,3 @@ class WireProtocol(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
-
-
-def codec_to_wire(codec: RTCRtpCodecParameters) -> Message:
-    return {
-        "mimeType": codec.mimeType,
-        "clockRate": codec.clockRate,
-        "channels": codec.channels,
-        "payloadType": codec.payloadType,
-        "parameters": dict(codec.parameters),
-        "rtcpFeedback": [[f.type, f.parameter] for f in codec.rtcpFeedback],
-    }
-
-
-def codec_from_wire(wire: Message) -> RTCRtpCodecParameters:
-    return RTCRtpCodecParameters(
-        mimeType=wire["mimeType"],
-        clockRate=wire["clockRate"],
-        channels=wire["channels"],
-        payloadType=wire["payloadType"],
-        parameters=dict(wire["parameters"]),
-        rtcpFeedback=[RTCRtcpFeedback(type=t, parameter=p) for t, p in wire["rtcpFeedback"]],
-    )
-
-
-def frame_to_wire(key: int, frame: EncodedFrame) -> list[Any]:
-    return [FRAME, key, frame.data, frame.timestamp, frame.keyframe, frame.picture_id]
-
-
-def frame_from_wire(value: list[Any]) -> tuple[int, EncodedFrame]:
-    _, key, data, timestamp, keyframe, picture_id = value
-    return key, EncodedFrame(data, timestamp, keyframe, picture_id=picture_id)

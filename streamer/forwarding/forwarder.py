@@ -13,8 +13,8 @@ everything else (ICE, DTLS, SRTP keys, RTCP reception, SR/SDES/BYE):
   per packet, the header (from this viewer's template) and the payload are written
   straight into a shared buffer and protected there in place with the DTLS transport's
   SRTP session, and the buffer goes to the nominated ICE pair's socket in UDP GSO batches
-  (``streamer.srtp_batch``: no coroutine, no bytes object per packet), all of it in one C
-  call per viewer and drain when ``streamer._fastsend`` is built; once the viewer is caught
+  (``streamer.forwarding.datagrams``: no coroutine, no bytes object per packet), all of it
+  in one C call per viewer and drain when ``_fastsend`` is built; once the viewer is caught
   up, its source's ``ForwardingLane`` sends it each frame from C, with every other caught-up
   viewer, until a send does not go straight out or a periodic check finds something changed;
 - the sender's packet/octet counters and last RTP/NTP timestamps are kept up to date, so
@@ -25,8 +25,9 @@ everything else (ICE, DTLS, SRTP keys, RTCP reception, SR/SDES/BYE):
 - when the socket's write buffer backs up, frames stay in the track's bounded queue, which
   drops to the next keyframe as before.
 
-It relies on private aiortc and pylibsrtp attributes; both are pinned, and
-``check_sender_internals`` and ``check_srtp_internals`` fail loudly if an upgrade moves them.
+The private aiortc and pylibsrtp state it reads and feeds is reached through the typed
+handles of ``streamer.aiortc`` (``SenderHandle``, ``IcePath``, the transport and SRTP
+functions), which ``check_internals`` keeps honest.
 """
 
 from __future__ import annotations
@@ -37,9 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aioice.ice import StunProtocol
 from aiortc import RTCDtlsTransport, RTCRtpCodecParameters, RTCRtpSender
-from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import (
     RTP_HISTORY_SIZE,
@@ -49,27 +48,31 @@ from aiortc.rtp import (
 )
 from aiortc.utils import random32
 
-from streamer import forwarding_lane, srtp_batch
-from streamer.forwarding_lane import LaneEntry, lane_available, ntp_time
-from streamer.frames import EncodedFrame
-from streamer.packer import packetize
-from streamer.sender_internals import ExtensionTemplate, check_sender_internals
-from streamer.srtp_batch import (
-    PROTECT_ADDRESS,
+from streamer.aiortc.packer import packetize
+from streamer.aiortc.sender_state import ExtensionTemplate, SenderHandle
+from streamer.aiortc.srtp import PROTECT_ADDRESS, context_address, srtp_context
+from streamer.aiortc.transport_state import (
+    IcePath,
+    count_sent,
+    dtls_connected,
+    send_datagram,
+    send_rtp,
+    srtp_session,
+)
+from streamer.forwarding import datagrams
+from streamer.forwarding.datagrams import (
     RTP_HEADER,
     DatagramWriter,
     Sent,
-    check_srtp_internals,
-    context_address,
+    UdpGso,
     send_frames,
-    srtp_context,
 )
+from streamer.forwarding.lane import LaneEntry, lane_available, ntp_time
+from streamer.frames import EncodedFrame
 from streamer.viewer_track import ViewerTrack
 
 log = logging.getLogger("directlive.streamer")
 
-_SENDER = "_RTCRtpSender__"
-_CONNECTED = DtlsState.CONNECTED
 WRITE_BUFFER_LIMIT = 256 * 1024
 """Bytes the socket's write buffer may hold before this viewer counts as slow."""
 LANE_CHECK_INTERVAL = 0.5
@@ -85,10 +88,10 @@ class RtpForwarder:
         track: ViewerTrack,
         mime_type: str,
         on_keyframe_request: Callable[[], None],
+        gso: UdpGso | None = None,
     ) -> None:
-        check_sender_internals()
-        check_srtp_internals()
-        self._sender: Any = sender
+        self._sender = sender
+        self._handle = SenderHandle(sender)
         self._track = track
         self._mime_type = mime_type
         self._done: asyncio.Future[None] | None = None
@@ -101,11 +104,9 @@ class RtpForwarder:
         self._ssrc = 0
         self._extensions: ExtensionTemplate | None = None
         self._extensions_map = HeaderExtensionsMap()
-        self._dtls: Any = None
-        self._nominated: dict[int, Any] = {}
-        """The ICE connection's nominated pairs, by component."""
-        self._pair: Any = None
-        self._writer = DatagramWriter()
+        self._path: IcePath | None = None
+        """Where the DTLS transport's datagrams went when last looked up."""
+        self._writer = DatagramWriter(gso or UdpGso())
         self._fallback: set[asyncio.Future[None]] = set()
         self._session: Any = None
         self._srtp: Any = None
@@ -118,10 +119,7 @@ class RtpForwarder:
         self.packets_sent = 0
         self.octets_sent = 0
         self.retransmissions = 0
-        sender._run_rtp = self._run  # type: ignore[method-assign]
-        sender._retransmit = self._retransmit  # type: ignore[method-assign]
-        # RTCRtpSender._handle_rtcp_packet calls self._send_keyframe() on PLI and FIR.
-        sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+        self._handle.take_over(self._run, self._retransmit, on_keyframe_request)
 
     @property
     def segmented_sends(self) -> int:
@@ -132,16 +130,14 @@ class RtpForwarder:
 
     async def _run(self, codec: RTCRtpCodecParameters) -> None:
         """Stands in for ``RTCRtpSender._run_rtp``: sending happens in ``_drain``."""
-        sender = self._sender
-        getattr(sender, _SENDER + "rtp_started").set()
+        handle = self._handle
+        handle.rtp_started()
         self._done = asyncio.get_running_loop().create_future()
         try:
             self._payload_type = codec.payloadType or 0
-            self._ssrc = sender._ssrc
-            self._extensions_map = getattr(sender, _SENDER + "rtp_header_extensions_map")
-            self._extensions = ExtensionTemplate(
-                self._extensions_map, getattr(sender, _SENDER + "mid")
-            )
+            self._ssrc = handle.ssrc
+            self._extensions_map = handle.header_extensions_map
+            self._extensions = ExtensionTemplate(self._extensions_map, handle.mid)
             self._first_byte = 0x90 if self._extensions.prefix else 0x80
             self._track.attach(self._drain)
             await self._done
@@ -155,7 +151,7 @@ class RtpForwarder:
             self._track.stop()
             for task in list(self._fallback):
                 task.cancel()
-            getattr(sender, _SENDER + "rtp_exited").set()
+            handle.rtp_exited()
 
     def _finish(self) -> None:
         done = self._done
@@ -170,16 +166,16 @@ class RtpForwarder:
         if track.readyState != "live":
             self._finish()
             return
-        sender = self._sender
-        if not sender._enabled:
+        if not self._handle.enabled:
             track.take_ready()
             return
-        dtls = sender.transport
-        if dtls._state != _CONNECTED:
+        dtls = self._sender.transport
+        if not dtls_connected(dtls):
             self._finish()
             return
         try:
-            if dtls is not self._dtls or self._nominated.get(1) is not self._pair:
+            path = self._path
+            if path is None or not path.current(dtls):
                 self._locate_socket(dtls)
             writer = self._writer
             transport = writer.transport
@@ -197,11 +193,11 @@ class RtpForwarder:
             log.exception("RTP forwarding to a viewer failed")
             self._finish()
 
-    def _send_frames(self, dtls: Any, ready: list[tuple[EncodedFrame, int]]) -> None:
+    def _send_frames(self, dtls: RTCDtlsTransport, ready: list[tuple[EncodedFrame, int]]) -> None:
         ntp = ntp_time(time.time())
         assert self._extensions is not None
         extensions = self._extensions.render(ntp)
-        session = dtls._tx_srtp
+        session = srtp_session(dtls)
         if session is not self._session:
             self._session, self._srtp = session, srtp_context(session)
             self._srtp_address = context_address(self._srtp)
@@ -217,7 +213,7 @@ class RtpForwarder:
             seq = (seq + len(payloads)) & 0xFFFF
         writer = self._writer
         header = (self._first_byte, self._payload_type, self._ssrc)
-        fast_send = srtp_batch.FAST_SEND
+        fast_send = datagrams.FAST_SEND
         if fast_send is None:
             packets, wire_bytes, octets = send_frames(
                 writer, self._srtp, header, frames, self._history
@@ -238,7 +234,7 @@ class RtpForwarder:
             )
             writer.segmented_sends += segmented
             if refused:
-                writer.gso_refused()
+                writer.gso.refused("by the kernel")
             if leftovers:
                 writer.direct = False
                 writer.send_leftovers(leftovers)
@@ -249,20 +245,21 @@ class RtpForwarder:
         self._account(dtls, ntp, timestamp, packets, octets, wire_bytes)
 
     def _account(
-        self, dtls: Any, ntp: int, timestamp: int, packets: int, octets: int, wire_bytes: int
+        self,
+        dtls: RTCDtlsTransport,
+        ntp: int,
+        timestamp: int,
+        packets: int,
+        octets: int,
+        wire_bytes: int,
     ) -> None:
         """Feed aiortc's sender reports and stats as its own loop would."""
         self.packets_sent += packets
         self.octets_sent += octets
-        sender = self._sender
-        sender._RTCRtpSender__ntp_timestamp = ntp
-        sender._RTCRtpSender__rtp_timestamp = timestamp
-        sender._RTCRtpSender__packet_count = self.packets_sent
-        sender._RTCRtpSender__octet_count = self.octets_sent
-        dtls._RTCDtlsTransport__tx_packets += packets
-        dtls._RTCDtlsTransport__tx_bytes += wire_bytes
+        self._handle.report(ntp, timestamp, self.packets_sent, self.octets_sent)
+        count_sent(dtls, packets, wire_bytes)
 
-    # ---- the lane (streamer.forwarding_lane) ------------------------------------------
+    # ---- the lane (streamer.forwarding.lane) ------------------------------------------
 
     def _join_lane(self) -> None:
         """Caught up, with a socket that takes datagrams directly: let the source's lane
@@ -276,7 +273,7 @@ class RtpForwarder:
             or writer.transport.get_write_buffer_size()
         ):
             return
-        entry = forwarding_lane.new_entry(
+        entry = LaneEntry(
             writer.socket,
             writer.sockaddr,
             writer.max_segments,
@@ -300,23 +297,17 @@ class RtpForwarder:
         entry = self._lane_entry
         if entry is None:
             return
-        self._sequence_number = entry[forwarding_lane.SEQUENCE]
-        self._writer.segmented_sends += entry[forwarding_lane.SEGMENTED_SENDS]
-        entry[forwarding_lane.SEGMENTED_SENDS] = 0
-        packets = entry[forwarding_lane.PACKETS]
-        if packets:
-            octets = entry[forwarding_lane.PAYLOAD_BYTES]
-            wire_bytes = entry[forwarding_lane.WIRE_BYTES]
-            entry[forwarding_lane.PACKETS] = 0
-            entry[forwarding_lane.PAYLOAD_BYTES] = 0
-            entry[forwarding_lane.WIRE_BYTES] = 0
+        self._sequence_number = entry["sequence"]
+        counters = entry.take_counters()
+        self._writer.segmented_sends += counters["segmented_sends"]
+        if counters["packets"]:
             self._account(
                 self._sender.transport,
-                entry[forwarding_lane.LAST_NTP],
-                entry[forwarding_lane.LAST_TIMESTAMP],
-                packets,
-                octets,
-                wire_bytes,
+                counters["last_ntp"],
+                counters["last_timestamp"],
+                counters["packets"],
+                counters["payload_bytes"],
+                counters["wire_bytes"],
             )
 
     def _leave_lane(self) -> None:
@@ -333,8 +324,7 @@ class RtpForwarder:
         """The lane could not send straight to this viewer: what it still owes goes
         through the transport, in order, and the queue takes over from the next frame."""
         self._leave_lane()
-        if leftovers is None:
-            log.error("RTP forwarding to a viewer failed: srtp_protect refused a packet")
+        if leftovers is None:  # the lane reported why
             self._finish()
             return
         writer = self._writer
@@ -348,15 +338,15 @@ class RtpForwarder:
         self._lane_check = None
         if self._lane_entry is None:
             return
-        sender = self._sender
-        dtls = sender.transport
+        dtls = self._sender.transport
+        path = self._path
         if (
             self._track.readyState == "live"
-            and sender._enabled
-            and dtls is self._dtls
-            and dtls._state == _CONNECTED
-            and self._nominated.get(1) is self._pair
-            and dtls._tx_srtp is self._session
+            and self._handle.enabled
+            and path is not None
+            and path.current(dtls)
+            and dtls_connected(dtls)
+            and srtp_session(dtls) is self._session
             and self._writer.transport is not None
             and self._writer.transport.get_write_buffer_size() <= WRITE_BUFFER_LIMIT
         ):
@@ -368,29 +358,20 @@ class RtpForwarder:
         self._leave_lane()
         self._drain()
 
-    def _locate_socket(self, dtls: Any) -> None:
-        """The nominated pair's datagram transport, when nothing stands between it and
-        aiortc (no TURN relay, no wrapper around the ICE transport's send)."""
-        ice: Any = dtls.transport
-        connection = ice._connection
-        self._dtls = dtls
-        self._nominated = connection._nominated
-        pair: Any = self._nominated.get(1)
-        self._pair = pair
-        direct = pair is not None and type(pair.protocol) is StunProtocol
-        if direct and ice._send == connection.send:
-            self._writer.bind(pair.protocol.transport, pair.remote_addr)
-        else:
-            self._writer.bind(None, None)
+    def _locate_socket(self, dtls: RTCDtlsTransport) -> None:
+        """Write to the nominated pair's datagram transport when nothing stands between it
+        and aiortc, else collect for aiortc's ICE transport."""
+        path = self._path = IcePath(dtls)
+        self._writer.bind(path.transport, path.remote_address)
 
-    def _send_later(self, datagrams: list[bytes]) -> None:
+    def _send_later(self, owed: list[bytes]) -> None:
         """The slow path, through aiortc's ICE transport (a relay or a wrapped send)."""
         dtls: RTCDtlsTransport = self._sender.transport
 
         async def send() -> None:
             try:
-                for data in datagrams:
-                    await dtls.transport._send(data)
+                for data in owed:
+                    await send_datagram(dtls, data)
             except ConnectionError:
                 self._finish()
 
@@ -422,24 +403,21 @@ class RtpForwarder:
         packet = self._rebuild(sequence_number)
         if packet is None:
             return
-        sender = self._sender
-        rtx_payload_type = getattr(sender, _SENDER + "rtx_payload_type")
-        if rtx_payload_type is not None:
-            rtx_sequence_number = getattr(sender, _SENDER + "rtx_sequence_number")
+        rtx_numbers = self._handle.next_rtx()
+        if rtx_numbers is not None:
+            rtx_payload_type, rtx_sequence_number = rtx_numbers
             rtx = wrap_rtx(
                 RtpPacket.parse(packet, self._extensions_map),
                 payload_type=rtx_payload_type,
                 sequence_number=rtx_sequence_number,
-                ssrc=sender._rtx_ssrc,
+                ssrc=self._handle.rtx_ssrc,
             )
-            setattr(sender, _SENDER + "rtx_sequence_number", (rtx_sequence_number + 1) & 0xFFFF)
             packet = rtx.serialize(self._extensions_map)
         self.retransmissions += 1
-        dtls: RTCDtlsTransport = sender.transport
-        await dtls._send_rtp(packet)
+        await send_rtp(self._sender.transport, packet)
 
 
 def forwarder_of(sender: RTCRtpSender) -> RtpForwarder | None:
     """The forwarder installed on ``sender``, if any."""
-    owner = getattr(sender._run_rtp, "__self__", None)
+    owner = SenderHandle(sender).runner_owner()
     return owner if isinstance(owner, RtpForwarder) else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiortc import RTCRtpCodecParameters, RTCRtpTransceiver
+from aiortc import RTCRtpCodecCapability, RTCRtpCodecParameters, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcpeerconnection import is_codec_compatible
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters as _Params
 
@@ -54,3 +54,22 @@ def pin_viewer_codec(transceiver: RTCRtpTransceiver, publisher: RTCRtpCodecParam
 def _describe(codec: RTCRtpCodecParameters) -> str:
     profile = codec.parameters.get("profile-level-id")
     return f"(profile-level-id {profile}) " if profile else ""
+
+
+def capabilities_like(codec: RTCRtpCodecParameters) -> list[RTCRtpCodecCapability]:
+    """aiortc's capabilities compatible with ``codec`` (and RTX), for codec preferences."""
+    kind = codec.mimeType.split("/")[0]
+    capabilities = RTCRtpSender.getCapabilities(kind)
+    assert capabilities is not None
+    chosen = [
+        c
+        for c in capabilities.codecs
+        if is_codec_compatible(
+            RTCRtpCodecParameters(
+                mimeType=c.mimeType, clockRate=c.clockRate, parameters=dict(c.parameters)
+            ),
+            codec,
+        )
+    ]
+    rtx = [c for c in capabilities.codecs if c.mimeType.lower().endswith("/rtx")]
+    return chosen + rtx if kind == "video" else chosen

@@ -1,39 +1,58 @@
-"""Peer connections the server creates: no STUN/TURN servers, candidates filtered."""
+"""Peer connections the server creates: no STUN/TURN servers, the streamer's own host
+addresses, remote candidates filtered."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
 from directlive.errors import BadRequest, PayloadTooLarge
-from streamer.ice import filter_remote_candidates, remote_candidate_allowed
+from streamer.aiortc.ice import HostAddresses
 
 log = logging.getLogger("directlive.streamer")
 
 MAX_SDP_BYTES = 64 * 1024
 
 
-def new_peer_connection() -> RTCPeerConnection:
-    """A server-side peer connection; ``iceServers=[]`` because aiortc otherwise defaults
-    to a public STUN server, which an offline loopback server must never contact."""
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+class PeerConnection(RTCPeerConnection):
+    """An ``RTCPeerConnection`` whose ICE connections gather on ``host_addresses``."""
+
+    def __init__(self, configuration: RTCConfiguration, host_addresses: HostAddresses) -> None:
+        super().__init__(configuration)
+        self.host_addresses = host_addresses
+
+    async def _RTCPeerConnection__gather(self) -> None:
+        # aiortc's __gather, which setLocalDescription awaits: each new ICE transport's
+        # connection learns our addresses first.
+        transports: Any = getattr(self, "_RTCPeerConnection__iceTransports")  # noqa: B009
+        for transport in transports:
+            self.host_addresses.apply(transport.iceGatherer._connection)
+        await super()._RTCPeerConnection__gather()  # type: ignore[misc]
 
 
-def parse_offer(sdp: str) -> RTCSessionDescription:
+def new_peer_connection(host_addresses: HostAddresses) -> PeerConnection:
+    """A peer connection offering ``host_addresses``; ``iceServers=[]`` because aiortc
+    otherwise defaults to a public STUN server, which an offline loopback server must never
+    contact."""
+    return PeerConnection(RTCConfiguration(iceServers=[]), host_addresses)
+
+
+def parse_offer(sdp: str, host_addresses: HostAddresses) -> RTCSessionDescription:
     """Check the shape of an SDP offer before aiortc sees it."""
     if len(sdp.encode()) > MAX_SDP_BYTES:
         raise PayloadTooLarge(f"SDP offer over {MAX_SDP_BYTES} bytes")
     if not sdp.startswith("v=0") or "\nm=" not in sdp:
         raise BadRequest("body is not an SDP offer (expected v=0 and m= lines)", code="bad_sdp")
-    return RTCSessionDescription(sdp=filter_remote_candidates(sdp), type="offer")
+    return RTCSessionDescription(sdp=host_addresses.filter_remote_candidates(sdp), type="offer")
 
 
-async def apply_offer(pc: RTCPeerConnection, sdp: str) -> None:
+async def apply_offer(pc: PeerConnection, sdp: str) -> None:
     """``setRemoteDescription`` of a client's offer, checked first."""
-    await apply_remote(pc, parse_offer(sdp))
+    await apply_remote(pc, parse_offer(sdp, pc.host_addresses))
 
 
 async def apply_remote(pc: RTCPeerConnection, description: RTCSessionDescription) -> None:
@@ -57,7 +76,7 @@ async def make_answer(pc: RTCPeerConnection) -> str:
     return str(description.sdp)
 
 
-async def add_remote_candidate(pc: RTCPeerConnection, candidate: str, sdp_mid: str | None) -> None:
+async def add_remote_candidate(pc: PeerConnection, candidate: str, sdp_mid: str | None) -> None:
     """Trickle ICE from the client; an empty candidate means end-of-candidates."""
     if not candidate:
         return
@@ -66,7 +85,7 @@ async def add_remote_candidate(pc: RTCPeerConnection, candidate: str, sdp_mid: s
         parsed = candidate_from_sdp(line)
     except (ValueError, IndexError, AssertionError) as exc:  # aiortc asserts on short lines
         raise BadRequest(f"malformed ICE candidate: {candidate!r}", code="bad_candidate") from exc
-    if not remote_candidate_allowed(f"a=candidate:{line}"):
+    if not pc.host_addresses.remote_candidate_allowed(f"a=candidate:{line}"):
         return
     parsed.sdpMid = sdp_mid
     if sdp_mid is None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from directlive.errors import DirectliveError
 from streamer.viewer import SourceWithCodec
-
-if TYPE_CHECKING:
-    from streamer.worker_pool import SourceFeed, WorkerLink
+from streamer.workers.feeds import Feeds, SourceFeed
+from streamer.workers.messages import AcceptAnswer, Candidate, Leave, OfferSources, Watch
+from streamer.workers.wire import WireProtocol
 
 log = logging.getLogger("directlive.streamer")
 
@@ -25,70 +25,72 @@ class RemoteViewerSession:
         session_id: str,
         live_id: str,
         user: str,
-        link: WorkerLink,
+        worker_index: int,
+        wire: WireProtocol,
+        feeds: Feeds,
+        on_release: Callable[[RemoteViewerSession], None],
         participant: str | None = None,
     ) -> None:
         self.session_id = session_id
         self.live_id = live_id
         self.user = user
         self.participant = participant
-        self.link = link
+        self.worker_index = worker_index
+        self._wire = wire
+        self._feeds = feeds
+        self._on_release = on_release
         self.feeds: list[SourceFeed] = []
         self._closed = False
 
-    @property
-    def worker_index(self) -> int:
-        return self.link.index
-
     async def answer(self, offer_sdp: str, sources: list[SourceWithCodec]) -> str:
-        keys = self._feed(sources)
-        answer: str = await self.link.wire.request(
-            "watch",
+        request = Watch(
             session_id=self.session_id,
             live_id=self.live_id,
             user=self.user,
             participant=self.participant,
             sdp=offer_sdp,
-            sources=keys,
+            sources=self._feed(sources),
         )
+        answer: str = await self._wire.request(request)
         return answer
 
     async def add_candidate(self, candidate: str, sdp_mid: str | None) -> None:
-        await self.link.wire.request(
-            "candidate", session_id=self.session_id, candidate=candidate, sdp_mid=sdp_mid
+        await self._wire.request(
+            Candidate(session_id=self.session_id, candidate=candidate, sdp_mid=sdp_mid)
         )
 
     async def offer_sources(self, sources: list[SourceWithCodec]) -> str | None:
-        keys = self._feed(sources)
-        offer: str | None = await self.link.wire.request(
-            "offer", session_id=self.session_id, sources=keys
-        )
+        request = OfferSources(session_id=self.session_id, sources=self._feed(sources))
+        offer: str | None = await self._wire.request(request)
         return offer
 
     async def accept_answer(self, sdp: str) -> None:
-        await self.link.wire.request("answer", session_id=self.session_id, sdp=sdp)
+        await self._wire.request(AcceptAnswer(session_id=self.session_id, sdp=sdp))
 
     def _feed(self, sources: list[SourceWithCodec]) -> list[int]:
         """Make sure the worker receives ``sources``; their keys on that worker."""
         keys = []
         for source, codec in sources:
-            feed = self.link.open_feed(source, codec)
+            feed = self._feeds.open(source, codec)
             if feed not in self.feeds:
+                feed.readers += 1
                 self.feeds.append(feed)
             keys.append(feed.key)
         return keys
 
     def release(self) -> None:
         """Forget the session here; feeds no other session on the worker reads stop."""
+        if self._closed:
+            return
         self._closed = True
-        self.link.sessions.pop(self.session_id, None)
+        self._on_release(self)
         feeds, self.feeds = self.feeds, []
         for feed in feeds:
-            self.link.release_feed(feed)
+            self._feeds.release(feed)
 
     async def close(self) -> None:
         if self._closed:
             return
         self.release()
         with contextlib.suppress(DirectliveError):
-            await self.link.wire.request("leave", session_id=self.session_id)
+            await self._wire.request(Leave(session_id=self.session_id))

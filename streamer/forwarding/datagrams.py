@@ -1,19 +1,19 @@
 """SRTP-protected RTP written back to back into one buffer and sent in UDP GSO batches.
 
-``RtpForwarder`` packs each packet's header and payload straight into ``SCRATCH`` and has
-libsrtp protect it in place with the viewer's own session: no bytes object per packet and no
-copies in and out of pylibsrtp's buffer. ``DatagramWriter`` then sends the buffer: one
-``sendmsg`` per batch of equal-sized datagrams (UDP_SEGMENT, Linux >= 4.18; the kernel cuts
-it back into the same datagrams), else datagram by datagram. ``SCRATCH`` is shared by every
-forwarder of the process, all on the event loop's thread: a batch is always sent, or copied
-by asyncio's transport, before the next one is written.
+``RtpForwarder`` (``streamer.forwarding.forwarder``) packs each packet's header and payload
+straight into ``SCRATCH`` and has libsrtp protect it in place with the viewer's own session:
+no bytes object per packet and no copies in and out of pylibsrtp's buffer. ``DatagramWriter``
+then sends the buffer: one ``sendmsg`` per batch of equal-sized datagrams (UDP_SEGMENT,
+Linux >= 4.18; the kernel cuts it back into the same datagrams), else datagram by datagram.
+``SCRATCH`` is shared by every forwarder of the process, all on the event loop's thread: a
+batch is always sent, or copied by asyncio's transport, before the next one is written.
 
-``FAST_SEND``, the C extension ``streamer._fastsend`` when it was built (Linux, with a C
-compiler at install time), does the same packing, protection and sending in one call per
-viewer and drain; this module's Python path is its reference and its fallback.
+``FAST_SEND``, the C extension ``streamer.forwarding._fastsend`` when it was built (Linux,
+with a C compiler at install time), does the same packing, protection and sending in one
+call per viewer and drain; this module's Python path (``send_frames``) is its reference and
+its fallback. Whether to use UDP GSO is each streamer's ``UdpGso`` switch.
 
-It calls libsrtp through pylibsrtp's private binding; ``check_srtp_internals`` fails loudly
-if a pylibsrtp upgrade moves it.
+libsrtp is reached through ``streamer.aiortc.srtp``.
 """
 
 from __future__ import annotations
@@ -25,76 +25,63 @@ import os
 import socket
 import struct
 import sys
-from functools import cache
 from types import ModuleType
 from typing import Any
 
 import pylibsrtp
-from pylibsrtp._binding import ffi, lib
 
-from streamer.tap import ReceiverInternalsChanged
+from streamer.aiortc.srtp import MAX_TRAILER, buffer_pointer, new_length_cell, srtp_protect
 
 log = logging.getLogger("directlive.streamer")
 
-UDP_GSO = sys.platform.startswith("linux") and os.environ.get("DIRECTLIVE_UDP_GSO") != "0"
-"""Send a frame's equal-sized packets in one ``sendmsg`` with UDP_SEGMENT: a fraction of the
-per-packet syscall cost. Off with ``DIRECTLIVE_UDP_GSO=0``; turned off process-wide the first
-time the kernel refuses it."""
+UDP_GSO_ENV = "DIRECTLIVE_UDP_GSO"
+
+
+def default_udp_gso() -> bool:
+    """On (Linux) unless ``DIRECTLIVE_UDP_GSO=0``."""
+    return sys.platform.startswith("linux") and os.environ.get(UDP_GSO_ENV) != "0"
+
+
+class UdpGso:
+    """One streamer's switch: send a frame's equal-sized packets in one ``sendmsg`` with
+    UDP_SEGMENT (a fraction of the per-packet syscall cost). Turned off for that streamer the
+    first time the kernel refuses it."""
+
+    __slots__ = ("enabled",)
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = default_udp_gso() if enabled is None else enabled
+
+    def refused(self, reason: object = "") -> None:
+        if self.enabled:
+            self.enabled = False
+            log.warning("UDP GSO refused %s; sending datagram by datagram", reason)
+
+
 _UDP_SEGMENT = getattr(socket, "UDP_SEGMENT", 103)
 GSO_MAX_SEGMENTS = 64
 _GSO_MAX_BYTES = 65_000
 _GSO_UNSUPPORTED = {errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP, errno.EIO}
 
-BATCH_LIMIT = _GSO_MAX_BYTES - pylibsrtp.SRTP_MAX_TRAILER_LEN
+BATCH_LIMIT = _GSO_MAX_BYTES - MAX_TRAILER
 """Unprotected bytes a batch may hold: room is left for the last packet's SRTP trailer."""
 _scratch = bytearray(_GSO_MAX_BYTES)
 SCRATCH = memoryview(_scratch)
-SCRATCH_POINTER = ffi.from_buffer(_scratch)
-srtp_protect = lib.srtp_protect
-"""``srtp_protect(context, pointer, length)``: protects ``length[0]`` bytes at ``pointer``
-in place and sets ``length[0]`` to the protected size (the packet plus its tag)."""
-_PROTECT_SIGNATURE = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"
+SCRATCH_POINTER = buffer_pointer(_scratch)
 
 
 def _load_fast_send() -> ModuleType | None:
     if os.environ.get("DIRECTLIVE_FAST_SEND") == "0" or not sys.platform.startswith("linux"):
         return None
     try:
-        return importlib.import_module("streamer._fastsend")
+        return importlib.import_module("streamer.forwarding._fastsend")
     except ImportError:
-        log.warning("streamer._fastsend was not built; forwarding runs the slower Python path")
+        log.warning("the C forwarding path was not built; forwarding runs the slower Python path")
         return None
 
 
 FAST_SEND = _load_fast_send()
 """The C forwarding path, or None (not built, not Linux, or ``DIRECTLIVE_FAST_SEND=0``)."""
-PROTECT_ADDRESS = int(ffi.cast("uintptr_t", ffi.addressof(lib, "srtp_protect")))
-"""``srtp_protect``'s address, for ``FAST_SEND.send_frames``."""
-
-
-@cache
-def check_srtp_internals() -> None:
-    """Raise ``ReceiverInternalsChanged`` unless pylibsrtp still works as we expect."""
-    try:
-        session_context = pylibsrtp.Session()._srtp[0]
-        signature = ffi.typeof(srtp_protect).cname
-    except (AttributeError, TypeError, IndexError) as exc:
-        raise ReceiverInternalsChanged(f"pylibsrtp internals moved: {exc}") from exc
-    if (
-        signature != _PROTECT_SIGNATURE
-        or ffi.typeof(session_context).cname != "struct srtp_ctx_t_ *"
-    ):
-        raise ReceiverInternalsChanged(f"libsrtp's srtp_protect changed: {signature}")
-
-
-def srtp_context(session: pylibsrtp.Session) -> Any:
-    """The libsrtp context of a pylibsrtp session, for ``srtp_protect``."""
-    return session._srtp[0]
-
-
-def context_address(context: Any) -> int:
-    """The address of a libsrtp context from ``srtp_context``, for ``FAST_SEND``."""
-    return int(ffi.cast("uintptr_t", context))
 
 
 def pack_sockaddr(family: int, address: tuple[Any, ...]) -> bytes:
@@ -125,7 +112,8 @@ class DatagramWriter:
     while its asyncio transport has nothing queued, else through that transport (which copies
     what it queues), else, with no transport of ours, collected for aiortc's ICE transport."""
 
-    def __init__(self) -> None:
+    def __init__(self, gso: UdpGso) -> None:
+        self.gso = gso
         self.transport: Any = None
         self.socket: socket.socket | None = None
         self.address: tuple[str, int] | None = None
@@ -151,7 +139,7 @@ class DatagramWriter:
     def begin(self, buffered: int) -> None:
         """Before a write: ``buffered`` is what the transport still holds, in bytes."""
         self.direct = self.socket is not None and not buffered
-        self.max_segments = GSO_MAX_SEGMENTS if self.direct and UDP_GSO else 1
+        self.max_segments = GSO_MAX_SEGMENTS if self.direct and self.gso.enabled else 1
 
     def flush(self, end: int, count: int, segment: int) -> None:
         """Send the ``count`` datagrams in ``SCRATCH[:end]``: ``segment`` bytes each, the
@@ -163,7 +151,7 @@ class DatagramWriter:
             assert sock is not None
             assert address is not None
             if count > 1:
-                if send_segmented(sock, data, segment, address):
+                if send_segmented(sock, data, segment, address, self.gso):
                     self.segmented_sends += 1
                     return
             else:
@@ -191,20 +179,12 @@ class DatagramWriter:
         for data in datagrams:
             transport.sendto(data, address)
 
-    @staticmethod
-    def gso_refused() -> None:
-        """``FAST_SEND`` found UDP GSO refused by the kernel: off for the process."""
-        global UDP_GSO
-        if UDP_GSO:
-            UDP_GSO = False
-            log.warning("UDP GSO refused; sending datagram by datagram")
-
 
 Sent = tuple[int, list[bytes], int, bytes]
 """A frame as sent: its first sequence number, payloads, RTP timestamp, extension block."""
 RTP_HEADER = struct.Struct("!BBHII")
 """The fixed RTP header: first byte, marker | payload type, sequence, timestamp, SSRC."""
-_LENGTH = ffi.new("int *")
+_LENGTH = new_length_cell()
 """``send_frames``'s length cell for ``srtp_protect`` (one thread, like ``SCRATCH``)."""
 
 
@@ -266,11 +246,12 @@ def send_frames(
     return packets, wire_bytes, payload_bytes
 
 
-def send_segmented(sock: socket.socket, data: Any, size: int, address: tuple[str, int]) -> bool:
+def send_segmented(
+    sock: socket.socket, data: Any, size: int, address: tuple[str, int], gso: UdpGso
+) -> bool:
     """Send ``data`` (datagrams of ``size`` bytes, the last maybe shorter) in one ``sendmsg``
     with UDP_SEGMENT. False when the caller must send them one by one (socket busy, or GSO
-    refused: then off for good)."""
-    global UDP_GSO
+    refused: then ``gso`` is off for good)."""
     try:
         sock.sendmsg(
             [data],
@@ -283,6 +264,5 @@ def send_segmented(sock: socket.socket, data: Any, size: int, address: tuple[str
         return False
     except OSError as exc:
         if exc.errno in _GSO_UNSUPPORTED:
-            UDP_GSO = False
-            log.warning("UDP GSO refused (%s); sending datagram by datagram", exc)
+            gso.refused(f"({exc})")
         return False

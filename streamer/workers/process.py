@@ -1,28 +1,46 @@
 """A media worker process: serves viewer connections from copies of the node's sources.
 
-The node's main process (``streamer.worker_pool``) sends each worker every frame of the
+The node's main process (``streamer.workers.pool``) sends each worker every frame of the
 sources its viewers watch, once, and asks it to negotiate, renegotiate and close viewer
 sessions. Here each source is a ``TrackSource`` fed from the socket, so viewers get the same
 GOP priming, slow-viewer handling and forwarding path as in the main process. The process
-is ``python -m streamer.worker_main``; it exits when the socket closes.
+is ``python -m streamer.workers.main``; it exits when the socket closes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiortc import RTCRtpCodecParameters
 
 from directlive.errors import DirectliveError, NotFound, Unavailable
+from streamer.aiortc import HostAddresses, check_internals
+from streamer.forwarding.datagrams import UdpGso
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.viewer import SourceWithCodec, ViewerSession
-from streamer.worker_wire import Message, WireProtocol, codec_from_wire, frame_from_wire
+from streamer.workers.messages import (
+    AcceptAnswer,
+    Candidate,
+    KeyframeWanted,
+    Leave,
+    Message,
+    OfferSources,
+    Request,
+    SourceClose,
+    SourceOpen,
+    StatsWanted,
+    ViewerLost,
+    Watch,
+    codec_from_wire,
+    frame_from_wire,
+)
+from streamer.workers.settings import WorkerSettings
+from streamer.workers.wire import WireProtocol
 
 log = logging.getLogger("directlive.streamer.worker")
 
@@ -30,44 +48,19 @@ KEYFRAME_REQUEST_INTERVAL = 0.1
 """Requests are coalesced here only against bursts; the main process rate-limits them."""
 
 
-@dataclasses.dataclass(frozen=True)
-class WorkerSettings:
-    """What the main process tells a worker when it starts it (``--config``)."""
-
-    index: int = 0
-    ice_addresses: tuple[str, ...] = ()
-    fast_forwarding: bool = True
-    viewer_queue_limit: int = 240
-    log_level: str = "INFO"
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> WorkerSettings:
-        fields = json.loads(text)
-        fields["ice_addresses"] = tuple(fields.get("ice_addresses", ()))
-        return cls(**fields)
-
-
 class MediaWorker:
     """Copies of sources, and the viewer sessions reading them, in this process."""
 
     def __init__(self, settings: WorkerSettings) -> None:
+        check_internals()
         self.settings = settings
         self.stats = ForwardingStats()
+        self.host_addresses = HostAddresses(settings.ice_addresses)
+        self.gso = UdpGso(settings.udp_gso)
         self.sources: dict[int, tuple[TrackSource, RTCRtpCodecParameters]] = {}
         self.sessions: dict[str, ViewerSession] = {}
         self.wire = WireProtocol(self._on_frame, self._on_message)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._handlers = {
-            "watch": self._watch,
-            "leave": self._leave,
-            "candidate": self._candidate,
-            "offer": self._offer,
-            "answer": self._answer,
-            "stats": self._stats,
-        }
+        self._tasks: set[asyncio.Future[None]] = set()
 
     # ---- frames and sources --------------------------------------------------------
 
@@ -77,57 +70,75 @@ class MediaWorker:
         if entry is not None:
             entry[0].push_frame(frame)
 
-    def _open_source(self, message: Message) -> None:
-        key = int(message["key"])
+    def _open_source(self, message: SourceOpen) -> None:
         source = TrackSource(
-            track_id=message["track_id"],
-            participant=message["participant"],
-            kind=message["kind"],
-            mime_type=message["mime_type"],
+            track_id=message.track_id,
+            participant=message.participant,
+            kind=message.kind,
+            mime_type=message.mime_type,
             stats=self.stats,
-            request_upstream_keyframe=self._keyframe_requester(key),
+            request_upstream_keyframe=self._keyframe_requester(message.key),
             keyframe_interval=KEYFRAME_REQUEST_INTERVAL,
             viewer_queue_limit=self.settings.viewer_queue_limit,
+            gso=self.gso,
         )
-        for value in message.get("gop", []):
+        for value in message.gop:
             source.push_frame(frame_from_wire(value)[1])
-        self.sources[key] = (source, codec_from_wire(message["codec"]))
+        self.sources[message.key] = (source, codec_from_wire(message.codec))
 
     def _keyframe_requester(self, key: int) -> Callable[[], None]:
         def request() -> None:
-            self.wire.send({"op": "keyframe", "key": key})
+            self.wire.send(KeyframeWanted(key=key))
 
         return request
 
-    def _close_source(self, message: Message) -> None:
-        entry = self.sources.pop(int(message["key"]), None)
+    def _close_source(self, message: SourceClose) -> None:
+        entry = self.sources.pop(message.key, None)
         if entry is not None:
             entry[0].close()
 
     # ---- requests ------------------------------------------------------------------
 
-    def _on_message(self, message: Message) -> None:
-        op = message.get("op")
-        if op == "source.open":
+    def _on_message(self, message: Message, request_id: int | None) -> None:
+        if isinstance(message, SourceOpen):
             self._open_source(message)
-        elif op == "source.close":
+        elif isinstance(message, SourceClose):
             self._close_source(message)
-        elif op in self._handlers:
-            self._spawn(self._serve(message))
+        elif isinstance(message, KeyframeWanted | ViewerLost):
+            log.warning("worker %d: unexpected %s", self.settings.index, message.op)
         else:
-            log.warning("worker %d: unknown op %r", self.settings.index, op)
+            self._spawn(self._serve(message, request_id))
 
-    async def _serve(self, message: Message) -> None:
-        handler = self._handlers[str(message["op"])]
+    async def _serve(self, request: Request, request_id: int | None) -> None:
         try:
-            result = await handler(message)
+            result = await self._handle(request)
         except DirectliveError as exc:
-            self.wire.reply(message, error=exc)
+            self.wire.reply(request_id, error=exc)
         except Exception as exc:
-            log.exception("worker %d: %s failed", self.settings.index, message["op"])
-            self.wire.reply(message, error=Unavailable(f"media worker failed: {exc!r}"))
+            log.exception("worker %d: %s failed", self.settings.index, request.op)
+            self.wire.reply(request_id, error=Unavailable(f"media worker failed: {exc!r}"))
         else:
-            self.wire.reply(message, result)
+            self.wire.reply(request_id, result)
+
+    async def _handle(self, request: Request) -> object:
+        if isinstance(request, Watch):
+            return await self._watch(request)
+        if isinstance(request, StatsWanted):
+            return dataclasses.asdict(self.stats)
+        session = self._session(request.session_id)
+        if isinstance(request, Leave):
+            self.sessions.pop(session.session_id, None)
+            await session.close()
+            return None
+        if isinstance(request, Candidate):
+            await session.add_candidate(request.candidate, request.sdp_mid)
+            return None
+        if isinstance(request, OfferSources):
+            return await session.offer_sources(self._sources(request.sources))
+        if isinstance(request, AcceptAnswer):
+            await session.accept_answer(request.sdp)
+            return None
+        raise NotFound(f"no such request: {request.op}")
 
     def _sources(self, keys: list[int]) -> list[SourceWithCodec]:
         missing = [key for key in keys if key not in self.sources]
@@ -135,52 +146,36 @@ class MediaWorker:
             raise NotFound("the live's tracks ended", code="live_not_found")
         return [self.sources[key] for key in keys]
 
-    def _session(self, message: Message) -> ViewerSession:
-        session = self.sessions.get(str(message["session_id"]))
+    def _session(self, session_id: str) -> ViewerSession:
+        session = self.sessions.get(session_id)
         if session is None:
             raise NotFound("no such viewer session", code="session_not_found")
         return session
 
-    async def _watch(self, message: Message) -> str:
+    async def _watch(self, request: Watch) -> str:
         session = ViewerSession(
-            session_id=message["session_id"],
-            live_id=message["live_id"],
-            user=message["user"],
+            session_id=request.session_id,
+            live_id=request.live_id,
+            user=request.user,
             on_connection_lost=self._session_lost,
+            host_addresses=self.host_addresses,
+            gso=self.gso,
             fast_forwarding=self.settings.fast_forwarding,
-            participant=message.get("participant"),
+            participant=request.participant,
         )
         self.sessions[session.session_id] = session
         try:
-            return await session.answer(message["sdp"], self._sources(message["sources"]))
+            return await session.answer(request.sdp, self._sources(request.sources))
         except BaseException:
             self.sessions.pop(session.session_id, None)
             await session.close()
             raise
 
-    async def _leave(self, message: Message) -> None:
-        session = self._session(message)
-        self.sessions.pop(session.session_id, None)
-        await session.close()
-
-    async def _candidate(self, message: Message) -> None:
-        await self._session(message).add_candidate(message["candidate"], message.get("sdp_mid"))
-
-    async def _offer(self, message: Message) -> str | None:
-        session = self._session(message)
-        return await session.offer_sources(self._sources(message["sources"]))
-
-    async def _answer(self, message: Message) -> None:
-        await self._session(message).accept_answer(message["sdp"])
-
-    async def _stats(self, message: Message) -> dict[str, int]:
-        return dataclasses.asdict(self.stats)
-
     def _session_lost(self, session: ViewerSession) -> None:
         if self.sessions.pop(session.session_id, None) is None:
             return
         self._spawn(session.close())
-        self.wire.send({"op": "viewer.lost", "session_id": session.session_id})
+        self.wire.send(ViewerLost(session_id=session.session_id))
 
     # ---- life ----------------------------------------------------------------------
 
@@ -194,7 +189,7 @@ class MediaWorker:
         for task in list(self._tasks):
             task.cancel()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

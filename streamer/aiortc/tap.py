@@ -4,43 +4,25 @@ aiortc has no public hook for received encoded frames: ``RTCRtpReceiver._handle_
 hands each frame the jitter buffer completes to a private ``queue.Queue`` read by a decoder
 thread. We replace that queue, before the receiver starts, with an object that gives each
 frame to a callback on the event loop and leaves the thread idle until the receiver stops.
-aiortc is pinned exactly; ``check_aiortc_internals`` fails loudly if an upgrade moves this.
+aiortc is pinned exactly; ``streamer.aiortc.check_internals`` fails loudly if an upgrade moves
+this.
 """
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
-from aiortc import rtcrtpreceiver as _receiver_module
+
+from directlive.errors import AiortcInternalsChanged
 
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
 _THREAD_ATTR = "_RTCRtpReceiver__decoder_thread"
 
 FrameCallback = Callable[[RTCRtpCodecParameters, bytes, int], None]
 """Called on the event loop with (codec, frame data, RTP timestamp from the track's start)."""
-
-
-class ReceiverInternalsChanged(RuntimeError):
-    """aiortc no longer has the private hook this module relies on."""
-
-
-def check_aiortc_internals() -> None:
-    """Raise ``ReceiverInternalsChanged`` unless aiortc still routes frames as we expect."""
-    handler = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
-    receive = inspect.getsource(RTCRtpReceiver.receive)
-    expectations = {
-        "frames are queued for the decoder": "self.__decoder_queue.put((codec, encoded_frame))"
-        in handler,
-        "the decoder thread reads that queue": "self.__decoder_queue" in receive,
-        "the worker takes (codec, frame) tasks": hasattr(_receiver_module, "decoder_worker"),
-    }
-    broken = [name for name, ok in expectations.items() if not ok]
-    if broken:
-        raise ReceiverInternalsChanged("aiortc internals moved: " + ", ".join(broken))
 
 
 class _EncodedFrameTap:
@@ -68,7 +50,19 @@ def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameCallback) -> None:
     Must be called before the receiver starts, i.e. from the peer connection's ``track`` event.
     """
     if getattr(receiver, _THREAD_ATTR, None) is not None:
-        raise ReceiverInternalsChanged("receiver already started; tap it from the track event")
+        raise AiortcInternalsChanged("receiver already started; tap it from the track event")
     if not hasattr(receiver, _QUEUE_ATTR):
-        raise ReceiverInternalsChanged(f"RTCRtpReceiver has no {_QUEUE_ATTR}")
+        raise AiortcInternalsChanged(f"RTCRtpReceiver has no {_QUEUE_ATTR}")
     setattr(receiver, _QUEUE_ATTR, _EncodedFrameTap(on_frame))
+
+
+def receives_track(receiver: RTCRtpReceiver) -> bool:
+    """Whether the remote side sends on this receiver's transceiver (aiortc's ``_track``)."""
+    return receiver._track is not None
+
+
+async def send_picture_loss(receiver: RTCRtpReceiver) -> None:
+    """Ask the sender of ``receiver``'s stream for a keyframe (RTCP PLI)."""
+    sources = receiver.getSynchronizationSources()
+    if sources:
+        await receiver._send_rtcp_pli(sources[0].source)
