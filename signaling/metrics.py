@@ -29,16 +29,15 @@ class DirectliveCollector(Collector):
         yield GaugeMetricFamily(
             "directlive_viewers", "Viewer sessions on this node", self._streamer.viewer_count
         )
-        workers = self._streamer.workers
         yield GaugeMetricFamily(
             "directlive_media_workers",
             "Media worker processes running (0: viewers are served in the main process)",
-            len(workers.links()) if workers is not None else 0,
+            self._streamer.workers_running,
         )
         yield CounterMetricFamily(
             "directlive_media_worker_restarts",
             "Media worker processes that died and were started again",
-            workers.restarts if workers is not None else 0,
+            self._streamer.worker_restarts,
         )
         yield GaugeMetricFamily(
             "directlive_sockets", "Open signaling sockets", len(self._hub.connections())

@@ -177,6 +177,16 @@ class Streamer:
         return live_id in self._grace_timers
 
     @property
+    def workers_running(self) -> int:
+        """Media worker processes up (0 when viewers are served in this process)."""
+        return len(self.workers.links()) if self.workers is not None else 0
+
+    @property
+    def worker_restarts(self) -> int:
+        """Media worker processes that died and were started again."""
+        return self.workers.restarts if self.workers is not None else 0
+
+    @property
     def viewer_count(self) -> int:
         return sum(len(live.viewers) for live in self._lives.values())
 
