@@ -30,6 +30,7 @@ from streamer.aiortc.srtp import srtp_broken
 
 
 def _source(function: Callable[..., object]) -> str:
+    """One function's source (functions only: a class's would parse its whole module)."""
     return inspect.getsource(function)
 
 
@@ -43,10 +44,11 @@ def _expectations() -> dict[str, bool]:
     stop = _source(RTCRtpSender.stop)
     next_frame = _source(RTCRtpSender._next_encoded_frame)
     retransmit = _source(RTCRtpSender._retransmit)
-    dtls = _source(RTCDtlsTransport)
-    connection = _source(aioice.ice.Connection)
+    dtls = _source(RTCDtlsTransport.__init__)
+    connection = _source(aioice.ice.Connection.__init__) + _source(aioice.ice.Connection.connect)
     gather = _source(aioice.ice.Connection.gather_candidates)
-    peer = _source(RTCPeerConnection)
+    peer = _source(RTCPeerConnection.__init__)
+    peer_gather = getattr(RTCPeerConnection, "_RTCPeerConnection__gather", None)
     return {
         # streamer.aiortc.tap
         "frames are queued for the decoder": "self.__decoder_queue.put((codec, encoded_frame))"
@@ -76,7 +78,7 @@ def _expectations() -> dict[str, bool]:
         "the sender has ssrc, RTX and msid fields": all(
             name in sender_init for name in ("self._ssrc", "self._rtx_ssrc", "self._stream_id")
         )
-        and "self._track_id =" in _source(RTCRtpSender)
+        and "self._track_id =" in _source(RTCRtpSender.replaceTrack)
         and all(
             name in retransmit for name in ("self.__rtx_payload_type", "self.__rtx_sequence_number")
         ),
@@ -108,8 +110,9 @@ def _expectations() -> dict[str, bool]:
                 "self.get_component_candidates(",
             )
         ),
-        "the peer connection gathers its ICE transports": "def __gather(" in peer
-        and "self.__iceTransports" in peer,
+        "the peer connection gathers its ICE transports": callable(peer_gather)
+        and "self.__iceTransports" in peer
+        and "self.__iceTransports" in _source(peer_gather),
         # streamer.aiortc.codec_choice
         "a transceiver's codecs are _codecs": "self._codecs" in _source(RTCRtpTransceiver.__init__),
     }
