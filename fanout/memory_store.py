@@ -162,6 +162,10 @@ class MemoryStore(Store):
         items = self._lists[(user, which)].after(cursor, limit)
         return _page(items, limit, str)  # type: ignore[no-any-return]
 
+    async def count_users(self, user: str, which: UserList) -> int:
+        key = (user, which)
+        return len(self._lists[key].members) if key in self._lists else 0
+
     async def import_followers(self, followee: str, followers: Sequence[str]) -> None:
         for follower in followers:
             await self.ensure_user(follower)

@@ -133,6 +133,9 @@ class RedisStore(RedisPostsMixin, Store):
         raw = await self._r.zrange(k.user(user, which), start, "+", bylex=True, offset=0, num=limit)
         return _cut([_S(u) for u in raw], limit, str)  # type: ignore[no-any-return]
 
+    async def count_users(self, user: str, which: UserList) -> int:
+        return int(await self._r.zcard(k.user(user, which)))
+
     async def import_followers(self, followee: str, followers: Sequence[str]) -> None:
         for i in range(0, len(followers), 5000):
             batch = followers[i : i + 5000]

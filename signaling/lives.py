@@ -200,13 +200,21 @@ class LiveService:
         except NotFound:
             return []
 
+    def viewer_count(self, live_id: str) -> int | None:
+        try:
+            return len(self.streamer.get(live_id).viewer_users())
+        except NotFound:
+            return None
+
     async def evict(self, live_id: str, user: str, code: str) -> None:
         try:
             live = self.streamer.get(live_id)
         except NotFound:
             return
         for session in [s for s in live.viewers.values() if s.user == user]:
-            await self.streamer.leave(live_id, session.session_id)
+            # Idempotent: a concurrent eviction, or the session's own close, may be first.
+            with contextlib.suppress(NotFound):
+                await self.streamer.leave(live_id, session.session_id)
             self.cobroadcast.forget(session.session_id)
         for connection in list(self.room.connections(live_id)):
             if connection.user == user:
