@@ -6,7 +6,7 @@ import contextlib
 import logging
 from collections import Counter
 
-from directlive.errors import Conflict, Forbidden, NotFound
+from directlive.errors import Conflict, DirectliveError, Forbidden, NotFound
 from fanout import Fanout
 from signaling.cobroadcast import CoBroadcast
 from signaling.hub import Connection, Hub
@@ -138,12 +138,23 @@ class LiveService:
             self._joining[key] -= 1
             if not self._joining[key]:
                 del self._joining[key]
+        await self._recheck_attached(viewer, live_id, session_id)
         if owner is not None:
             self.cobroadcast.own(session_id, owner)
             self.room.join(live_id, owner)
         log.info("watch live=%s user=%s session=%s", live_id, viewer, session_id)
         self.room.viewers_changed(live_id)
         return session_id, answer
+
+    async def _recheck_attached(self, viewer: str, live_id: str, session_id: str) -> None:
+        """A revocation while the session negotiated re-checked the viewers without it: check
+        again now that it is attached (a later revocation will see it)."""
+        try:
+            await self.fanout.authorize_read(viewer, live_id)
+        except DirectliveError:
+            with contextlib.suppress(NotFound):
+                await self.streamer.leave(live_id, session_id)
+            raise
 
     async def join_room(self, user: str, live_id: str, connection: Connection) -> None:
         """A socket (e.g. of a WHEP viewer) receives the live's comments and counts."""
