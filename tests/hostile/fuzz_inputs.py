@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import TypeVar
 
 from hypothesis import strategies as st
 
 Json = object
+T = TypeVar("T")
 
 IDS = ("alice", "bob", "mallory", "carol", "ghost", "L1", "")
 """Ids that exist, or nearly: the fuzz reaches past the first check this way."""
 USERS = ("alice", "bob", "mallory", "carol", "ghost")
+
+
+def weighted(*choices: tuple[int, st.SearchStrategy[T]]) -> st.SearchStrategy[T]:
+    """One of ``choices``, each as often as its weight (``one_of`` merges equal branches)."""
+    table = [strategy for weight, strategy in choices for _ in range(weight)]
+    return st.integers(min_value=0, max_value=len(table) - 1).flatmap(lambda i: table[i])
 
 
 def json_values(max_leaves: int = 8) -> st.SearchStrategy[Json]:
@@ -57,13 +65,13 @@ def field_value(kind: str, max_string: int) -> st.SearchStrategy[Json]:
     elif kind == "int":
         right = st.integers(min_value=-10, max_value=1000)
     elif kind == "live":
-        right = st.one_of(st.just("L1"), st.just("L1"), hostile_strings(64))
+        right = weighted((3, st.just("L1")), (1, hostile_strings(64)))
     elif kind == "user":
         right = st.sampled_from(USERS) | hostile_strings(64)
     elif kind == "ids":
         right = st.lists(st.sampled_from(USERS) | hostile_strings(64), max_size=5)
     else:
-        right = st.sampled_from(IDS) | hostile_strings(max_string)
+        right = st.sampled_from(IDS) | st.text(min_size=1, max_size=9) | hostile_strings(max_string)
     wrong = st.one_of(
         st.none(),
         st.integers(min_value=-(2**70), max_value=2**70),
@@ -71,7 +79,7 @@ def field_value(kind: str, max_string: int) -> st.SearchStrategy[Json]:
         st.booleans(),
         json_values(4),
     )
-    return st.one_of(right, right, right, wrong)
+    return weighted((4, right), (1, wrong))
 
 
 def shaped_object(
@@ -84,7 +92,8 @@ def shaped_object(
     complete = st.fixed_dictionaries({**required, **values})
     partial = st.fixed_dictionaries(required, optional=values)
     extras = st.dictionaries(st.text(max_size=6), json_values(3), max_size=2)
-    return st.tuples(complete | complete | partial, extras).map(lambda pair: {**pair[1], **pair[0]})
+    shape = weighted((4, complete), (1, partial))
+    return st.tuples(shape, extras).map(lambda pair: {**pair[1], **pair[0]})
 
 
 def encode(value: Json) -> str:

@@ -14,7 +14,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.hostile.fuzz_inputs import encode, hostile_texts, json_values, shaped_object
+from tests.hostile.fuzz_inputs import (
+    encode,
+    hostile_texts,
+    json_values,
+    shaped_object,
+    weighted,
+)
 from tests.hostile.fuzz_tally import TALLY
 from tests.hostile.fuzz_world import (
     DOCUMENTED_CODES,
@@ -82,7 +88,7 @@ def messages() -> st.SearchStrategy[object]:
         lambda kind: shaped_object(MESSAGES[kind], MAX_STRING, fixed={"type": kind})
     )
     wrong_type = shaped_object({"type": "str", "live_id": "live"}, 64)
-    return st.one_of(typed, typed, typed, wrong_type, json_values())
+    return weighted((8, typed), (1, wrong_type), (1, json_values()))
 
 
 async def exchange(world: World, text: str, request_id: int | None) -> dict[str, object]:
@@ -93,12 +99,11 @@ async def exchange(world: World, text: str, request_id: int | None) -> dict[str,
     await fuzzer.ws.send_str(text)
     if request_id is not None:
         answer = await fuzzer.reply_to(request_id)
-    else:
-        pong = await fuzzer.request({"type": "ping"})
-        assert pong["type"] == "pong", pong
+    pong = await fuzzer.request({"type": "ping"})
+    assert pong["type"] == "pong", pong
+    if request_id is None:
         earlier = fuzzer.messages[: fuzzer.messages.index(pong)]
         answer = next(m for m in earlier if m.get("type") == "error")
-    assert (await fuzzer.request({"type": "ping"}))["type"] == "pong"
     assert not fuzzer.ws.closed
     return answer
 
