@@ -11,6 +11,7 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 
 from directlive.errors import Unavailable
+from fanout import cursors
 from fanout import redis_keys as k
 from fanout.models import (
     INBOX,
@@ -249,7 +250,7 @@ class RedisStore(RedisPostsMixin, Store):
         return m
 
     async def page_messages(self, thread_id: str, cursor: str, limit: int) -> Page[Message]:
-        top = "(" + cursor if cursor else "+inf"
+        top = cursors.redis_below(cursor)
         raw = await self._r.zrevrangebyscore(k.thread(thread_id, "msgs"), top, "-inf", 0, limit)
         items = []
         for blob in raw:
@@ -259,7 +260,7 @@ class RedisStore(RedisPostsMixin, Store):
         return _cut(items, limit, lambda m: m.seq)  # type: ignore[no-any-return]
 
     async def page_box(self, user: str, box: Box, cursor: str, limit: int) -> Page[BoxEntry]:
-        top = "(" + cursor if cursor else "+inf"
+        top = cursors.redis_below(cursor)
         key = k.user(user, _box_key(box))
         rows = await self._r.zrevrangebyscore(key, top, "-inf", 0, limit, withscores=True)
         unread: list[Any] = [None] * len(rows)
@@ -395,7 +396,7 @@ class RedisStore(RedisPostsMixin, Store):
         await pipe.execute()
 
     async def page_feed(self, user: str, cursor: str, limit: int) -> Page[FeedEntry]:
-        top = "(" + cursor if cursor else "+inf"
+        top = cursors.redis_below(cursor)
         key = k.user(user, "feed")
         rows = await self._r.zrevrangebyscore(key, top, "-inf", 0, limit, withscores=True)
         pipe = self._r.pipeline(transaction=False)

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import jwt
 import pytest
+import yarl
 
 from signaling.appkeys import FANOUT
 from tests.server import SECRET, RunningServer
@@ -172,3 +173,32 @@ def test_item3_the_cli_refuses_a_ttl_no_one_means(tmp_path: Path, ttl: str) -> N
     assert done.stdout == "", "no token minted"
     assert "--ttl" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("cursor", ["abc", "%ED%A0%80", "%FF", "-1", "1e5", "1.5", "9" * 30])
+async def test_a_cursor_the_server_did_not_hand_out_is_bad_cursor(
+    any_server: RunningServer, cursor: str
+) -> None:
+    """Found by the fuzz suite: such a cursor reached the store (500 on both stores)."""
+    fanout = any_server.app[FANOUT]
+    for user in ("alice", "bob", "carol"):
+        await fanout.ensure_user(user)
+    dm = await fanout.direct.create("alice", ["bob"])
+    await fanout.direct.create("alice", ["carol"])
+    lists = [
+        "/api/inbox",
+        "/api/requests",
+        "/api/shares",
+        "/api/recordings",
+        f"/api/threads/{dm.thread_id}/messages",
+        f"/api/threads/{dm.thread_id}/posts",
+    ]
+    for path in lists:
+        url = yarl.URL(f"{any_server.url}{path}?cursor={cursor}", encoded=True)
+        async with any_server.http.get(url, headers=any_server.auth("alice")) as response:
+            body = await response.json()
+            assert (response.status, body["error"]["code"]) == (400, "bad_cursor"), path
+    status, first = await any_server.api("alice", "GET", "/api/inbox?limit=1")
+    assert status == 200
+    status, rest = await any_server.api("alice", "GET", f"/api/inbox?cursor={first['next_cursor']}")
+    assert (status, len(rest["threads"])) == (200, 1)

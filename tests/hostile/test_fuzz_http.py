@@ -13,14 +13,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yarl
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.hostile.fuzz_inputs import encode, hostile_texts, json_values, shaped_object
+from signaling.json_input import is_unicode
+from tests.hostile.fuzz_inputs import (
+    encode,
+    hostile_strings,
+    hostile_texts,
+    json_values,
+    shaped_object,
+)
 from tests.hostile.fuzz_tally import TALLY
 from tests.hostile.fuzz_world import (
     DOCUMENTED_CODES,
     FUZZER,
+    HOST,
     LIVE,
     ServerThread,
     World,
@@ -122,3 +131,50 @@ def test_fuzz_json_endpoints(
 @pytest.fixture
 def store_name(fuzz_server: ServerThread) -> str:
     return "memory" if fuzz_server.redis_url is None else "redis"
+
+
+LIST_EXAMPLES = int(os.environ.get("DIRECTLIVE_FUZZ_LIST_EXAMPLES", "150"))
+
+
+def list_paths(world: World) -> list[str]:
+    return [
+        "/api/inbox",
+        "/api/requests",
+        "/api/shares",
+        "/api/recordings",
+        "/api/follow-requests",
+        f"/api/users/{HOST}/followers",
+        f"/api/threads/{world.dm}/messages",
+        f"/api/threads/{world.dm}/posts",
+        f"/api/lives/{LIVE}/comments",
+    ]
+
+
+async def get_page(world: World, path: str, query: dict[str, str]) -> tuple[int, Any]:
+    server = world.server
+    url = yarl.URL(server.url + path).with_query(query)
+    async with server.http.get(url, headers=server.auth(FUZZER)) as response:
+        return response.status, await response.json()
+
+
+@settings(FUZZ_SETTINGS, max_examples=LIST_EXAMPLES)
+@given(data=st.data())
+def test_fuzz_list_queries(fuzz_server: ServerThread, store_name: str, data: st.DataObject) -> None:
+    world = fuzz_server.world
+    assert world is not None
+    path = data.draw(st.sampled_from(list_paths(world)), label="list")
+    query = data.draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "cursor": hostile_strings(40).filter(is_unicode),
+                "limit": st.integers(-5, 10**6).map(str) | hostile_strings(20).filter(is_unicode),
+            },
+        ),
+        label="query",
+    )
+    status, reply = fuzz_server.run(get_page(world, path, query))
+    check_answer(f"http/{store_name}", status, reply, f"GET {path} {query!r}")
+    fuzz_server.run(server_alive(world.server))
+    fuzz_server.run(witness_still_hears(world))
+    assert not fuzz_server.errors.records, fuzz_server.errors.records
