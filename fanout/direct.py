@@ -16,6 +16,7 @@ from dataclasses import replace
 from directlive.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from fanout import policy
 from fanout.events import EventHub
+from fanout.message_render import MessageRenderer
 from fanout.models import (
     DECLINED,
     INBOX,
@@ -27,15 +28,17 @@ from fanout.models import (
     Thread,
 )
 from fanout.post_models import Post
-from fanout.post_render import post_json
 from fanout.store import Store
 
 
 class Direct:
-    def __init__(self, store: Store, hub: EventHub, config: FanoutConfig) -> None:
+    def __init__(
+        self, store: Store, hub: EventHub, config: FanoutConfig, renderer: MessageRenderer
+    ) -> None:
         self._store = store
         self._hub = hub
         self._config = config
+        self._renderer = renderer
 
     async def thread(self, thread_id: str) -> Thread:
         thread = await self._store.get_thread(thread_id)
@@ -53,6 +56,8 @@ class Direct:
     async def create(self, creator: str, members: Sequence[str], name: str = "") -> Thread:
         """One other member and no name: the 1:1 thread (reused). Otherwise a new group."""
         others = list(dict.fromkeys(m for m in members if m != creator))
+        if not others and creator in members:
+            raise BadRequest("you cannot message yourself", code="self_message")
         if not others:
             raise BadRequest("a thread needs at least one other member", code="no_members")
         if len(name) > 100:
@@ -128,9 +133,8 @@ class Direct:
         message = await self._store.append_message(draft, post)
         inbox = [u for u, s in thread.members.items() if s == INBOX]
         pending = [u for u, s in thread.members.items() if s == REQUEST]
-        event = _message_event(message)
-        if post is not None:
-            event["message"] = {**message_json(message), "post": post_json(stored(post, message))}
+        rendered = await self._renderer.render_one(message)
+        event = {"type": "message.new", "thread_id": thread.thread_id, "message": rendered}
         await self._hub.emit(inbox, event)
         if message.kind == "share":
             share = {"type": "share.new", "live_id": live_id, "thread_id": thread.thread_id}
@@ -206,25 +210,3 @@ def _new_id() -> str:
 def stored(post: Post, message: Message) -> Post:
     """``post`` as the store kept it with its ``message``."""
     return replace(post, seq=message.seq, sent_at=message.sent_at)
-
-
-def message_json(message: Message) -> dict[str, object]:
-    """A message without what is resolved when read (a share's live, a post's counts)."""
-    body: dict[str, object] = {
-        "id": str(message.seq),
-        "thread_id": message.thread_id,
-        "from": message.sender,
-        "kind": message.kind,
-        "sent_at": message.sent_at,
-    }
-    if message.kind == "text":
-        body["text"] = message.text
-    elif message.kind == "share":
-        body["live_id"] = message.live_id
-    else:
-        body["post_id"] = message.post_id
-    return body
-
-
-def _message_event(message: Message) -> dict[str, object]:
-    return {"type": "message.new", "thread_id": message.thread_id, "message": message_json(message)}

@@ -32,6 +32,10 @@ class LiveAudience(Protocol):
 
     def viewers_of(self, live_id: str) -> Collection[str]: ...
 
+    def viewer_count(self, live_id: str) -> int | None:
+        """Viewers of a live served here now; ``None`` when its media is not on this node."""
+        ...
+
     async def evict(self, live_id: str, user: str, code: str) -> None: ...
 
 
@@ -81,6 +85,9 @@ class EventHub:
             return
         if self._connections.pop(user, None) is not None:
             await self._store.presence_remove(user, self._node)
+
+    def local_viewer_count(self, live_id: str) -> int | None:
+        return None if self._audience is None else self._audience.viewer_count(live_id)
 
     def online_here(self, user: str) -> bool:
         return user in self._connections

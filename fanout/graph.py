@@ -29,11 +29,23 @@ class SocialGraph:
         if (await self._store.get_settings(followee)).private:
             if not rel.requested:
                 await self._store.add_follow_request(follower, followee)
-                await self._hub.emit([followee], {"type": "follow.request", "from": follower})
-            return "requested"
+                await self._undo_if_blocked(follower, followee, "user_not_found")
+            # Went public meanwhile: its approval of pending requests may have missed this one.
+            if (await self._store.get_settings(followee)).private:
+                if not rel.requested:
+                    await self._hub.emit([followee], {"type": "follow.request", "from": follower})
+                return "requested"
         await self._store.add_follow(follower, followee)
+        await self._undo_if_blocked(follower, followee, "user_not_found")
         await self._hub.emit([followee], {"type": "follow.new", "from": follower})
         return "following"
+
+    async def _undo_if_blocked(self, follower: str, followee: str, code: str) -> None:
+        """A block written since the checks cut follows before this one was written: undo it.
+        (A block written after this read cuts it by itself.)"""
+        if (await self._store.relation(follower, followee)).blocked_either:
+            await self._store.remove_follow(follower, followee)
+            raise NotFound("blocked meanwhile", code=code)
 
     async def unfollow(self, follower: str, followee: str) -> None:
         """Drop a follow or withdraw a pending request (idempotent)."""
@@ -46,6 +58,7 @@ class SocialGraph:
         if not (await self._store.relation(requester, owner)).requested:
             raise NotFound(f"no follow request from {requester}", code="request_not_found")
         await self._store.add_follow(requester, owner)
+        await self._undo_if_blocked(requester, owner, "request_not_found")
         await self._hub.emit([requester], {"type": "follow.approved", "by": owner})
 
     async def decline(self, owner: str, requester: str) -> None:

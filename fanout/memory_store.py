@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from fanout import cursors
 from fanout.models import (
     DECLINED,
     INBOX,
@@ -59,7 +60,7 @@ class _IdSet:
 
 
 def _newest_first(scores: Mapping[str, int], cursor: str, limit: int) -> list[tuple[str, int]]:
-    below = int(cursor) if cursor else None
+    below = cursors.below(cursor)
     ranked = sorted(((s, k) for k, s in scores.items() if below is None or s < below), reverse=True)
     return [(k, s) for s, k in ranked[:limit]]
 
@@ -162,6 +163,10 @@ class MemoryStore(Store):
         items = self._lists[(user, which)].after(cursor, limit)
         return _page(items, limit, str)  # type: ignore[no-any-return]
 
+    async def count_users(self, user: str, which: UserList) -> int:
+        key = (user, which)
+        return len(self._lists[key].members) if key in self._lists else 0
+
     async def import_followers(self, followee: str, followers: Sequence[str]) -> None:
         for follower in followers:
             await self.ensure_user(follower)
@@ -250,7 +255,7 @@ class MemoryStore(Store):
         return stored
 
     async def page_messages(self, thread_id: str, cursor: str, limit: int) -> Page[Message]:
-        below = int(cursor) if cursor else None
+        below = cursors.below(cursor)
         messages = self._messages.get(thread_id, [])
         items = [m for m in reversed(messages) if below is None or m.seq < below][:limit]
         return _page(items, limit, lambda m: m.seq)  # type: ignore[no-any-return]
@@ -449,7 +454,7 @@ class MemoryStore(Store):
         self._comments[comment.post_id].append(comment)
 
     async def page_comments(self, post_id: str, cursor: str, limit: int) -> Page[Comment]:
-        below = int(cursor) if cursor else None
+        below = cursors.below(cursor)
         found = self._comments.get(post_id, [])
         items = [c for c in reversed(found) if below is None or c.seq < below][:limit]
         return _page(items, limit, lambda c: c.seq)  # type: ignore[no-any-return]

@@ -182,3 +182,20 @@ class ChunkResult:
     """The job's cursor after the chunk."""
     done: bool
     """No follower is left after ``cursor``."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A user as another user sees them (``GET /api/users/{id}``)."""
+
+    user: str
+    private: bool
+    followers: int
+    following: int
+    i_follow: bool
+    follow_requested: bool
+    """The viewer's follow request to this private account waits for approval."""
+    follows_me: bool
+    i_blocked: bool
+    live: LiveInfo | None
+    """Their running live, only when the viewer may watch it."""

@@ -152,7 +152,15 @@ async def may_share(store: Store, sharer: str, live: LiveInfo) -> None:
 
 
 async def may_share_to(store: Store, sharer: str, recipient: str, live: LiveInfo) -> None:
-    """The recipient is reachable by the sharer and not blocked from the live."""
+    """The recipient is reachable by the sharer, not blocked from the live, and may watch it:
+    a private host's live goes only to the host's followers (anyone else could never watch)."""
     await may_message(store, sharer, recipient)
     if await _blocked_from_live(store, recipient, live):
         raise Forbidden(f"{recipient} cannot receive this live", code="blocked")
+    if recipient in live.participants or not (await store.get_settings(live.host)).private:
+        return
+    if not (await store.relation(recipient, live.host)).following:
+        raise Forbidden(
+            f"{live.host} is private and {recipient} does not follow them",
+            code="private_account",
+        )

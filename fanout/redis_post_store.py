@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fanout import cursors
 from fanout import post_keys as pk
 from fanout import redis_keys as k
 from fanout.models import Page
@@ -44,7 +45,7 @@ class RedisPostsMixin:
         return None if blob is None else pk.unpack_recording(blob)
 
     async def page_recordings(self, host: str, cursor: str, limit: int) -> Page[Recording]:
-        top = "(" + cursor if cursor else "+inf"
+        top = cursors.redis_below(cursor)
         ids = await self._r.zrevrangebyscore(pk.archive(host), top, "-inf", 0, limit)
         blobs = await self._r.mget([pk.recording(_S(i)) for i in ids]) if ids else []
         items = [pk.unpack_recording(b) for b in blobs if b is not None]
@@ -72,7 +73,7 @@ class RedisPostsMixin:
         return None if blob is None else pk.unpack_post(blob)
 
     async def page_posts(self, thread_id: str, cursor: str, limit: int) -> Page[Post]:
-        top = "(" + cursor if cursor else "+inf"
+        top = cursors.redis_below(cursor)
         ids = await self._r.zrevrangebyscore(pk.thread_posts(thread_id), top, "-inf", 0, limit)
         blobs = await self._r.mget([pk.post(_S(i)) for i in ids]) if ids else []
         items = [pk.unpack_post(b) for b in blobs if b is not None]
@@ -93,7 +94,7 @@ class RedisPostsMixin:
         await self._r.zadd(key, {pk.pack_comment(comment): comment.seq})
 
     async def page_comments(self, post_id: str, cursor: str, limit: int) -> Page[Comment]:
-        top = "(" + cursor if cursor else "+inf"
+        top = cursors.redis_below(cursor)
         raw = await self._r.zrevrangebyscore(pk.post(post_id, "comments"), top, "-inf", 0, limit)
         items = [pk.unpack_comment(blob) for blob in raw]
         return cut_page(items, limit, lambda c: c.seq)  # type: ignore[no-any-return]

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 
 from directlive.errors import Unavailable
+from fanout import cursors
 from fanout import redis_keys as k
 from fanout.models import (
     INBOX,
@@ -133,6 +134,9 @@ class RedisStore(RedisPostsMixin, Store):
         raw = await self._r.zrange(k.user(user, which), start, "+", bylex=True, offset=0, num=limit)
         return _cut([_S(u) for u in raw], limit, str)  # type: ignore[no-any-return]
 
+    async def count_users(self, user: str, which: UserList) -> int:
+        return int(await self._r.zcard(k.user(user, which)))
+
     async def import_followers(self, followee: str, followers: Sequence[str]) -> None:
         for i in range(0, len(followers), 5000):
             batch = followers[i : i + 5000]
@@ -246,7 +250,7 @@ class RedisStore(RedisPostsMixin, Store):
         return m
 
     async def page_messages(self, thread_id: str, cursor: str, limit: int) -> Page[Message]:
-        top = "(" + cursor if cursor else "+inf"
+        top = cursors.redis_below(cursor)
         raw = await self._r.zrevrangebyscore(k.thread(thread_id, "msgs"), top, "-inf", 0, limit)
         items = []
         for blob in raw:
@@ -256,7 +260,7 @@ class RedisStore(RedisPostsMixin, Store):
         return _cut(items, limit, lambda m: m.seq)  # type: ignore[no-any-return]
 
     async def page_box(self, user: str, box: Box, cursor: str, limit: int) -> Page[BoxEntry]:
-        top = "(" + cursor if cursor else "+inf"
+        top = cursors.redis_below(cursor)
         key = k.user(user, _box_key(box))
         rows = await self._r.zrevrangebyscore(key, top, "-inf", 0, limit, withscores=True)
         unread: list[Any] = [None] * len(rows)
@@ -392,7 +396,7 @@ class RedisStore(RedisPostsMixin, Store):
         await pipe.execute()
 
     async def page_feed(self, user: str, cursor: str, limit: int) -> Page[FeedEntry]:
-        top = "(" + cursor if cursor else "+inf"
+        top = cursors.redis_below(cursor)
         key = k.user(user, "feed")
         rows = await self._r.zrevrangebyscore(key, top, "-inf", 0, limit, withscores=True)
         pipe = self._r.pipeline(transaction=False)

@@ -18,7 +18,8 @@ from fanout.events import EventHub, LiveAudience
 from fanout.follower_fanout import FollowerFanout
 from fanout.graph import SocialGraph
 from fanout.live_room import LiveRooms
-from fanout.models import FanoutConfig, LiveInfo
+from fanout.message_render import MessageRenderer
+from fanout.models import FanoutConfig, FeedEntry, LiveInfo, Page, Profile
 from fanout.redis_store import RedisStore
 from fanout.room_models import RoomConfig
 from fanout.room_redis import RedisRoomStore
@@ -45,7 +46,8 @@ class Fanout:
         self.config = config or FanoutConfig()
         self.hub = EventHub(store, node_id, self._still_allowed)
         self.graph = SocialGraph(store, self.hub, self._recheck_hosts)
-        self.direct = Direct(store, self.hub, self.config)
+        self.renderer = MessageRenderer(store, self.lives)
+        self.direct = Direct(store, self.hub, self.config, self.renderer)
         self.followers = FollowerFanout(store, self.hub, node_id, self.config)
         self.sharing = Sharing(store, self.direct, self.followers)
         self.rooms = LiveRooms(self, _room_store_for(store), room_config or RoomConfig())
@@ -90,7 +92,15 @@ class Fanout:
         live = await self.store.get_live(live_id)
         if live is None:
             raise NotFound(f"no such live: {live_id}", code="live_not_found")
-        return live
+        return self._counted(live)
+
+    def _counted(self, live: LiveInfo) -> LiveInfo:
+        """The viewer count: the media plane's own when the live's media is on this node (the
+        store's copy is refreshed about once a second, for the other nodes)."""
+        if live.ended:
+            return live
+        local = self.hub.local_viewer_count(live.live_id)
+        return live if local is None else replace(live, viewer_count=local)
 
     async def visible_live(self, viewer: str, live_id: str) -> LiveInfo:
         """The live's card for ``viewer`` (NotFound if blocked from it, like a missing live)."""
@@ -159,8 +169,59 @@ class Fanout:
         for live_id in dict.fromkeys(live_ids):
             live = await self.store.get_live(live_id)
             if live is not None:
-                found[live_id] = live
+                found[live_id] = self._counted(live)
         return found
+
+    async def shares_feed(
+        self, viewer: str, cursor: str, limit: int
+    ) -> Page[tuple[FeedEntry, LiveInfo]]:
+        """Shares to all followers that reached ``viewer``, with their lives resolved now.
+        Blocks hide each side: a share whose sender or live is across a block from the viewer
+        is left out of the page, as ``GET /api/lives/{id}`` hides the live."""
+        page = await self.store.page_feed(viewer, cursor, limit)
+        lives = await self.lives([e.live_id for e in page.items])
+        visible = []
+        for entry in page.items:
+            live = lives.get(entry.live_id)
+            if live is None or (await self.store.relation(viewer, entry.sender)).blocked_either:
+                continue
+            try:
+                await policy.may_see_live(self.store, viewer, live)
+            except NotFound:
+                continue
+            visible.append((entry, live))
+        return Page(tuple(visible), page.next_cursor)
+
+    async def profile(self, viewer: str, user: str) -> Profile:
+        """``user`` as ``viewer`` sees them; ``NotFound`` if unknown or if they blocked the
+        viewer. The live is there only when the viewer may watch it."""
+        await policy.require_users(self.store, [user])
+        rel = await self.store.relation(viewer, user)
+        if rel.blocked_by and viewer != user:
+            raise NotFound(f"no such user: {user}", code="user_not_found")
+        watchable = None
+        for live_id in await self.store.running_lives(user):
+            live = await self.store.get_live(live_id)
+            if live is None or live.ended:
+                continue
+            try:
+                await policy.may_watch(self.store, viewer, live)
+                await self.rooms.ensure_may_watch(viewer, live_id)
+            except DirectliveError:
+                continue
+            watchable = self._counted(live)
+            break
+        return Profile(
+            user=user,
+            private=(await self.store.get_settings(user)).private,
+            followers=await self.store.count_users(user, "followers"),
+            following=await self.store.count_users(user, "following"),
+            i_follow=rel.following,
+            follow_requested=rel.requested,
+            follows_me=rel.followed_by,
+            i_blocked=rel.blocking,
+            live=watchable,
+        )
 
     # -- presence, delivery, eviction --------------------------------------------------------
     def set_local_delivery(self, deliver: Callable[[str, Mapping[str, object]], None]) -> None:

@@ -87,6 +87,10 @@ class Store(ABC):
         """Followers, followed users, or pending follow requests to ``user``, by id."""
 
     @abstractmethod
+    async def count_users(self, user: str, which: UserList) -> int:
+        """How many users ``page_users`` lists."""
+
+    @abstractmethod
     async def import_followers(self, followee: str, followers: Sequence[str]) -> None:
         """Bulk load: create the users and make them follow ``followee`` (admin, benchmarks)."""
 

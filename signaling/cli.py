@@ -14,7 +14,7 @@ from aiohttp import web
 
 from directlive.errors import DirectliveError
 from fanout import RoomConfig
-from signaling.auth import DEFAULT_TTL, TokenIssuer, load_secret
+from signaling.auth import DEFAULT_TTL, MAX_TTL, TokenIssuer, load_secret, validate_ttl
 from signaling.config import ServerConfig
 from streamer import MediaConfig, default_worker_count
 
@@ -69,13 +69,24 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
 
 
+def _ttl(text: str) -> int:
+    try:
+        return validate_ttl(int(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from exc
+    except DirectliveError as error:
+        raise argparse.ArgumentTypeError(error.message) from error
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="directlive", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     token = sub.add_parser("token", help="print a bearer token for USER")
     token.add_argument("user")
-    token.add_argument("--ttl", type=int, default=DEFAULT_TTL, metavar="SECONDS")
+    token.add_argument(
+        "--ttl", type=_ttl, default=DEFAULT_TTL, metavar="SECONDS", help=f"1..{MAX_TTL}"
+    )
     token.add_argument("--data-dir", type=Path, default=Path(".directlive"))
     bench = sub.add_parser("bench", help="run a benchmark; prints JSON")
     bench.add_argument("name", choices=BENCHMARKS)

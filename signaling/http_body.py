@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from directlive.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from signaling.json_input import parse_json
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
@@ -39,11 +38,7 @@ async def read_sdp(request: web.Request, limit: int) -> str:
 
 async def read_json(request: web.Request, limit: int) -> object:
     require_content_type(request, "application/json")
-    body = await read_limited(request, limit)
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from exc
+    return parse_json(await read_limited(request, limit))
 
 
 def query_limit(request: web.Request, default: int, maximum: int) -> int:

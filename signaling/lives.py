@@ -6,7 +6,7 @@ import contextlib
 import logging
 from collections import Counter
 
-from directlive.errors import Conflict, Forbidden, NotFound
+from directlive.errors import Conflict, DirectliveError, Forbidden, NotFound
 from fanout import Fanout
 from signaling.cobroadcast import CoBroadcast
 from signaling.hub import Connection, Hub
@@ -135,12 +135,23 @@ class LiveService:
             self._joining[key] -= 1
             if not self._joining[key]:
                 del self._joining[key]
+        await self._recheck_attached(viewer, live_id, session_id)
         if owner is not None:
             self.cobroadcast.own(session_id, owner)
             self.room.join(live_id, owner)
         log.info("watch live=%s user=%s session=%s", live_id, viewer, session_id)
         self.room.viewers_changed(live_id)
         return session_id, answer
+
+    async def _recheck_attached(self, viewer: str, live_id: str, session_id: str) -> None:
+        """A revocation while the session negotiated re-checked the viewers without it: check
+        again now that it is attached (a later revocation will see it)."""
+        try:
+            await self.fanout.authorize_read(viewer, live_id)
+        except DirectliveError:
+            with contextlib.suppress(NotFound):
+                await self.streamer.leave(live_id, session_id)
+            raise
 
     async def join_room(self, user: str, live_id: str, connection: Connection) -> None:
         """A socket (e.g. of a WHEP viewer) receives the live's comments and counts."""
@@ -193,13 +204,21 @@ class LiveService:
         except NotFound:
             return []
 
+    def viewer_count(self, live_id: str) -> int | None:
+        try:
+            return len(self.streamer.viewer_users(live_id))
+        except NotFound:
+            return None
+
     async def evict(self, live_id: str, user: str, code: str) -> None:
         try:
             sessions = self.streamer.sessions_of(live_id, user)
         except NotFound:
             return
         for session in sessions:
-            await self.streamer.leave(live_id, session.session_id)
+            # Idempotent: a concurrent eviction, or the session's own close, may be first.
+            with contextlib.suppress(NotFound):
+                await self.streamer.leave(live_id, session.session_id)
             self.cobroadcast.forget(session.session_id)
         for connection in list(self.room.connections(live_id)):
             if connection.user == user:

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 from directlive.errors import BadRequest, PayloadTooLarge
+from signaling.json_input import MAX_DEPTH, is_unicode, nesting_depth, parse_json
 from signaling.room_messages import RoomMessage, parse_room_message
 
 
@@ -120,10 +121,7 @@ def _parse_body(kind: str, body: dict[str, object]) -> ClientMessage:
 def parse_message(raw: str, limit: int) -> Envelope:
     if len(raw) > limit:
         raise PayloadTooLarge(f"message over the {limit} byte limit")
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from exc
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise BadRequest("a message is a JSON object", code="bad_message")
     request_id = body.get("id")
@@ -137,9 +135,13 @@ def parse_message(raw: str, limit: int) -> Envelope:
 
 def request_id_of(raw: str) -> str | int | None:
     """Best-effort ``id`` of a message that failed to parse, to address the error."""
+    if raw.count("[") + raw.count("{") > MAX_DEPTH and nesting_depth(raw) > MAX_DEPTH:
+        return None
     try:
         body = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError):
+    except ValueError:
         return None
     value = body.get("id") if isinstance(body, dict) else None
-    return value if isinstance(value, str | int) else None
+    if isinstance(value, str):
+        return value if is_unicode(value) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

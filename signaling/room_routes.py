@@ -31,7 +31,7 @@ async def get_room(request: web.Request) -> web.Response:
         "guests": list(live.guests),
         "publishing": publishing,
         "settings": {"comments": settings.comments, "joins": settings.joins},
-        "viewer_count": len(viewers),
+        "viewer_count": live.viewer_count,
     }
     if user == live.host and not live.ended:
         body["join_requests"] = await fanout.rooms.pending_requests(user, live_id)

@@ -15,9 +15,7 @@ from aiohttp import web
 
 from directlive.errors import BadRequest
 from fanout import Fanout, LiveInfo
-from fanout.direct import message_json
-from fanout.models import Message, Page, Thread
-from fanout.post_render import post_json
+from fanout.models import Thread
 from fanout.store import UserList
 from signaling.appkeys import CONFIG, FANOUT, USER
 from signaling.http_body import query_limit, read_json
@@ -132,28 +130,6 @@ def _thread_json(thread: Thread, user: str) -> dict[str, object]:
     }
 
 
-async def _post_of(fanout: Fanout, post_id: str) -> dict[str, object] | None:
-    """A post message's post with its current likes and comments (None if it is gone)."""
-    post = await fanout.store.get_post(post_id)
-    if post is None:
-        return None
-    return post_json(post, *await fanout.store.post_counts(post_id))
-
-
-async def _messages_json(fanout: Fanout, page: Page[Message]) -> list[dict[str, object]]:
-    lives = await fanout.lives([m.live_id for m in page.items if m.kind == "share"])
-    out = []
-    for message in page.items:
-        body = message_json(message)
-        live = lives.get(message.live_id) if message.kind == "share" else None
-        if live is not None:
-            body["live"] = {"state": live.state, "viewer_count": live.viewer_count}
-        if message.kind == "post":
-            body["post"] = await _post_of(fanout, message.post_id)
-        out.append(body)
-    return out
-
-
 def _ok(**fields: object) -> web.Response:
     return web.json_response({"ok": True, **fields})
 
@@ -259,14 +235,14 @@ async def get_messages(request: web.Request, fanout: Fanout, me: str) -> web.Res
     thread = await fanout.direct.readable(me, request.match_info["id"])
     cursor, limit = _paging(request, fanout)
     page = await fanout.store.page_messages(thread.thread_id, cursor, limit)
-    messages = await _messages_json(fanout, page)
+    messages = await fanout.renderer.render(page.items)
     return web.json_response({"messages": messages, "next_cursor": page.next_cursor})
 
 
 async def post_message(request: web.Request, fanout: Fanout, me: str) -> web.Response:
     body = await parse_text(request)
     message = await fanout.direct.send_text(me, request.match_info["id"], body.text)
-    return web.json_response(message_json(message), status=201)
+    return web.json_response(await fanout.renderer.render_one(message), status=201)
 
 
 async def add_members(request: web.Request, fanout: Fanout, me: str) -> web.Response:
@@ -298,14 +274,35 @@ async def get_live(request: web.Request, fanout: Fanout, me: str) -> web.Respons
 
 async def get_shares(request: web.Request, fanout: Fanout, me: str) -> web.Response:
     cursor, limit = _paging(request, fanout)
-    page = await fanout.store.page_feed(me, cursor, limit)
-    lives = await fanout.lives([e.live_id for e in page.items])
+    page = await fanout.shares_feed(me, cursor, limit)
     shares = [
-        {"share_id": e.share_id, "from": e.sender, **_live_json(lives[e.live_id])}
-        for e in page.items
-        if e.live_id in lives
+        {"share_id": entry.share_id, "from": entry.sender, **_live_json(live)}
+        for entry, live in page.items
     ]
     return web.json_response({"shares": shares, "next_cursor": page.next_cursor})
+
+
+async def get_user(request: web.Request, fanout: Fanout, me: str) -> web.Response:
+    """A profile: privacy, counts, how we relate, and the live I may watch now."""
+    profile = await fanout.profile(me, request.match_info["id"])
+    live = profile.live
+    return web.json_response(
+        {
+            "user": {
+                "id": profile.user,
+                "private": profile.private,
+                "followers": profile.followers,
+                "following": profile.following,
+                "i_follow": profile.i_follow,
+                "follow_requested": profile.follow_requested,
+                "follows_me": profile.follows_me,
+                "i_blocked": profile.i_blocked,
+                "live": None
+                if live is None
+                else {"live_id": live.live_id, "viewer_count": live.viewer_count},
+            }
+        }
+    )
 
 
 def add_social_routes(app: web.Application) -> None:
@@ -313,6 +310,7 @@ def add_social_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/me", _handler(get_me))
     r.add_patch("/api/me/settings", _handler(patch_settings))
+    r.add_get("/api/users/{id}", _handler(get_user))
     r.add_post("/api/users/{id}/follow", _handler(_graph_action("follow")))
     r.add_delete("/api/users/{id}/follow", _handler(_graph_action("unfollow")))
     r.add_post("/api/users/{id}/block", _handler(_graph_action("block")))

@@ -121,6 +121,10 @@ class SocketClient:
         """Send with a fresh id and return the reply (or error) carrying that id."""
         request_id = f"r{len(self.messages)}-{id(message)}"
         await self.send({**message, "id": request_id})
+        return await self.reply_to(request_id, timeout)
+
+    async def reply_to(self, request_id: object, timeout: float = 15.0) -> dict[str, object]:
+        """The reply (or error) carrying ``request_id``, waiting up to ``timeout``."""
         async with asyncio.timeout(timeout):
             while True:
                 for reply in self.messages:

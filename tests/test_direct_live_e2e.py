@@ -124,20 +124,24 @@ async def test_private_host_live_is_refused_to_a_non_follower_on_whep_and_socket
     carol_socket = await server.socket("carol")
     follower = Viewer(audio=False)
     try:
-        # frank, an approved follower, watches and reshares to carol, who does not follow dora.
+        # frank, an approved follower, watches; carol, who does not follow dora, can get the
+        # live neither from him (refused at share time) nor by its id.
         async def exchange(sdp: str) -> str:
             _, answer = await server.whep("frank", live_id, sdp)
             return answer
 
         await follower.watch(exchange)
         await wait_for(lambda: len(follower.received.counters) >= 5, 15, "frank watches")
-        await ok(server, "frank", "POST", f"/api/lives/{live_id}/share", {"users": ["carol"]})
-        share = await carol_socket.next_of("share.new", live_id=live_id)
+        status, reply = await server.api(
+            "frank", "POST", f"/api/lives/{live_id}/share", {"users": ["carol"]}
+        )
+        assert (status, reply["error"]["code"]) == (403, "private_account")
+        assert (await ok(server, "carol", "GET", "/api/requests"))["threads"] == []
 
         offer = follower.pc.localDescription
         assert offer is not None
         with pytest.raises(WhepRefused) as refused:
-            await server.whep("carol", live_id, offer.sdp, via_thread=str(share["thread_id"]))
+            await server.whep("carol", live_id, offer.sdp)
         assert (refused.value.status, refused.value.code) == (403, "private_account")
         reply = await carol_socket.request({"type": "watch", "live_id": live_id, "sdp": offer.sdp})
         assert (reply["type"], reply["code"]) == ("error", "private_account")

@@ -37,6 +37,10 @@ class Audience:
     def viewers_of(self, live_id: str) -> Collection[str]:
         return set(self.viewers[live_id])
 
+    def viewer_count(self, live_id: str) -> int | None:
+        """Media on another node: the store's count stands."""
+        return None
+
     async def evict(self, live_id: str, user: str, code: str) -> None:
         self.viewers[live_id].discard(user)
         self.evicted.append((live_id, user, code))

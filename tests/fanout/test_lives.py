@@ -35,9 +35,10 @@ async def test_private_live_reshared_to_non_follower_is_refused(fo: Fanout) -> N
     await fo.graph.follow("carol", "bob")
     await fo.start_live("alice", "L1")
     await fo.authorize_watch("bob", "L1")
-    result = await fo.sharing.share("bob", await fo.get_live("L1"), users=["carol"])
-    [thread_id] = result.thread_ids
-    assert await refused(fo, "carol", "L1", via=thread_id) == "private_account"
+    with pytest.raises(Forbidden) as at_share_time:
+        await fo.sharing.share("bob", await fo.get_live("L1"), users=["carol"])
+    assert at_share_time.value.code == "private_account"
+    assert await fo.store.find_dm("bob", "carol") is None, "a refused share writes nothing"
     assert await refused(fo, "carol", "L1") == "private_account"
     assert (await fo.authorize_watch("alice", "L1")).host == "alice"
 
