@@ -39,10 +39,17 @@ async def test_private_live_reshared_to_a_stranger_is_refused(
         await api(server, "bob", "POST", f"/api/lives/{live_id}/share", {"users": ["carol"]})
 
         row = carol.page.locator("[data-testid=threads] .thread-row", has_text="bob")
+        thread_id = await row.get_attribute("data-thread-id")
         await row.locator("a").click()
-        await carol.page.locator(
-            f".share-card[data-live-id='{live_id}'] [data-testid=watch-share]"
-        ).click()
+        # The card names the host and offers no Watch that would be refused...
+        card = carol.page.locator(f".share-card[data-live-id='{live_id}']")
+        await card.get_by_test_id("share-private").wait_for()
+        assert await card.get_by_test_id("share-private").text_content() == PRIVATE
+        assert await card.get_by_test_id("share-host").text_content() == "dora"
+        assert "bob shared dora's live video" in (await card.text_content() or "")
+        assert await card.get_by_test_id("watch-share").count() == 0
+        # ...and by address, the watch is refused in words.
+        await carol.goto(f"#/watch/{live_id}?thread={thread_id}")
         banner = carol.page.get_by_test_id("watch-banner")
         await banner.wait_for()
         assert await banner.text_content() == PRIVATE

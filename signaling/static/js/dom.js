@@ -45,3 +45,17 @@ export function debounce(fn, ms) {
     timer = setTimeout(() => fn(...args), ms);
   };
 }
+
+// A person's round initial; decorative (the name is always written beside it).
+export function avatar(user, size = "") {
+  return h("span", { class: `avatar ${size}`, "aria-hidden": "true" }, String(user || "?").slice(0, 1).toUpperCase());
+}
+
+// "3:07" / "1:02:05" for a duration in seconds.
+export function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const hh = Math.floor(s / 3600);
+  const mm = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return hh ? `${hh}:${String(mm).padStart(2, "0")}:${ss}` : `${mm}:${ss}`;
+}
