@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser
+from playwright.async_api import Browser, FilePayload
 
 from tests.browser.app_client import PHONE, Person, api, people
 from tests.browser.page_checks import axe_violations
@@ -57,7 +57,7 @@ async def test_photo_and_video_posts(
             await person.page.locator(".composer").wait_for()
         attach = alice.page.get_by_test_id("attach")
         await attach.set_input_files(
-            files=[{"name": "sunset.png", "mimeType": "image/png", "buffer": photo}]
+            files=FilePayload(name="sunset.png", mimeType="image/png", buffer=photo)
         )
         loaded = (
             "() => { const i = document.querySelector('.post-card img');"
@@ -69,7 +69,7 @@ async def test_photo_and_video_posts(
         assert box["width"] < 390, box
 
         await attach.set_input_files(
-            files=[{"name": "clip.mp4", "mimeType": "video/mp4", "buffer": video}]
+            files=FilePayload(name="clip.mp4", mimeType="video/mp4", buffer=video)
         )
         for person in (alice, bob):
             await person.page.locator(".post-card video").wait_for()
