@@ -1,11 +1,11 @@
 // A shared live in a thread: who hosts it, who shared it, LIVE or ENDED, the live's viewer
-// count kept current (read every 1.5 s while the live runs), and Watch only where watching
+// count kept current (read every second while the live runs), and Watch only where watching
 // can succeed (not before a message request is accepted, not a private host one doesn't follow).
 import { api, enc } from "../api.js";
 import { avatar, h, replace } from "../dom.js";
 import { sentence } from "../errors.js";
 
-const REFRESH_MS = 1500;
+const REFRESH_MS = 1000;
 
 export class ShareCards {
   constructor({ me, threadId, alive }) {
