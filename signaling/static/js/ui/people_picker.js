@@ -26,7 +26,8 @@ export function peoplePicker({ people, me, label = "Search people" }) {
   function draw() {
     const query = search.value.trim().toLowerCase();
     const matches = people.filter((u) => u.includes(query));
-    const extra = query && USER_ID.test(query) && query !== me && !people.includes(query) ? [query] : [];
+    // Someone outside the lists is offered only when typed whole and nobody in them matches.
+    const extra = query && !matches.length && USER_ID.test(query) && query !== me ? [query] : [];
     replace(list, [...extra, ...matches].map((user) => {
       const box = h("input", {
         type: "checkbox", name: "user", value: user, checked: chosen.has(user),
