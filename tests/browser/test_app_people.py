@@ -50,6 +50,13 @@ async def test_people_picker_and_requests(browser: Browser, server: RunningServe
         assert sorted(thread["members"]) == ["alice", "carol", "dave"]
         await alice.page.get_by_label("Message", exact=True).fill("Welcome!")
         await alice.page.get_by_test_id("send").click()
+        await alice.page.locator(".message.mine", has_text="Welcome!").wait_for()
+
+        await alice.goto("#/profile/dave")
+        await alice.page.get_by_test_id("follow").wait_for()
+        assert await axe_violations(alice) == []
+        await alice.page.get_by_test_id("follow").click()
+        await alice.page.get_by_test_id("unfollow").wait_for()
 
         # Dave doesn't follow Alice: a message request, with Accept, Delete and Block.
         await dave.goto("#/requests")
