@@ -3,6 +3,7 @@
 // flip and a sheet for settings and people at the bottom; join requests right above the
 // comments. Leaving the page ends the live and turns the camera off.
 import { clock, h, replace } from "../dom.js";
+import { icon } from "../icons.js";
 import { sentence } from "../errors.js";
 import { Broadcast } from "../ui/broadcast.js";
 import { commentsPanel } from "../ui/comments.js";
@@ -56,11 +57,11 @@ export async function render(ctx) {
   const mic = h("button", {
     class: "round", "data-testid": "mic", "aria-pressed": "false", "aria-label": "Mute microphone",
     onclick: () => b.setMic(!b.micOn),
-  }, "🎙");
+  }, icon("mic"));
   const flip = h("button", {
     class: "round", "data-testid": "flip-camera", "aria-label": "Switch camera", hidden: true,
     onclick: () => b.flipCamera().catch(ctx.error),
-  }, "⟲");
+  }, icon("flip"));
   const requestsCount = h("span", { class: "badge", hidden: true });
   const more = h("button", {
     class: "round", "data-testid": "live-menu", "aria-label": "Live settings and people", "aria-expanded": "false",
@@ -155,7 +156,7 @@ export async function render(ctx) {
     if (what === "mic") {
       mic.setAttribute("aria-pressed", String(!b.micOn));
       mic.setAttribute("aria-label", b.micOn ? "Mute microphone" : "Unmute microphone");
-      mic.textContent = b.micOn ? "🎙" : "🔇";
+      replace(mic, icon(b.micOn ? "mic" : "micOff"));
     }
   });
   let roomOff = null;

@@ -4,6 +4,7 @@
 // so "The video is over" shows the moment the host ends.
 import { api, all, enc, upload } from "../api.js";
 import { h, replace } from "../dom.js";
+import { icon } from "../icons.js";
 import { sentence } from "../errors.js";
 import { refreshCounts } from "../app.js";
 import { threadTitle } from "./inbox.js";
@@ -46,7 +47,7 @@ export async function render(ctx) {
     });
     if (capture) file.setAttribute("capture", "environment");
     return h("label", { class: "attach", title: capture ? "Take a photo or video" : "Send a photo or video", hidden: capture && !matchMedia("(pointer: coarse)").matches },
-      h("span", { "aria-hidden": "true" }, capture ? "⌾" : "+"),
+      icon(capture ? "camera" : "image"),
       h("span", { class: "sr-only" }, capture ? "Take a photo or video" : "Send a photo or video"), file);
   };
   const form = h("form", {
@@ -115,7 +116,7 @@ export async function render(ctx) {
       !mine && !group ? h("span", { class: "sr-only" }, `${m.from}:`) : null,
       body(m),
     );
-    return gap ? [h("li", { class: "day", "aria-hidden": "false" }, h("time", {}, when(m.sent_at))), el] : [el];
+    return gap ? [h("li", { class: "day" }, h("time", {}, when(m.sent_at))), el] : [el];
   }
 
   function add(m) {

@@ -23,7 +23,7 @@ export async function render(ctx) {
   const view = liveView({ host: "…", label: "Live video" });
   const leave = h("a", { class: "button round close", href: back, "data-testid": "leave", "aria-label": "Leave the live" }, "✕");
   view.right.append(leave);
-  const unmute = h("button", { class: "unmute", hidden: true }, "🔇 Tap for sound");
+  const unmute = h("button", { class: "unmute", hidden: true }, "Tap for sound");
   view.frame.append(unmute);
   ctx.main.append(view.el);
   ctx.cleanup(() => view.close());

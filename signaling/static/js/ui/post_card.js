@@ -2,6 +2,7 @@
 // the comments, and counts kept current by `post.liked` / `post.comment` events.
 import { api, blobUrl, enc } from "../api.js";
 import { avatar, h, replace } from "../dom.js";
+import { icon } from "../icons.js";
 import { sentence } from "../errors.js";
 
 export class PostCard {
@@ -29,8 +30,8 @@ export class PostCard {
     this.likeCount = h("span", { class: "count", "data-testid": "post-likes" });
     this.commentButton = h("button", {
       class: "link", type: "button", "data-testid": "post-comment-toggle", "aria-expanded": "false",
-      onclick: () => this.toggleComments(),
-    }, "Comment");
+      "aria-label": "Comments", onclick: () => this.toggleComments(),
+    }, icon("comment"));
     this.commentCountEl = h("span", { class: "count", "data-testid": "post-comments" });
     this.comments = h("ul", { class: "post-comments", "data-testid": "post-comment-list", hidden: true });
     this.input = h("input", { name: "post-comment", placeholder: "Add a comment…", maxlength: "2000", autocomplete: "off", "aria-label": "Comment on this post" });
