@@ -54,6 +54,13 @@ async def test_removed_viewer_is_refused_once(browser: Browser, server: RunningS
         await plays(bob)
         host = await server.socket("alice")
         try:
+            off = {"type": "live.settings", "live_id": live_id, "comments": False}
+            assert (await host.request(off))["comments"] is False
+            # Comments off: nothing to type into, nothing to send.
+            await bob.until(
+                "() => document.querySelector('input[name=comment]').disabled"
+                " && document.querySelector('.comments-panel button[type=submit]').disabled"
+            )
             reply = await host.request({"type": "viewer.remove", "live_id": live_id, "user": "bob"})
             assert reply["type"] != "error", reply
         finally:

@@ -54,6 +54,10 @@ async def test_reshare_card_names_the_host_and_follows_the_count(
             answer = await api(
                 server, "alice", "POST", f"/api/lives/{live_id}/share", {"users": ["bob"]}
             )
+            # A live sent directly shows in the inbox's "Live now" too.
+            await bob.page.locator(
+                f"[data-testid=live-shares] li[data-live-id='{live_id}']"
+            ).wait_for()
             await bob.goto(f"#/thread/{answer['thread_ids'][0]}")
             card = bob.page.locator(f".share-card[data-live-id='{live_id}']")
             await card.get_by_test_id("share-host").filter(has_text="noah").wait_for()
