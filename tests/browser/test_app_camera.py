@@ -65,9 +65,15 @@ async def test_camera_goes_off(browser: Browser, server: RunningServer) -> None:
         await alice.goto("#/inbox")
         await all_tracks_ended(alice, 2)
 
-        # Ending the live.
+        # Ending the live (the microphone muted on the way: its track is silenced, not ended).
         await go_live(alice)
         assert await live_tracks(alice) == 2
+        await alice.page.get_by_test_id("mic").click()
+        assert await alice.page.get_by_test_id("mic").get_attribute("aria-pressed") == "true"
+        assert await alice.evaluate(
+            "() => window.__openedTracks.filter((t) => t.kind === 'audio'"
+            " && t.readyState === 'live').map((t) => t.enabled)"
+        ) == [False]
         await alice.page.get_by_test_id("end-live").click()
         await alice.page.get_by_test_id("end-summary").wait_for()
         await all_tracks_ended(alice, 4)
@@ -88,3 +94,22 @@ async def test_camera_goes_off(browser: Browser, server: RunningServer) -> None:
         assert status == 200
         assert live["state"] == "ended"
         assert await bob.evaluate("() => window.__openedTracks.length") == 0
+
+
+REFUSE_CAMERA = """
+navigator.mediaDevices.getUserMedia = async () => {
+  throw new DOMException('Permission denied', 'NotAllowedError');
+};
+"""
+DENIED = "Camera and microphone access was refused. Allow it in the browser to go live."
+
+
+async def test_camera_refused_is_said_once(browser: Browser, server: RunningServer) -> None:
+    async with people(browser, server, "alice", viewport=PHONE, init_script=REFUSE_CAMERA) as (
+        alice,
+    ):
+        await alice.goto("#/live")
+        await alice.page.locator(".live-note", has_text=DENIED).wait_for()
+        assert await alice.page.get_by_test_id("go-live").is_disabled()
+        page_text = await alice.page.locator("body").inner_text()
+        assert page_text.count(DENIED) == 1, page_text
