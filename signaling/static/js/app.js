@@ -143,7 +143,7 @@ async function route() {
   app.debug = {};
   const main = $("dl-main");
   const changedPage = main.dataset.page !== name;
-  replace(main, h("div", { class: "loading", "aria-busy": "true", "aria-label": "Loading" },
+  replace(main, h("div", { class: "loading", role: "status", "aria-label": "Loading" },
     h("div", { class: "skeleton" }), h("div", { class: "skeleton" }), h("div", { class: "skeleton" })));
   main.dataset.page = name;
   if (changedPage) clearNotices();

@@ -54,7 +54,7 @@ export async function render(ctx) {
   const lives = h("ul", { class: "lives live-strip", "data-testid": "live-shares", "aria-label": "Live now" });
   const livesTitle = h("h2", { class: "sub", hidden: true, id: "dl-lives-title" }, "Live now");
   const threads = h("ul", { class: "threads", "data-testid": "threads", "aria-label": "Conversations" },
-    h("li", { class: "loading", "aria-busy": "true" }, h("div", { class: "skeleton" }), h("div", { class: "skeleton" })));
+    h("li", { class: "loading", role: "status", "aria-label": "Loading" }, h("div", { class: "skeleton" }), h("div", { class: "skeleton" })));
   const search = h("input", {
     type: "search", class: "inbox-search", name: "thread-search", placeholder: "Search", autocomplete: "off",
     "aria-label": "Search conversations", oninput: () => draw(),

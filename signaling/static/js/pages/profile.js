@@ -19,7 +19,7 @@ async function renderMine(ctx) {
   const section = h("section", { class: "card profile" },
     h("div", { class: "profile-head" }, avatar(ctx.me), h("h1", {}, `@${ctx.me}`)));
   ctx.main.append(section);
-  const body = h("div", {});
+  const body = h("div", { class: "loading", role: "status", "aria-label": "Loading" }, h("div", { class: "skeleton" }), h("div", { class: "skeleton" }));
   section.append(body);
   const load = async () => {
     try {
@@ -42,6 +42,9 @@ async function renderMine(ctx) {
           }
         },
       }, label);
+      body.className = "";
+      body.removeAttribute("role");
+      body.removeAttribute("aria-label");
       replace(body,
         h("p", {}, me.settings.private ? "Private account: people ask to follow you." : "Public account: anyone can follow you.",
           " ", h("a", { href: "#/settings" }, "Change")),

@@ -32,7 +32,8 @@ export async function render(ctx) {
   const threadId = ctx.args[0];
   const title = h("h1", {}, "Conversation");
   const bar = h("div", { class: "request-bar", hidden: true, "data-testid": "request-bar" });
-  const list = h("ol", { class: "messages", "data-testid": "messages", "aria-label": "Messages" });
+  const list = h("ol", { class: "messages", "data-testid": "messages", "aria-label": "Messages" },
+    h("li", { class: "loading", role: "status", "aria-label": "Loading" }, h("div", { class: "skeleton" }), h("div", { class: "skeleton" })));
   const status = h("p", { class: "uploading", role: "status", hidden: true });
   const input = h("input", { type: "text", name: "text", placeholder: "Message…", autocomplete: "off", maxlength: "2000", "aria-label": "Message" });
   const send = h("button", { type: "submit", class: "primary", "data-testid": "send" }, "Send");
@@ -173,6 +174,7 @@ export async function render(ctx) {
       await reloadThread();
       const page = await api.get(`/api/threads/${enc(threadId)}/messages?limit=100`);
       if (!ctx.alive()) return;
+      for (const loading of list.querySelectorAll(".loading")) loading.remove();
       for (const m of page.messages.slice().reverse()) add(m);
       if (!shown.size) list.append(h("li", { class: "empty" }, "No messages yet. Say hi!"));
       if (thread && thread.state === "inbox" && thread.unread) {
