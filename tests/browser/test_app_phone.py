@@ -67,6 +67,12 @@ async def test_pages_fit_a_phone_and_a_desktop(browser: Browser, server: Running
             assert g["video"] >= 0.7 * g["innerHeight"], g
             assert_inside(g, "end")
 
+            await alice.page.get_by_test_id("live-menu").click()
+            sheet = alice.page.get_by_role("dialog", name="Live settings and people")
+            await sheet.get_by_text("Nobody is watching yet").wait_for()
+            await check_page(alice, "host-sheet")
+            await sheet.get_by_role("button", name="Close").click()
+
             await share_to(alice, "bob")
             await bob.goto(f"#/watch/{live_id}?thread={thread_id}")
             await plays(bob)
