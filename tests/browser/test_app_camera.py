@@ -65,7 +65,10 @@ async def test_camera_goes_off(browser: Browser, server: RunningServer) -> None:
         await alice.goto("#/inbox")
         await all_tracks_ended(alice, 2)
 
-        # Ending the live (the microphone muted on the way: its track is silenced, not ended).
+        # Ending a recorded live (the microphone muted on the way: its track is silenced, not
+        # ended); the end screen plays the recording back.
+        await alice.goto("#/live")
+        await alice.page.get_by_test_id("record").check()
         await go_live(alice)
         assert await live_tracks(alice) == 2
         await alice.page.get_by_test_id("mic").click()
@@ -77,6 +80,13 @@ async def test_camera_goes_off(browser: Browser, server: RunningServer) -> None:
         await alice.page.get_by_test_id("end-live").click()
         await alice.page.get_by_test_id("end-summary").wait_for()
         await all_tracks_ended(alice, 4)
+        duration = await alice.until(
+            "() => { const v = document.querySelector('[data-testid=recording] video');"
+            " return v && v.readyState >= 1 && v.duration; }",
+            timeout=20,
+        )
+        assert duration > 0
+        await alice.screenshot("app-host-recording-phone.png")
 
         # Navigating away while live ends the live, and its viewer is told.
         await alice.goto("#/inbox")

@@ -79,9 +79,11 @@ export class Publisher {
     this.liveId = null;
   }
 
-  async start() {
+  async start({ record = false } = {}) {
     this.pc = sendingPc(this.stream, (state) => this.onState(state));
-    const reply = await this.socket.request({ type: "live.start", sdp: await offerOf(this.pc) });
+    const message = { type: "live.start", sdp: await offerOf(this.pc) };
+    if (record) message.record = true;
+    const reply = await this.socket.request(message);
     await this.pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
     this.liveId = reply.live_id;
     return this.liveId;

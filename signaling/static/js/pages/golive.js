@@ -2,6 +2,7 @@
 // and timer on top, End at the top right; comments over the video, Share, microphone, camera
 // flip and a sheet for settings and people at the bottom; join requests right above the
 // comments. Leaving the page ends the live and turns the camera off.
+import { api, blobUrl, enc } from "../api.js";
 import { clock, h, replace } from "../dom.js";
 import { icon } from "../icons.js";
 import { sentence } from "../errors.js";
@@ -62,6 +63,9 @@ export async function render(ctx) {
     class: "round", "data-testid": "flip-camera", "aria-label": "Switch camera", hidden: true,
     onclick: () => b.flipCamera().catch(ctx.error),
   }, icon("flip"));
+  const recordBox = h("input", { type: "checkbox", name: "record", "data-testid": "record", onchange: () => { b.record = recordBox.checked; } });
+  const record = h("label", { class: "switch live-note" }, recordBox, "Record this live");
+  const recording = h("div", { class: "recording", "data-testid": "recording" });
   const requestsCount = h("span", { class: "badge", hidden: true });
   const more = h("button", {
     class: "round", "data-testid": "live-menu", "aria-label": "Live settings and people", "aria-expanded": "false",
@@ -131,13 +135,14 @@ export async function render(ctx) {
         h("h2", {}, "Your live video has ended"),
         lost ? h("p", {}, sentence({ code: "publisher_lost", message: "The connection was lost, so the live ended." })) : null,
         h("p", {}, `${clock(b.endedAt - b.startedAt)} live · ${b.peakViewers} ${b.peakViewers === 1 ? "viewer" : "viewers"} at most · ${b.room ? b.room.comments.length : 0} comments`),
+        b.record ? recording : null,
         h("a", { class: "button primary", href: "#/inbox" }, "Done"),
         h("button", { onclick: () => ctx.navigate("#/live") }, "Go live again"),
       ));
       return;
     }
     if (b.status !== "live") {
-      replace(view.bottom, note, h("div", { class: "live-actions", style: "justify-content:center" }, goLive), h("div", { class: "live-actions", style: "justify-content:center" }, mic, flip));
+      replace(view.bottom, note, record, h("div", { class: "live-actions", style: "justify-content:center" }, goLive), h("div", { class: "live-actions", style: "justify-content:center" }, mic, flip));
       return;
     }
     view.setLive(b.startedAt);
@@ -173,6 +178,23 @@ export async function render(ctx) {
       }
     });
   }
+  // The recording of the live, once its files are final: played back on the end screen.
+  replace(recording, h("p", { class: "muted" }, "Saving your recording…"));
+  let recordingUrl = null;
+  ctx.on("recording.ready", async (event) => {
+    if (event.live_id !== b.liveId) return;
+    try {
+      const rec = await api.get(`/api/recordings/${enc(event.live_id)}`);
+      const mine = rec.files.find((f) => f.participant === ctx.me) || rec.files[0];
+      if (!mine) return replace(recording, h("p", { class: "muted" }, "Nothing was recorded."));
+      recordingUrl = await blobUrl(mine.url);
+      if (!ctx.alive()) return URL.revokeObjectURL(recordingUrl);
+      replace(recording, h("video", { src: recordingUrl, controls: true, playsInline: true, "aria-label": "Recording of your live" }));
+    } catch (error) {
+      replace(recording, h("p", { class: "error" }, sentence(error)));
+    }
+  });
+  ctx.cleanup(() => recordingUrl && URL.revokeObjectURL(recordingUrl));
   ctx.cleanup(() => {
     off();
     if (roomOff) roomOff();

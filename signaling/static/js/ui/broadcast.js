@@ -27,6 +27,7 @@ export class Broadcast {
     this.startedAt = null;
     this.endedAt = null;
     this.peakViewers = 0;
+    this.record = false; // ask the server to record the live
   }
 
   onChange(fn) {
@@ -63,7 +64,7 @@ export class Broadcast {
       this.changed("connection");
     });
     try {
-      this.liveId = await this.publisher.start();
+      this.liveId = await this.publisher.start({ record: this.record });
     } catch (error) {
       if (this.publisher) this.publisher.close();
       this.publisher = null;
