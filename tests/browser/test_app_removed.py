@@ -17,6 +17,7 @@ from tests.browser.test_app_share_watch import plays
 from tests.server import RunningServer, running_server, server_config
 
 REMOVED = "The host removed you from this live."
+SLOW_DOWN = "Slow down a little, then try again."
 COUNT_ATTEMPTS = """
 window.__watchAttempts = 0;
 const send = WebSocket.prototype.send;
@@ -52,6 +53,21 @@ async def test_removed_viewer_is_refused_once(browser: Browser, server: RunningS
     ):
         await bob.goto(f"#/watch/{live_id}")
         await plays(bob)
+
+        # Past the rate limit (5 comments per 10 s): said once, the refused text not kept.
+        box = bob.page.locator("input[name=comment]")
+        for n in range(6):
+            await box.fill(f"comment {n}")
+            await box.press("Enter")
+            if n < 5:
+                await bob.page.locator(
+                    "[data-testid=comments] li", has_text=f"comment {n}"
+                ).wait_for()
+        slow = bob.page.locator("#dl-notices .notice", has_text=SLOW_DOWN)
+        await slow.wait_for()
+        await bob.until("() => document.querySelector('input[name=comment]').value === ''")
+        assert await slow.count() == 1
+
         host = await server.socket("alice")
         try:
             off = {"type": "live.settings", "live_id": live_id, "comments": False}
@@ -69,6 +85,7 @@ async def test_removed_viewer_is_refused_once(browser: Browser, server: RunningS
         await bob.page.locator("[data-testid=watch-banner]", has_text=REMOVED).wait_for()
 
         await bob.goto("#/inbox")
+        assert await slow.count() == 0, "a notice belongs to the page it came from"
         before = await attempts(bob)
         await bob.goto(f"#/watch/{live_id}")
         await bob.page.locator("[data-testid=watch-banner]", has_text=REMOVED).wait_for()
