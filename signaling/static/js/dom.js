@@ -29,14 +29,6 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
-export function timeAgo(seconds) {
-  const delta = Math.max(0, Date.now() / 1000 - seconds);
-  if (delta < 60) return "just now";
-  if (delta < 3600) return `${Math.floor(delta / 60)} min ago`;
-  if (delta < 86400) return `${Math.floor(delta / 3600)} h ago`;
-  return new Date(seconds * 1000).toLocaleDateString();
-}
-
 // Calls fn at most once per `ms`, trailing (for refetches triggered by bursts of events).
 export function debounce(fn, ms) {
   let timer = null;

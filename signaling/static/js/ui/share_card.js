@@ -32,10 +32,6 @@ export class ShareCards {
     return el;
   }
 
-  forget(el) {
-    for (const set of this.cards.values()) for (const entry of set) if (entry.el === el) set.delete(entry);
-  }
-
   ended(liveId) {
     const live = this.lives.get(liveId) || { host: null, viewer_count: 0 };
     this.lives.set(liveId, { ...live, state: "ended" });
