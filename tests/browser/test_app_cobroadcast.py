@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser
 
 from tests.browser.app_client import PHONE, aiortc_live, api, people
+from tests.browser.test_app_camera import WATCH_TRACKS, all_tracks_ended
 from tests.browser.test_app_share_watch import comment, go_live, plays
 from tests.server import RunningServer, running_server, server_config
 
@@ -24,7 +25,11 @@ async def test_viewer_joins_and_everyone_sees_both(browser: Browser, server: Run
     await api(server, "alice", "GET", "/api/me")
     for user in ("bob", "carol"):
         await api(server, user, "POST", "/api/users/alice/follow")
-    async with people(browser, server, "alice", "bob", "carol") as (alice, bob, carol):
+    async with people(browser, server, "alice", "bob", "carol", init_script=WATCH_TRACKS) as (
+        alice,
+        bob,
+        carol,
+    ):
         live_id = await go_live(alice)
         await api(
             server, "alice", "POST", f"/api/lives/{live_id}/share", {"users": ["bob", "carol"]}
@@ -57,6 +62,12 @@ async def test_viewer_joins_and_everyone_sees_both(browser: Browser, server: Run
             ".some((t) => t.user === 'bob' && t.videoWidth > 0)"
         )
         await alice.screenshot("app-go-live-cobroadcast.png")
+        # The guest leaving the page turns their camera and microphone off.
+        await bob.goto("#/inbox")
+        await all_tracks_ended(bob, 2)
+        await alice.until(
+            "() => !window.directliveApp.debug.golive.tiles.some((t) => t.user === 'bob')"
+        )
 
 
 async def test_invited_viewer_is_offered_join(browser: Browser, server: RunningServer) -> None:
