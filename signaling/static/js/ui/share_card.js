@@ -112,6 +112,7 @@ export class ShareCards {
     }
     el.className = `share-card ${over ? "ended" : "live"}`;
     replace(el,
+      h("div", { class: "share-thumb", "aria-hidden": "true" }, avatar(host || message.from)),
       h("div", { class: "share-host" },
         avatar(host || message.from, "sm"),
         h("b", { "data-testid": "share-host" }, host || "Live video"),
