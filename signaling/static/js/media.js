@@ -84,8 +84,8 @@ export class Publisher {
     const message = { type: "live.start", sdp: await offerOf(this.pc) };
     if (record) message.record = true;
     const reply = await this.socket.request(message);
+    this.liveId = reply.live_id; // live on the server from here, even if what follows fails
     await this.pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
-    this.liveId = reply.live_id;
     return this.liveId;
   }
 

@@ -56,18 +56,23 @@ export class Broadcast {
     await this.preview();
     this.status = "starting";
     this.changed("status");
-    this.publisher = new Publisher(this.socket, this.stream, (state) => {
+    const publisher = new Publisher(this.socket, this.stream, (state) => {
       this.connection = state;
       if (state === "failed" && this.status === "live") {
         this.onError(new AppError("publisher_lost", "Your video connection to the server was lost: the live will end unless it comes back."));
       }
       this.changed("connection");
     });
+    this.publisher = publisher;
     try {
-      this.liveId = await this.publisher.start({ record: this.record });
+      this.liveId = await publisher.start({ record: this.record });
     } catch (error) {
-      if (this.publisher) this.publisher.close();
-      this.publisher = null;
+      publisher.close();
+      if (this.publisher === publisher) this.publisher = null;
+      if (publisher.liveId) {
+        // the server went live but this end failed (or the page was left): end it there too
+        this.socket.request({ type: "live.end", live_id: publisher.liveId }).catch(() => {});
+      }
       if (this.status !== "stopped") {
         this.status = "preview";
         this.changed("status");
@@ -77,7 +82,7 @@ export class Broadcast {
     if (this.status === "stopped") {
       // the page was left while going live: end what just started
       this.socket.request({ type: "live.end", live_id: this.liveId }).catch(() => {});
-      this.publisher.close();
+      publisher.close();
       this.publisher = null;
       return;
     }
