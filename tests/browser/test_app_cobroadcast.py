@@ -61,6 +61,12 @@ async def test_viewer_joins_and_everyone_sees_both(browser: Browser, server: Run
             "() => window.directliveApp.debug.golive.tiles"
             ".some((t) => t.user === 'bob' && t.videoWidth > 0)"
         )
+        # Bob joined from the audience: he still counts (Carol watching, Bob in the broadcast).
+        for person in (alice, carol):
+            await person.until(
+                "() => document.querySelector('[data-testid=viewer-count]').textContent"
+                " === '2 watching'"
+            )
         await alice.screenshot("app-go-live-cobroadcast.png")
         # The guest leaving the page turns their camera and microphone off.
         await bob.goto("#/inbox")

@@ -146,7 +146,7 @@ export async function render(ctx) {
       return;
     }
     view.setLive(b.startedAt);
-    view.setCount(b.room.viewerCount);
+    view.setCount(b.room.audience);
     if (!panel) {
       panel = commentsPanel(b.room, { moderate: true, onError: ctx.error, overlay: view.reactions, extra: [share, mic, flip, more] });
       ctx.cleanup(() => panel.close());
@@ -168,7 +168,7 @@ export async function render(ctx) {
   function watchRoom() {
     roomOff = b.room.onChange((what) => {
       if (what === "viewers") {
-        view.setCount(b.room.viewerCount);
+        view.setCount(b.room.audience);
         debug.viewers = b.room.viewerCount;
       }
       if (what === "requests" || what === "viewers" || what === "participants") renderRequests();

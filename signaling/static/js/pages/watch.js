@@ -158,7 +158,7 @@ export async function render(ctx) {
   replace(view.bottom, joinState, leaveGuest, panel.list, panel.actions);
 
   room.onChange((what) => {
-    if (what === "viewers") view.setCount(room.viewerCount);
+    if (what === "viewers" || what === "participants") view.setCount(room.audience);
     if (what === "settings") join.hidden = room.settings.joins === false || Boolean(guest) || room.join === "invited";
     if (what === "participants") {
       for (const key of tiles.keys()) {

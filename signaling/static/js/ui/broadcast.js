@@ -90,7 +90,7 @@ export class Broadcast {
     this.room.onError = this.onError;
     this.room.onChange((what) => {
       if (what === "participants") this.syncGuests();
-      if (what === "viewers") this.peakViewers = Math.max(this.peakViewers, this.room.viewerCount);
+      if (what === "viewers" || what === "participants") this.peakViewers = Math.max(this.peakViewers, this.room.audience);
       if (what === "ended") this.finish(this.room.ended);
     });
     this.startedAt = Date.now() / 1000;
