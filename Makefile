@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= .directlive
 
-.PHONY: run test lint system-deps clean
+.PHONY: run test lint system-deps node-deps clean
 
 $(VENV)/.run-installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,12 +25,15 @@ run: $(VENV)/.run-installed
 system-deps:
 	bash scripts/system-deps.sh
 
+node-deps:
+	bash scripts/node-deps.sh
+
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: system-deps $(VENV)/.test-installed lint
+test: system-deps node-deps $(VENV)/.test-installed lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:

@@ -117,6 +117,7 @@ def _live_json(live: LiveInfo) -> dict[str, object]:
         "state": live.state,
         "viewer_count": live.viewer_count,
         "guests": list(live.guests),
+        "started_at": live.started_at,
     }
 
 

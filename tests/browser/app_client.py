@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_chromium_whip_whep import end_live
@@ -53,9 +53,22 @@ class Person:
         await self.page.screenshot(path=ARTIFACTS / name)
 
 
-async def open_person(browser: Browser, server: RunningServer, user: str) -> Person:
-    """A fresh context whose app is signed in as ``user`` (token in localStorage)."""
-    context = await browser.new_context(viewport={"width": 1100, "height": 760})
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+
+
+async def open_person(
+    browser: Browser,
+    server: RunningServer,
+    user: str,
+    viewport: ViewportSize | None = None,
+    init_script: str = "",
+) -> Person:
+    """A fresh context whose app is signed in as ``user`` (token in localStorage);
+    ``init_script`` runs in the page before the app."""
+    context = await browser.new_context(viewport=viewport or {"width": 1100, "height": 760})
+    if init_script:
+        await context.add_init_script(init_script)
     context.set_default_timeout(10_000)
     token = server.tokens.mint(user)
     await context.add_init_script(
@@ -75,12 +88,16 @@ async def open_person(browser: Browser, server: RunningServer, user: str) -> Per
 
 @asynccontextmanager
 async def people(
-    browser: Browser, server: RunningServer, *users: str
+    browser: Browser,
+    server: RunningServer,
+    *users: str,
+    viewport: ViewportSize | None = None,
+    init_script: str = "",
 ) -> AsyncIterator[list[Person]]:
     opened: list[Person] = []
     try:
         for user in users:
-            opened.append(await open_person(browser, server, user))
+            opened.append(await open_person(browser, server, user, viewport, init_script))
         yield opened
     finally:
         for person in opened:

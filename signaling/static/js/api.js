@@ -47,6 +47,7 @@ export const api = {
   get: (path, opts) => call("GET", path, undefined, opts),
   post: (path, body = {}, opts) => call("POST", path, body, opts),
   patch: (path, body = {}, opts) => call("PATCH", path, body, opts),
+  put: (path, opts) => call("PUT", path, undefined, opts),
   del: (path, opts) => call("DELETE", path, undefined, opts),
 };
 
@@ -62,6 +63,24 @@ export async function blobUrl(path) {
   }
   if (!response.ok) throw new AppError(`http_${response.status}`, `GET ${path}: ${response.status}`, response.status);
   return URL.createObjectURL(await response.blob());
+}
+
+// Sends a file as the request body (a post's photo or video), with its own content type.
+export async function upload(path, file) {
+  const headers = { "Content-Type": file.type || "application/octet-stream" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, { method: "POST", headers, body: file });
+  } catch (error) {
+    throw new AppError("network", `POST ${path}: ${error.message}`);
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const err = data && data.error;
+    throw new AppError((err && err.code) || `http_${response.status}`, (err && err.message) || "", response.status);
+  }
+  return data;
 }
 
 export const enc = encodeURIComponent;

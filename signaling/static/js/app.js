@@ -27,21 +27,29 @@ window.directliveApp = app;
 
 const $ = (id) => document.getElementById(id);
 
-// -- notices: errors are always shown ----------------------------------------------------------
+// -- notices: errors are always shown, once per code, and belong to the page they came from --
 export function showError(error) {
   console.warn("directlive error", error);
-  notice(sentence(error), "error", error && error.code);
+  notice(sentence(error), "error", (error && error.code) || "");
 }
 
 export function notice(text, kind = "info", code = "") {
+  const box = $("dl-notices");
+  for (const old of box.children) {
+    if (old.dataset.text === text) old.remove(); // the same sentence again: show it once, anew
+  }
   const item = h(
     "div",
-    { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status", dataset: { code } },
+    { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status", dataset: { code, text } },
     h("span", {}, text),
     h("button", { class: "link", "aria-label": "Dismiss", onclick: () => item.remove() }, "✕"),
   );
-  $("dl-notices").append(item);
-  setTimeout(() => item.remove(), kind === "error" ? 10000 : 4000);
+  box.append(item);
+  setTimeout(() => item.remove(), kind === "error" ? 6000 : 4000);
+}
+
+function clearNotices() {
+  replace($("dl-notices"));
 }
 
 // -- session -----------------------------------------------------------------------------------
@@ -52,13 +60,14 @@ export async function signIn(token) {
   app.me = me.user;
   startSocket(token);
   $("dl-nav").hidden = false;
-  replace($("dl-who"), h("a", { href: `#/profile/${encodeURIComponent(app.me)}` }, `@${app.me}`));
+  $("dl-settings").hidden = false;
+  $("dl-who").setAttribute("href", `#/profile/${encodeURIComponent(app.me)}`);
   refreshCounts();
   return me;
 }
 
 export function signOut(reason) {
-  if (app.state.broadcast) app.state.broadcast.stop();
+  if (app.page) for (const fn of app.page.cleanups.splice(0)) safely(fn); // ends a running live
   app.state = {};
   if (app.socket) app.socket.stop();
   app.socket = null;
@@ -66,7 +75,7 @@ export function signOut(reason) {
   setToken(null);
   localStorage.removeItem(TOKEN_KEY);
   $("dl-nav").hidden = true;
-  replace($("dl-who"));
+  $("dl-settings").hidden = true;
   replace($("dl-conn"));
   if (reason) showError(reason);
   navigate("#/signin");
@@ -79,7 +88,7 @@ function startSocket(token) {
   const conn = $("dl-conn");
   socket.on("status", ({ status }) => {
     conn.dataset.status = status;
-    conn.textContent = { open: "● online", connecting: "connecting…", reconnecting: "reconnecting…", closed: "offline" }[status];
+    conn.textContent = { open: "", connecting: "connecting…", reconnecting: "reconnecting…", closed: "offline" }[status];
   });
   socket.on("auth_failed", ({ code }) => signOut({ code }));
   socket.on("socket_error", (m) => showError(m));
@@ -111,6 +120,7 @@ function badge(el, n) {
   el.dataset.count = String(n);
   el.hidden = !n;
   el.textContent = n ? String(n) : "";
+  el.setAttribute("aria-label", `${n} new`);
 }
 
 // -- routing -----------------------------------------------------------------------------------
@@ -132,12 +142,19 @@ async function route() {
   app.page = page;
   app.debug = {};
   const main = $("dl-main");
-  replace(main);
+  const changedPage = main.dataset.page !== name;
+  replace(main, h("div", { class: "loading", role: "status", "aria-label": "Loading" },
+    h("div", { class: "skeleton" }), h("div", { class: "skeleton" }), h("div", { class: "skeleton" })));
   main.dataset.page = name;
+  if (changedPage) clearNotices();
   for (const link of document.querySelectorAll("#dl-nav a")) {
-    link.classList.toggle("active", link.dataset.route === name);
+    const active = link.dataset.route === name;
+    link.classList.toggle("active", active);
+    if (active) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
   if (!app.me && name !== "signin") return navigate("#/signin");
+  document.body.dataset.page = name;
   const load = PAGES[name];
   if (!load) {
     main.append(h("p", { class: "empty" }, "There is nothing here. ", h("a", { href: "#/inbox" }, "Back to the inbox")));
@@ -159,7 +176,9 @@ async function route() {
   };
   try {
     const module = await load();
-    if (ctx.alive()) await module.render(ctx);
+    if (!ctx.alive()) return;
+    replace(main);
+    await module.render(ctx);
   } catch (error) {
     if (ctx.alive()) {
       showError(error);

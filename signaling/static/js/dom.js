@@ -29,14 +29,6 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
-export function timeAgo(seconds) {
-  const delta = Math.max(0, Date.now() / 1000 - seconds);
-  if (delta < 60) return "just now";
-  if (delta < 3600) return `${Math.floor(delta / 60)} min ago`;
-  if (delta < 86400) return `${Math.floor(delta / 3600)} h ago`;
-  return new Date(seconds * 1000).toLocaleDateString();
-}
-
 // Calls fn at most once per `ms`, trailing (for refetches triggered by bursts of events).
 export function debounce(fn, ms) {
   let timer = null;
@@ -44,4 +36,18 @@ export function debounce(fn, ms) {
     clearTimeout(timer);
     timer = setTimeout(() => fn(...args), ms);
   };
+}
+
+// A person's round initial; decorative (the name is always written beside it).
+export function avatar(user, size = "") {
+  return h("span", { class: `avatar ${size}`, "aria-hidden": "true" }, String(user || "?").slice(0, 1).toUpperCase());
+}
+
+// "3:07" / "1:02:05" for a duration in seconds.
+export function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const hh = Math.floor(s / 3600);
+  const mm = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return hh ? `${hh}:${String(mm).padStart(2, "0")}:${ss}` : `${mm}:${ss}`;
 }

@@ -42,6 +42,11 @@ const SENTENCES = {
   timeout: "The server took too long to answer.",
   camera_denied: "Camera and microphone access was refused. Allow it in the browser to go live.",
   camera_missing: "No camera or microphone was found.",
+  payload_too_large: "That file is too big to send (100 MB at most).",
+  unsupported_media_type: "Only photos and videos can be sent.",
+  bad_media: "That file can't be read as a photo or a video.",
+  truncated_upload: "The file didn't arrive whole. Try again.",
+  post_not_found: "This post was removed.",
 };
 
 export class AppError extends Error {

@@ -9,6 +9,7 @@ const GATHER_TIMEOUT_MS = 5000;
 const FINAL = new Set([
   "live_ended", "live_not_found", "private_account", "blocked", "request_pending",
   "request_declined", "thread_not_found", "not_member", "codec_unsupported", "live_full",
+  "removed_by_host", "user_not_found",
 ]);
 
 export function isFinal(error) {
@@ -34,14 +35,14 @@ async function offerOf(pc) {
   return pc.localDescription.sdp;
 }
 
-export async function openCamera() {
+export async function openCamera({ facingMode = "user", video = true, audio = true } = {}) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     throw new AppError("camera_missing", "this browser offers no camera access (is the page on http://localhost or https?)");
   }
   try {
     return await navigator.mediaDevices.getUserMedia({
-      video: { width: { ideal: 640 }, height: { ideal: 480 } },
-      audio: true,
+      video: video && { width: { ideal: 640 }, height: { ideal: 480 }, facingMode },
+      audio,
     });
   } catch (error) {
     if (error.name === "NotAllowedError") throw new AppError("camera_denied", error.message);
@@ -54,8 +55,13 @@ export function stopStream(stream) {
   if (stream) for (const track of stream.getTracks()) track.stop();
 }
 
+// Every peer connection of the app is made here (one place for its configuration).
+function newPeerConnection() {
+  return new RTCPeerConnection({ iceServers: [] });
+}
+
 function sendingPc(stream, onState) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = newPeerConnection();
   for (const track of stream.getTracks()) {
     pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
   }
@@ -73,11 +79,13 @@ export class Publisher {
     this.liveId = null;
   }
 
-  async start() {
+  async start({ record = false } = {}) {
     this.pc = sendingPc(this.stream, (state) => this.onState(state));
-    const reply = await this.socket.request({ type: "live.start", sdp: await offerOf(this.pc) });
+    const message = { type: "live.start", sdp: await offerOf(this.pc) };
+    if (record) message.record = true;
+    const reply = await this.socket.request(message);
+    this.liveId = reply.live_id; // live on the server from here, even if what follows fails
     await this.pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
-    this.liveId = reply.live_id;
     return this.liveId;
   }
 
@@ -85,6 +93,13 @@ export class Publisher {
     const liveId = this.liveId;
     this.close();
     if (liveId) await this.socket.request({ type: "live.end", live_id: liveId });
+  }
+
+  // The camera was flipped: send the new track in place of the old one, no renegotiation.
+  async replaceVideoTrack(track) {
+    if (!this.pc) return;
+    const sender = this.pc.getSenders().find((s) => s.track && s.track.kind === "video");
+    if (sender) await sender.replaceTrack(track);
   }
 
   close() {
@@ -123,7 +138,7 @@ export class GuestPublisher {
 }
 
 function receivingPc(onTrack) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = newPeerConnection();
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
   pc.ontrack = (event) => {

@@ -1,7 +1,7 @@
 // A profile: follow / unfollow / follow request, block / unblock, message. Your own profile
 // lists follow requests to approve or decline, your followers and whom you follow.
 import { api, all, enc } from "../api.js";
-import { h, replace } from "../dom.js";
+import { avatar, h, replace } from "../dom.js";
 import { sentence } from "../errors.js";
 
 export async function render(ctx) {
@@ -11,14 +11,15 @@ export async function render(ctx) {
 
 function userList(users, action = null) {
   return h("ul", { class: "people" }, users.length
-    ? users.map((u) => h("li", { dataset: { user: u } }, h("a", { href: `#/profile/${enc(u)}` }, u), action ? action(u) : null))
+    ? users.map((u) => h("li", { dataset: { user: u } }, avatar(u, "sm"), h("a", { href: `#/profile/${enc(u)}` }, u), action ? action(u) : null))
     : h("li", { class: "muted" }, "Nobody yet."));
 }
 
 async function renderMine(ctx) {
-  const section = h("section", { class: "card profile" }, h("h1", {}, `@${ctx.me}`));
+  const section = h("section", { class: "card profile" },
+    h("div", { class: "profile-head" }, avatar(ctx.me), h("h1", {}, `@${ctx.me}`)));
   ctx.main.append(section);
-  const body = h("div", {});
+  const body = h("div", { class: "loading", role: "status", "aria-label": "Loading" }, h("div", { class: "skeleton" }), h("div", { class: "skeleton" }));
   section.append(body);
   const load = async () => {
     try {
@@ -41,6 +42,9 @@ async function renderMine(ctx) {
           }
         },
       }, label);
+      body.className = "";
+      body.removeAttribute("role");
+      body.removeAttribute("aria-label");
       replace(body,
         h("p", {}, me.settings.private ? "Private account: people ask to follow you." : "Public account: anyone can follow you.",
           " ", h("a", { href: "#/settings" }, "Change")),
@@ -61,11 +65,23 @@ async function renderMine(ctx) {
   await load();
 }
 
+// GET /api/users/{id} when the server has it (follow state, live); else today's calls.
+async function profileOf(user) {
+  try {
+    return (await api.get(`/api/users/${enc(user)}`)).user;
+  } catch (error) {
+    if (error.code !== "not_found") throw error;
+  }
+  return null;
+}
+
 async function renderOther(ctx, user) {
   const status = h("p", { class: "status", role: "status", "data-testid": "profile-status" });
   const actions = h("div", { class: "actions" });
   const lists = h("div", {});
-  ctx.main.append(h("section", { class: "card profile" }, h("h1", {}, `@${user}`), status, actions, lists));
+  const live = h("div", {});
+  ctx.main.append(h("section", { class: "card profile" },
+    h("div", { class: "profile-head" }, avatar(user), h("h1", {}, `@${user}`)), live, status, actions, lists));
   let requested = false;
 
   const run = async (fn) => {
@@ -78,10 +94,13 @@ async function renderOther(ctx, user) {
   };
 
   async function load() {
+    let profile = null;
     let followers = null;
     let hidden = null;
     try {
-      followers = await all(`/api/users/${enc(user)}/followers`, "users");
+      profile = await profileOf(user);
+      if (profile) requested = Boolean(profile.follow_requested);
+      else followers = await all(`/api/users/${enc(user)}/followers`, "users");
     } catch (error) {
       hidden = error;
     }
@@ -90,18 +109,24 @@ async function renderOther(ctx, user) {
       status.textContent = "This account isn't available. If you blocked it, you can unblock it.";
       replace(actions, h("button", { onclick: () => run(() => api.del(`/api/users/${enc(user)}/block`)) }, "Unblock"));
       replace(lists);
+      replace(live);
       return;
     }
     if (hidden && hidden.code !== "private_account") {
       ctx.error(hidden);
       return;
     }
-    const following = followers ? followers.includes(ctx.me) : false;
-    status.textContent = hidden
-      ? sentence(hidden)
+    replace(live, profile && profile.live
+      ? h("p", {}, h("span", { class: "live-dot" }, "LIVE"), ` ${user} is live · ${profile.live.viewer_count} watching `,
+        h("a", { class: "button primary small", href: `#/watch/${enc(profile.live.live_id)}` }, "Watch"))
+      : null);
+    const following = profile ? Boolean(profile.i_follow) : followers ? followers.includes(ctx.me) : false;
+    const closed = profile ? profile.private && !profile.i_follow : Boolean(hidden);
+    status.textContent = closed
+      ? sentence({ code: "private_account" })
       : following ? `You follow ${user}.` : "";
     const follow = following
-      ? h("button", { "data-testid": "unfollow", onclick: () => run(() => api.del(`/api/users/${enc(user)}/follow`)) }, "Unfollow")
+      ? h("button", { "data-testid": "unfollow", onclick: () => run(() => api.del(`/api/users/${enc(user)}/follow`)) }, "Following")
       : requested
         ? h("button", { "data-testid": "requested", title: "Withdraw the request", onclick: () => run(async () => {
           await api.del(`/api/users/${enc(user)}/follow`);
@@ -111,7 +136,7 @@ async function renderOther(ctx, user) {
           const answer = await api.post(`/api/users/${enc(user)}/follow`);
           requested = answer.status === "requested";
           if (requested) ctx.notice(`Follow request sent to ${user}.`);
-        }) }, "Follow");
+        }) }, profile && profile.follows_me ? "Follow back" : "Follow");
     replace(actions,
       follow,
       h("button", { onclick: () => run(async () => {
@@ -124,7 +149,11 @@ async function renderOther(ctx, user) {
         }
       } }, "Block"),
     );
-    replace(lists, followers ? [h("h2", {}, `Followers (${followers.length})`), userList(followers)] : []);
+    if (profile) {
+      replace(lists, h("p", { class: "muted" }, `${profile.followers} followers · ${profile.following} following`));
+    } else {
+      replace(lists, followers ? [h("h2", {}, `Followers (${followers.length})`), userList(followers)] : []);
+    }
   }
   ctx.on("follow.approved", (m) => m.by === user && load());
   await load();

@@ -1,5 +1,6 @@
 // Message requests: threads from people you don't follow. Their lives can't be watched until
-// accepted; accepting moves the thread to the inbox, declining hides it (the sender isn't told).
+// accepted; accepting moves the thread to the inbox, deleting (declining) hides it and blocking
+// also blocks the sender (who isn't told either way).
 import { api, all } from "../api.js";
 import { h, replace, debounce } from "../dom.js";
 import { threadRow } from "./inbox.js";
@@ -12,11 +13,18 @@ export async function render(ctx) {
     h("p", { class: "muted" }, "From people you don't follow. They won't know you've seen them until you accept."),
     list,
   ));
-  const answer = async (thread, accept) => {
+  const answer = async (thread, what) => {
+    const id = encodeURIComponent(thread.thread_id);
     try {
-      await api.post(`/api/threads/${encodeURIComponent(thread.thread_id)}/${accept ? "accept" : "decline"}`);
+      if (what === "block") {
+        const other = thread.members.find((m) => m !== ctx.me);
+        await api.post(`/api/users/${encodeURIComponent(other)}/block`);
+        await api.post(`/api/threads/${id}/decline`).catch(() => {}); // the block hides it anyway
+      } else {
+        await api.post(`/api/threads/${id}/${what}`);
+      }
       refreshCounts();
-      if (accept) ctx.navigate(`#/thread/${encodeURIComponent(thread.thread_id)}`);
+      if (what === "accept") ctx.navigate(`#/thread/${id}`);
       else await load();
     } catch (error) {
       ctx.error(error);
@@ -28,8 +36,9 @@ export async function render(ctx) {
       if (!ctx.alive()) return;
       replace(list, threads.length
         ? threads.map((t) => threadRow(t, ctx.me, h("span", { class: "actions" },
-          h("button", { class: "primary", onclick: () => answer(t, true) }, "Accept"),
-          h("button", { onclick: () => answer(t, false) }, "Decline"),
+          h("button", { class: "primary small", onclick: () => answer(t, "accept") }, "Accept"),
+          h("button", { class: "small", onclick: () => answer(t, "decline") }, "Delete"),
+          t.kind === "dm" ? h("button", { class: "small danger", onclick: () => answer(t, "block") }, "Block") : null,
         )))
         : h("li", { class: "empty" }, "No message requests."));
     } catch (error) {

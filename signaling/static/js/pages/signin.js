@@ -34,7 +34,7 @@ export async function render(ctx) {
   }
   if (!ctx.alive()) return;
   if (dev) {
-    const name = h("input", { name: "user", placeholder: "or any name", autocomplete: "off" });
+    const name = h("input", { name: "user", placeholder: "or any name", autocomplete: "off", "aria-label": "Sign in as any name" });
     section.append(
       h("p", {}, dev.demo ? "Demo mode: pick someone to be." : "Development mode: pick a user."),
       h("ul", { class: "user-picker", "data-testid": "user-picker" },

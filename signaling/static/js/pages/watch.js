@@ -1,11 +1,12 @@
-// Watching a live: video (with sound) of every participant side by side, comments and
-// reactions, reshare (unless the host turned sharing off), request to join, and the end.
-// A refused watch says why in words; no media connection is kept for it.
+// Watching a live, full-screen: every participant's video (with sound), comments and hearts
+// over it, reshare (unless the host turned sharing off), request to join, and the end.
+// A refusal that retrying cannot change is final: one sentence, no media connection, no retry.
 import { api, enc } from "../api.js";
 import { h, replace } from "../dom.js";
 import { sentence } from "../errors.js";
 import { GuestPublisher, Viewer, isFinal, openCamera } from "../media.js";
 import { commentsPanel } from "../ui/comments.js";
+import { liveView } from "../ui/live_view.js";
 import { LiveRoom } from "../ui/room.js";
 import { openSharePicker } from "../ui/share_picker.js";
 import { Tiles } from "../ui/tiles.js";
@@ -19,33 +20,25 @@ export async function render(ctx) {
   ctx.app.debug.watch = debug;
 
   const back = viaThread ? `#/thread/${enc(viaThread)}` : "#/inbox";
-  const heading = h("h1", {}, "Live");
-  const count = h("span", { class: "viewer-count", "data-testid": "viewer-count" });
-  const banner = h("div", { class: "banner", role: "alert", hidden: true, "data-testid": "watch-banner" });
-  const stage = h("div", { class: "stage" });
-  const overlay = h("div", { class: "reactions" });
+  const view = liveView({ host: "…", label: "Live video" });
+  const leave = h("a", { class: "button round close", href: back, "data-testid": "leave", "aria-label": "Leave the live" }, "✕");
+  view.right.append(leave);
   const unmute = h("button", { class: "unmute", hidden: true }, "Tap for sound");
-  const controls = h("div", { class: "controls" });
-  const side = h("div", { class: "side" });
-  const layout = h("div", { class: "live-layout" }, h("div", { class: "stage-wrap" }, stage, overlay, unmute), side);
-  ctx.main.append(h("section", { class: "card watch" },
-    h("a", { href: back, class: "back" }, "← Back"),
-    h("div", { class: "live-head" }, heading, count),
-    banner,
-    layout,
-    controls,
-  ));
+  view.frame.append(unmute);
+  ctx.main.append(view.el);
+  ctx.cleanup(() => view.close());
 
   let viewer = null;
   let tiles = null;
   let guest = null;
+  let finished = false;
   const refuse = (error, state = "refused") => {
+    if (finished) return;
+    finished = true;
     debug.state = state;
     debug.refusal = error.code || "error";
-    banner.hidden = false;
-    banner.className = `banner ${error.code === "live_ended" ? "over" : "error"}`;
-    banner.dataset.code = error.code || "";
-    banner.textContent = sentence(error);
+    view.refuse(error.code, sentence(error));
+    view.setOff();
     stop();
   };
 
@@ -56,14 +49,16 @@ export async function render(ctx) {
     return refuse(error);
   }
   if (!ctx.alive()) return;
-  heading.textContent = `${live.host}'s live`;
-  count.textContent = `${live.viewer_count} watching`;
+  view.setHost(live.host);
+  view.el.setAttribute("aria-label", `${live.host}'s live video`);
   if (live.state === "ended") return refuse({ code: "live_ended" }, "ended");
+  view.setCount(live.viewer_count);
+  view.setLive(live.started_at);
 
   const room = new LiveRoom(ctx.socket, liveId, ctx.me, live.host);
   for (const guest of live.guests || []) room.participants.add(guest);
   tiles = new Tiles();
-  stage.append(tiles.el);
+  view.stage.append(tiles.el);
   tiles.onBlocked = () => { unmute.hidden = false; };
   unmute.onclick = () => {
     tiles.setMuted(false);
@@ -82,7 +77,7 @@ export async function render(ctx) {
     },
     onState: (state) => {
       debug.state = state;
-      controls.dataset.connection = state;
+      view.frame.dataset.connection = state;
       if (state === "reconnecting") ctx.notice("Connection lost: reconnecting to the live…");
     },
     onError: (error) => (isFinal(error) ? refuse(error) : ctx.error(error)),
@@ -93,18 +88,18 @@ export async function render(ctx) {
     if (guest) guest.close();
     guest = null;
     if (tiles) tiles.clear();
-    controls.hidden = true;
-    layout.hidden = true;
+    replace(view.bottom);
+    unmute.hidden = true;
   }
 
   // -- controls --------------------------------------------------------------------------------
   const reshare = h("button", {
-    "data-testid": "reshare",
+    "data-testid": "reshare", class: "round", "aria-label": "Share this live",
     hidden: live.allow_sharing === false && live.host !== ctx.me,
     onclick: () => openSharePicker({ me: ctx.me, liveId, isHost: false }).catch(ctx.error),
-  }, "Share");
+  }, "↗");
   const join = h("button", {
-    "data-testid": "request-join",
+    "data-testid": "request-join", class: "round", "aria-label": "Request to join",
     onclick: async () => {
       join.disabled = true;
       try {
@@ -114,10 +109,10 @@ export async function render(ctx) {
         ctx.error(error);
       }
     },
-  }, "Request to join");
-  const joinState = h("span", { class: "muted", "data-testid": "join-state" });
+  }, "+");
+  const joinState = h("p", { class: "join-state", "data-testid": "join-state", role: "status" });
   const leaveGuest = h("button", {
-    hidden: true,
+    hidden: true, class: "end",
     onclick: async () => {
       try {
         await guest.leave();
@@ -127,17 +122,18 @@ export async function render(ctx) {
       guest = null;
       tiles.remove(ctx.me);
       leaveGuest.hidden = true;
+      leave.hidden = false;
       join.hidden = false;
       join.disabled = false;
     },
   }, "Leave the broadcast");
-  replace(controls, reshare, join, joinState, leaveGuest,
-    h("a", { class: "button", href: back, "data-testid": "leave" }, "Leave"));
 
   async function becomeGuest() {
     joinState.textContent = "You're joining…";
+    let stream = null;
     try {
-      const stream = await openCamera();
+      stream = await openCamera();
+      if (!ctx.alive() || finished) throw Object.assign(new Error("left"), { code: "left" });
       tiles.setLocal(ctx.me, "You", stream);
       guest = new GuestPublisher(ctx.socket, liveId, stream, (state) => {
         if (state === "failed") ctx.error({ code: "guest_connection_lost", message: "Your video connection to the live was lost." });
@@ -145,21 +141,25 @@ export async function render(ctx) {
       await guest.start();
       joinState.textContent = "You're live with the host.";
       join.hidden = true;
+      leave.hidden = true; // one way out while in the broadcast
       leaveGuest.hidden = false;
     } catch (error) {
+      if (guest) guest.close();
+      else if (stream) for (const track of stream.getTracks()) track.stop();
+      guest = null;
       tiles.remove(ctx.me);
       joinState.textContent = "";
       join.disabled = false;
-      ctx.error(error);
+      if (error.code !== "left") ctx.error(error);
     }
   }
 
-  const panel = commentsPanel(room, { onError: ctx.error, overlay });
-  side.append(panel.el);
+  const panel = commentsPanel(room, { onError: ctx.error, overlay: view.reactions, extra: [reshare, join] });
+  replace(view.bottom, joinState, leaveGuest, panel.list, panel.actions);
 
   room.onChange((what) => {
-    if (what === "viewers") count.textContent = `${room.viewerCount} watching`;
-    if (what === "settings") join.hidden = room.settings.joins === false || Boolean(guest);
+    if (what === "viewers" || what === "participants") view.setCount(room.audience);
+    if (what === "settings") join.hidden = room.settings.joins === false || Boolean(guest) || room.join === "invited";
     if (what === "participants") {
       for (const key of tiles.keys()) {
         if (key !== ctx.me && !room.participants.has(key)) tiles.remove(key);
@@ -170,6 +170,7 @@ export async function render(ctx) {
         guest = null;
         tiles.remove(ctx.me);
         leaveGuest.hidden = true;
+        leave.hidden = false;
         join.hidden = false;
         join.disabled = false;
         joinState.textContent = "You're no longer in the broadcast.";
@@ -183,7 +184,7 @@ export async function render(ctx) {
       }
       if (room.join === "accepted") becomeGuest();
       if (room.join === "invited") {
-        joinState.textContent = "";
+        join.hidden = true;
         replace(joinState, `${room.invitedBy || live.host} invites you to join. `,
           h("button", { class: "primary", onclick: () => room.requestJoin().catch(ctx.error) }, "Join"));
       }
@@ -209,11 +210,12 @@ export async function render(ctx) {
 
   try {
     await viewer.start();
+    if (finished) return;
     debug.state = "watching";
     room.onError = ctx.error;
     room.resume();
   } catch (error) {
-    if (!ctx.alive()) return;
+    if (!ctx.alive() || finished) return;
     if (error.code === "live_not_ready") {
       viewer.reconnect();
     } else if (isFinal(error)) {

@@ -1,5 +1,6 @@
-// The host's running broadcast. It outlives the Go live page (the host may look at the
-// inbox while live): camera, publishing connection, the room, and a WHEP view of each guest.
+// The host's broadcast, owned by the Go live page: camera, publishing connection, the room,
+// and a WHEP view of each guest. Leaving the page stops it (ending the live if it runs), so
+// the camera and microphone are never left on.
 import { AppError } from "../errors.js";
 import { Publisher, WhepViewer, openCamera, stopStream } from "../media.js";
 import { LiveRoom } from "./room.js";
@@ -16,11 +17,17 @@ export class Broadcast {
     this.publisher = null;
     this.room = null;
     this.liveId = null;
-    this.status = "idle"; // idle | preview | starting | live | ended
+    this.status = "idle"; // idle | preview | starting | live | ended | stopped
     this.connection = "new";
     this.tiles = new Tiles();
     this.guests = new Map(); // user -> WhepViewer
     this.changeFns = new Set();
+    this.facingMode = "user";
+    this.micOn = true;
+    this.startedAt = null;
+    this.endedAt = null;
+    this.peakViewers = 0;
+    this.record = false; // ask the server to record the live
   }
 
   onChange(fn) {
@@ -34,7 +41,12 @@ export class Broadcast {
 
   async preview() {
     if (this.stream) return;
-    this.stream = await openCamera();
+    const stream = await openCamera({ facingMode: this.facingMode });
+    if (this.status === "stopped") {
+      stopStream(stream); // the page was left while the camera was starting
+      throw new AppError("left", "");
+    }
+    this.stream = stream;
     this.tiles.setLocal(this.me, "You", this.stream);
     this.status = "preview";
     this.changed("status");
@@ -44,28 +56,44 @@ export class Broadcast {
     await this.preview();
     this.status = "starting";
     this.changed("status");
-    this.publisher = new Publisher(this.socket, this.stream, (state) => {
+    const publisher = new Publisher(this.socket, this.stream, (state) => {
       this.connection = state;
       if (state === "failed" && this.status === "live") {
         this.onError(new AppError("publisher_lost", "Your video connection to the server was lost: the live will end unless it comes back."));
       }
       this.changed("connection");
     });
+    this.publisher = publisher;
     try {
-      this.liveId = await this.publisher.start();
+      this.liveId = await publisher.start({ record: this.record });
     } catch (error) {
-      this.publisher.close();
-      this.publisher = null;
-      this.status = "preview";
-      this.changed("status");
+      publisher.close();
+      if (this.publisher === publisher) this.publisher = null;
+      if (publisher.liveId) {
+        // the server went live but this end failed (or the page was left): end it there too
+        this.socket.request({ type: "live.end", live_id: publisher.liveId }).catch(() => {});
+      }
+      if (this.status !== "stopped") {
+        this.status = "preview";
+        this.changed("status");
+      }
       throw error;
+    }
+    if (this.status === "stopped") {
+      // the page was left while going live: end what just started
+      this.socket.request({ type: "live.end", live_id: this.liveId }).catch(() => {});
+      publisher.close();
+      this.publisher = null;
+      return;
     }
     this.room = new LiveRoom(this.socket, this.liveId, this.me, this.me);
     this.room.onError = this.onError;
     this.room.onChange((what) => {
       if (what === "participants") this.syncGuests();
+      if (what === "viewers" || what === "participants") this.peakViewers = Math.max(this.peakViewers, this.room.audience);
       if (what === "ended") this.finish(this.room.ended);
     });
+    this.startedAt = Date.now() / 1000;
     this.status = "live";
     this.changed("status");
   }
@@ -92,6 +120,34 @@ export class Broadcast {
     this.changed("participants");
   }
 
+  // Mutes or unmutes the microphone (the track stays, silent).
+  setMic(on) {
+    this.micOn = on;
+    if (this.stream) for (const track of this.stream.getAudioTracks()) track.enabled = on;
+    this.changed("mic");
+  }
+
+  // Switches between the front and the back camera.
+  async flipCamera() {
+    if (!this.stream) return;
+    const next = this.facingMode === "user" ? "environment" : "user";
+    const fresh = await openCamera({ facingMode: next, audio: false });
+    const [track] = fresh.getVideoTracks();
+    if (this.status === "stopped") {
+      stopStream(fresh);
+      return;
+    }
+    for (const old of this.stream.getVideoTracks()) {
+      this.stream.removeTrack(old);
+      old.stop();
+    }
+    this.stream.addTrack(track);
+    if (this.publisher) await this.publisher.replaceVideoTrack(track);
+    this.facingMode = next;
+    this.tiles.setLocal(this.me, "You", this.stream);
+    this.changed("camera");
+  }
+
   async end() {
     if (this.status !== "live") return;
     const publisher = this.publisher;
@@ -104,27 +160,35 @@ export class Broadcast {
   }
 
   finish(reason) {
-    if (this.status === "ended") return;
+    if (this.status === "ended" || this.status === "stopped") return;
     this.status = "ended";
     this.endReason = reason;
+    this.endedAt = Date.now() / 1000;
     if (this.publisher) this.publisher.close();
     this.publisher = null;
     for (const view of this.guests.values()) view.close();
     this.guests.clear();
-    for (const key of this.tiles.keys()) if (key !== this.me) this.tiles.remove(key);
+    stopStream(this.stream); // the live is over: the camera goes off with it
+    this.stream = null;
+    this.tiles.clear();
     if (reason === "host_connection_lost") {
       this.onError(new AppError("host_connection_lost", "Your live ended: the connection to the server was lost."));
     }
     this.changed("status");
   }
 
+  // The page is left: end the live if it runs, and turn the camera and microphone off.
   stop() {
     if (this.status === "live") this.end().catch(this.onError);
+    this.status = "stopped";
+    if (this.publisher) this.publisher.close();
+    this.publisher = null;
+    for (const view of this.guests.values()) view.close();
+    this.guests.clear();
     if (this.room) this.room.close();
     stopStream(this.stream);
     this.stream = null;
     this.tiles.clear();
-    this.status = "idle";
   }
 
   async publisherStats() {

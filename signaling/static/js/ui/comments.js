@@ -1,80 +1,83 @@
-// Live comments and reactions for a LiveRoom: the list, a composer, a like button, and
-// hearts floating over the video.
-import { h, replace } from "../dom.js";
+// Live comments and reactions for a LiveRoom, overlaid on the video: the newest comments with
+// avatars, a composer (off when the host turns comments off), a heart button, floating hearts.
+import { avatar, h, replace } from "../dom.js";
+import { floatHeart } from "./live_view.js";
 
-export function commentsPanel(room, { moderate = false, onError, overlay }) {
-  const list = h("ol", { class: "comments", "data-testid": "comments", "aria-live": "polite" });
+export function commentsPanel(room, { moderate = false, onError, overlay, extra = [] }) {
+  const list = h("ol", { class: "comments", "data-testid": "comments", "aria-live": "polite", "aria-label": "Comments" });
   const input = h("input", {
     name: "comment", placeholder: "Add a comment…", maxlength: "300", autocomplete: "off",
+    "aria-label": "Add a comment", enterkeyhint: "send",
   });
-  const send = h("button", { type: "submit" }, "Send");
+  const send = h("button", { type: "submit", class: "round", "aria-label": "Send comment" }, "➤");
   const like = h("button", {
-    type: "button", class: "like", title: "Like", "aria-label": "Like",
+    type: "button", class: "like round", title: "Like", "aria-label": "Send a heart",
     onclick: () => {
       try {
         room.react("like");
-        float(overlay, "♥");
+        floatHeart(overlay);
       } catch (error) {
         onError(error);
       }
     },
   }, "♥");
+  let sending = false;
   const form = h("form", {
-    class: "composer",
     onsubmit: async (event) => {
       event.preventDefault();
+      if (sending || !input.value.trim() || room.settings.comments === false) return;
       const text = input.value;
+      sending = true;
       send.disabled = true;
       try {
         await room.comment(text);
-        input.value = "";
+        if (input.value === text) input.value = "";
       } catch (error) {
         onError(error);
+        if (error.code === "rate_limited" || error.code === "comments_off") input.value = "";
       } finally {
-        send.disabled = false;
+        sending = false;
+        renderClosed();
       }
     },
-  }, input, send, like);
-  const off = h("p", { class: "muted", hidden: true }, "Comments are turned off.");
+  }, input, send);
+
+  function renderClosed() {
+    const closed = room.settings.comments === false;
+    input.disabled = closed;
+    send.disabled = closed || sending;
+    input.placeholder = closed ? "Comments are turned off" : "Add a comment…";
+  }
 
   function render() {
-    replace(list, room.comments.map((c) => h(
+    replace(list, room.comments.slice(-30).map((c) => h(
       "li",
       { dataset: { commentId: c.comment_id } },
-      h("b", {}, c.user),
-      " ",
-      h("span", { class: "text" }, c.text),
+      avatar(c.user, "xs"),
+      h("span", { class: "body" }, h("b", {}, c.user), h("span", { class: "text" }, c.text)),
       moderate && c.user !== room.me
         ? h("button", {
-          class: "link small", title: "Remove comment",
+          class: "link small", "aria-label": `Remove ${c.user}'s comment`,
           onclick: () => room.send("comment.remove", { comment_id: c.comment_id }).catch(onError),
         }, "✕")
         : null,
     )));
     list.scrollTop = list.scrollHeight;
-    const closed = room.settings.comments === false;
-    off.hidden = !closed;
-    input.disabled = closed;
+    renderClosed();
   }
   const offChange = room.onChange((what) => {
     if (what === "comments" || what === "settings") render();
   });
   const offReaction = room.onReaction((r) => {
-    if (r.user !== room.me) float(overlay, "♥");
+    if (r.user !== room.me) floatHeart(overlay);
   });
   render();
   return {
-    el: h("section", { class: "panel comments-panel" }, h("h3", {}, "Comments"), list, off, form),
+    list,
+    actions: h("div", { class: "live-actions comments-panel" }, form, like, ...extra),
     close() {
       offChange();
       offReaction();
     },
   };
-}
-
-function float(overlay, symbol) {
-  if (!overlay) return;
-  const heart = h("span", { class: "float-heart", style: `left:${10 + Math.random() * 70}%` }, symbol);
-  overlay.append(heart);
-  setTimeout(() => heart.remove(), 2000);
 }

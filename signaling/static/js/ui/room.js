@@ -132,6 +132,12 @@ export class LiveRoom {
     if (this.ended) this.changed("ended");
   }
 
+  // Shown as "N watching": the viewers and the guests, who joined from the audience (the
+  // server's count leaves publishers out, so a viewer who becomes a guest would vanish).
+  get audience() {
+    return this.viewerCount + Math.max(0, this.participants.size - 1);
+  }
+
   // The host's list (and count) leaves out the host, who may watch a guest over WHEP.
   setViewers(viewers) {
     this.viewers = viewers.filter((u) => u !== this.me);

@@ -1,21 +1,21 @@
-// "Share": a dialog to pick friends, groups and (the host only) all followers.
+// "Share": a dialog to pick people (searchable), groups and (the host only) all followers.
 import { api, all, enc } from "../api.js";
 import { h } from "../dom.js";
 import { sentence } from "../errors.js";
+import { knownPeople, peoplePicker } from "./people_picker.js";
 
 export async function openSharePicker({ me, liveId, isHost }) {
-  const [following, followers, inbox] = await Promise.all([
-    all(`/api/users/${enc(me)}/following`, "users").catch(() => []),
-    all(`/api/users/${enc(me)}/followers`, "users").catch(() => []),
+  const [people, inbox] = await Promise.all([
+    knownPeople(me),
     all("/api/inbox", "threads", 200).catch(() => []),
   ]);
-  const people = [...new Set([...following, ...followers])].filter((u) => u !== me).sort();
   const groups = inbox.filter((t) => t.kind === "group");
   const status = h("p", { class: "status", role: "status" });
   const box = (name, value, label) =>
-    h("label", { class: "pick" }, h("input", { type: "checkbox", name, value }), " ", label);
+    h("label", { class: "switch pick" }, h("input", { type: "checkbox", name, value }), label);
+  const picker = peoplePicker({ people, me, label: "Search people to share with" });
 
-  const dialog = h("dialog", { class: "share-picker", "data-testid": "share-picker" });
+  const dialog = h("dialog", { class: "share-picker", "data-testid": "share-picker", "aria-label": "Share this live" });
   const form = h(
     "form",
     {
@@ -24,7 +24,7 @@ export async function openSharePicker({ me, liveId, isHost }) {
         event.preventDefault();
         const picked = (name) =>
           [...form.querySelectorAll(`input[name=${name}]:checked`)].map((i) => i.value);
-        const body = { users: picked("user"), threads: picked("thread") };
+        const body = { users: picker.chosen(), threads: picked("thread") };
         if (isHost && form.querySelector("input[name=all]:checked")) body.all_followers = true;
         status.className = "status";
         status.textContent = "Sending…";
@@ -41,12 +41,9 @@ export async function openSharePicker({ me, liveId, isHost }) {
         }
       },
     },
-    h("h3", {}, "Share this live"),
-    isHost ? h("fieldset", {}, box("all", "1", h("b", {}, "All followers"))) : null,
-    h("fieldset", {},
-      h("legend", {}, "Friends"),
-      people.length ? people.map((u) => box("user", u, u)) : h("p", { class: "muted" }, "Nobody yet: follow people from their profile."),
-    ),
+    h("h2", {}, "Share this live"),
+    isHost ? box("all", "1", h("b", {}, "All followers")) : null,
+    picker.el,
     groups.length
       ? h("fieldset", {}, h("legend", {}, "Groups"), groups.map((t) => box("thread", t.thread_id, t.name || t.members.join(", "))))
       : null,

@@ -1,4 +1,4 @@
-// Video tiles side by side, one per participant (the host's first).
+// Video tiles stacked in the portrait frame, one per participant (the host's first).
 import { h } from "../dom.js";
 
 export class Tiles {
@@ -12,7 +12,10 @@ export class Tiles {
   tile(key, label, { local = false } = {}) {
     let tile = this.tiles.get(key);
     if (!tile) {
-      const video = h("video", { autoplay: true, playsInline: true, class: local ? "mirror" : "" });
+      const video = h("video", {
+        autoplay: true, playsInline: true, class: local ? "mirror" : "",
+        "aria-label": local ? "Your camera" : `Video of ${label}`,
+      });
       video.muted = local || this.muted;
       const el = h(
         "div",
