@@ -14,7 +14,10 @@ error messages (``signaling/errors_http.py``)::
     ├── Conflict            the state forbids it now (live ended, already member, ...)
     ├── Unsupported         a codec or media shape we cannot serve to this peer
     ├── RateLimited         too many requests from this user
-    └── Unavailable         a dependency (store, media) cannot serve now
+    ├── Unavailable         a dependency (store, media) cannot serve now
+    ├── PreconditionRequired  a conditional request came without its condition (If-Match)
+    ├── PreconditionFailed  the condition (an ETag) does not hold
+    └── Unimplemented       a standard feature directlive does not offer (ICE restart)
 """
 
 from __future__ import annotations
@@ -76,6 +79,18 @@ class Unavailable(DirectliveError):
     default_code = "unavailable"
 
 
+class PreconditionRequired(DirectliveError):
+    default_code = "precondition_required"
+
+
+class PreconditionFailed(DirectliveError):
+    default_code = "precondition_failed"
+
+
+class Unimplemented(DirectliveError):
+    default_code = "unimplemented"
+
+
 __all__ = [
     "BadRequest",
     "Conflict",
@@ -83,9 +98,12 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",
+    "PreconditionFailed",
+    "PreconditionRequired",
     "RateLimited",
     "Unauthorized",
     "Unavailable",
+    "Unimplemented",
     "Unsupported",
     "UnsupportedMediaType",
 ]
