@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs the system programs the tests drive (redis-server, Debian's chromium) when missing.
+# Installs the system programs the tests drive when missing: redis-server, Debian's chromium,
+# and for the network-namespace tests (tests/net) nftables and coturn (ip comes with iproute2).
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "missing: ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2
