@@ -91,18 +91,16 @@ def test_udp_blocked_viewer_watches_through_coturn_over_tcp(cloud: CloudServer) 
 
 
 def test_coturn_accepts_minted_credentials_until_they_expire(lab: Lab, cloud: CloudServer) -> None:
-    ttl = 3
+    ttl = 12
     server = lab.serve(
         8082,
         *("--turn", f"turn:{PUBLIC}:{TURN_PORT}?transport=tcp"),
         *("--turn-secret", TURN_SECRET, "--turn-ttl", str(ttl)),
     )
-    try:
-        minted = lab.client(
-            "home", "ice-servers", "--base", f"http://{PUBLIC}:8082", "--token", token("fay")
-        )
-    finally:
-        lab.stop(server)
+    minted = lab.client(
+        "home", "ice-servers", "--base", f"http://{PUBLIC}:8082", "--token", token("fay")
+    )
+    lab.stop(server)
     assert minted["status"] == 200, minted
     turn = minted["ice_servers"][0]
     expiry = int(turn["username"].split(":")[0])
@@ -115,8 +113,7 @@ def test_coturn_accepts_minted_credentials_until_they_expire(lab: Lab, cloud: Cl
         )
 
     accepted = allocate(turn["credential"])
-    assert time.time() < expiry, "the allocation ran past the credential's expiry: retry"
-    assert accepted["allocated"], accepted
+    assert accepted["allocated"], (accepted, f"{expiry - time.time():.1f} s before expiry")
     forged = allocate("A" + turn["credential"][1:])
     assert not forged["allocated"], forged
     while time.time() <= expiry + 1:
