@@ -129,14 +129,14 @@ def first_json_line(process: subprocess.Popen[str], log: Path, timeout: float) -
 
 
 def start_coturn(lab: Lab) -> subprocess.Popen[str]:
-    """coturn with the TURN REST API (``use-auth-secret``), UDP and TCP on one port."""
+    """coturn with the README's ``deploy/turnserver.conf`` (TURN REST API, UDP and TCP on
+    3478); the command line adds this lab's addresses, secret and private files."""
     argv = [
-        "turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls",
+        "turnserver", "-c", str(ROOT / "deploy" / "turnserver.conf"),
         f"--listening-ip={SERVER_PRIVATE}", f"--relay-ip={SERVER_PRIVATE}",
-        f"--listening-port={TURN_PORT}", "--min-port=49152", "--max-port=49407",
-        "--use-auth-secret", f"--static-auth-secret={TURN_SECRET}", "--realm=directlive.test",
+        f"--static-auth-secret={TURN_SECRET}",
         f"--pidfile={lab.workdir / 'turnserver.pid'}", f"--db={lab.workdir / 'turndb'}",
-        "--log-file=stdout", "--simple-log", "--verbose",
+        "--verbose",
     ]  # fmt: skip
     process = lab.spawn("dc", argv, "coturn.log")
     lab.wait_for_log(
