@@ -86,8 +86,8 @@ async def patch_whip_guest(request: web.Request) -> web.Response:
     guest = request.match_info["user"]
     if guest != request[USER]:
         raise Forbidden("this publishing session is someone else's", code="not_your_session")
-    if guest not in live.publishers:
-        raise NotFound("no publishing session here", code="session_not_found")
+    if guest == live.host or guest not in live.publishers:
+        raise NotFound("no guest publishing session here", code="session_not_found")
     return await _trickle(request, None)
 
 

@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 from directlive.errors import BadRequest
-from signaling.announce import announce_candidates, parse_announce_addresses
+from signaling.announce import (
+    announce_addresses_from_env,
+    announce_candidates,
+    parse_announce_addresses,
+)
 from signaling.ice_servers import IceServerConfig, ice_servers_for
 from tests.media.peers import Viewer
 from tests.server import RunningServer, go_live, running_server, server_config
@@ -168,6 +172,13 @@ def test_announce_adds_public_candidates_on_the_same_port() -> None:
         "a=candidate:ghia 1 udp 1694498815 2001:db8::7 40002 typ srflx raddr fd00::5 rport 40002",
     ]
     assert announce_candidates(ANSWER, ()) == ANSWER
+
+
+def test_announce_addresses_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIRECTLIVE_ANNOUNCE_IP", "203.0.113.7, 2001:db8::7")
+    assert announce_addresses_from_env() == ("203.0.113.7", "2001:db8::7")
+    monkeypatch.setenv("DIRECTLIVE_ANNOUNCE_IP", "")
+    assert announce_addresses_from_env() == ()
 
 
 def test_announce_addresses_are_checked(tmp_path: Path) -> None:

@@ -161,6 +161,9 @@ async def test_patch_refusals(server: RunningServer) -> None:
             ("bob", f"/whep/{live_id}/nope", body, etag, FRAGMENT, (404, "session_not_found")),
             ("bob", "/whep/nope/nope", body, etag, FRAGMENT, (404, "live_not_found")),
             ("alice", whip, body, etag, FRAGMENT, (412, "etag_mismatch")),
+            ("bob", f"{whip}/alice", body, etag, FRAGMENT, (403, "not_your_session")),
+            ("alice", f"{whip}/alice", body, etag, FRAGMENT, (404, "session_not_found")),
+            ("bob", f"{whip}/bob", body, etag, FRAGMENT, (404, "session_not_found")),
         ]
         for user, url, fragment, tag, content_type, expected in cases:
             got = await patch(server, user, url, fragment, tag, content_type)
