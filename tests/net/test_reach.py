@@ -11,6 +11,7 @@ from tests.net.netlab import PUBLIC, SERVER_PRIVATE
 
 
 def assert_watched(result: dict[str, Any], frames: int = 30) -> None:
+    print({k: v for k, v in result.items() if k != "answer_candidates"})
     assert result.get("connected"), result
     assert result["frames"] >= frames, result
     assert result["increasing"], result
