@@ -14,8 +14,11 @@ error messages (``signaling/errors_http.py``)::
     ├── Conflict            the state forbids it now (live ended, already member, ...)
     ├── Unsupported         a codec or media shape we cannot serve to this peer
     ├── RateLimited         too many requests from this user
-    └── Unavailable         a dependency (store, media) cannot serve now
-        └── AiortcInternalsChanged  aiortc/aioice/pylibsrtp moved an internal we rely on
+    ├── Unavailable         a dependency (store, media) cannot serve now
+    │   └── AiortcInternalsChanged  aiortc/aioice/pylibsrtp moved an internal we rely on
+    ├── PreconditionRequired  a conditional request came without its condition (If-Match)
+    ├── PreconditionFailed  the condition (an ETag) does not hold
+    └── Unimplemented       a standard feature directlive does not offer (ICE restart)
 """
 
 from __future__ import annotations
@@ -84,6 +87,18 @@ class AiortcInternalsChanged(Unavailable):
     default_code = "aiortc_internals_changed"
 
 
+class PreconditionRequired(DirectliveError):
+    default_code = "precondition_required"
+
+
+class PreconditionFailed(DirectliveError):
+    default_code = "precondition_failed"
+
+
+class Unimplemented(DirectliveError):
+    default_code = "unimplemented"
+
+
 __all__ = [
     "AiortcInternalsChanged",
     "BadRequest",
@@ -92,9 +107,12 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",
+    "PreconditionFailed",
+    "PreconditionRequired",
     "RateLimited",
     "Unauthorized",
     "Unavailable",
+    "Unimplemented",
     "Unsupported",
     "UnsupportedMediaType",
 ]

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs the system programs the tests drive (redis-server, Debian's chromium, npm for the
-# browser tests' axe-core: scripts/node-deps.sh) when missing.
+# Installs the system programs the tests drive when missing: redis-server, Debian's chromium,
+# npm for the browser tests' axe-core (scripts/node-deps.sh), and for the network-namespace
+# tests (tests/net) nftables and coturn (ip comes with iproute2).
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "missing: ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2

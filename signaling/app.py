@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from signaling.appkeys import (
     POSTS,
     READY,
     RECORDINGS,
+    SESSION_TAGS,
     STREAMER,
     TOKENS,
 )
@@ -37,6 +39,8 @@ from signaling.recording_routes import add_recording_routes
 from signaling.room_routes import add_room_routes
 from signaling.social_routes import add_social_routes
 from signaling.socket_handler import handle_socket
+from signaling.trickle import SessionTags
+from signaling.trickle_routes import add_trickle_routes
 from signaling.whip_whep import add_media_routes
 from streamer import AnyViewerSession, Streamer, check_internals
 
@@ -63,6 +67,7 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
     app[CONFIG] = config
     app[TOKENS] = TokenIssuer(load_secret(config.secret, config.data_dir))
     app[READY] = asyncio.Event()
+    app[SESSION_TAGS] = SessionTags(secrets.token_bytes(32))
     app[STORE] = store if store is not None else make_store(config)
     app[FANOUT] = Fanout(app[STORE], node_id=config.node_id, room_config=config.room)
     app[HUB] = Hub()
@@ -88,6 +93,7 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
         app[HUB],
         config.max_sessions_per_viewer,
         config.viewer_count_interval,
+        config.announce_addresses,
     )
     app[FANOUT].set_local_delivery(app[HUB].deliver)
     app[FANOUT].set_audience(app[LIVES])
@@ -99,6 +105,7 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get("/ws", handle_socket)
     add_media_routes(app)
+    add_trickle_routes(app)
     add_social_routes(app)
     add_recording_routes(app)
     add_post_routes(app)

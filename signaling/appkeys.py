@@ -13,6 +13,7 @@ from signaling.config import ServerConfig
 from signaling.hub import Hub
 from signaling.live_recordings import LiveRecordings
 from signaling.lives import LiveService
+from signaling.trickle import SessionTags
 from streamer import Streamer
 
 CONFIG = web.AppKey("config", ServerConfig)
@@ -24,4 +25,5 @@ LIVES = web.AppKey("lives", LiveService)
 READY = web.AppKey("ready", asyncio.Event)
 RECORDINGS = web.AppKey("recordings", LiveRecordings)
 POSTS = web.AppKey("posts", Posts)
+SESSION_TAGS = web.AppKey("session_tags", SessionTags)
 USER = web.RequestKey("user", str)

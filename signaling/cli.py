@@ -14,8 +14,10 @@ from aiohttp import web
 
 from directlive.errors import DirectliveError
 from fanout import RoomConfig
+from signaling.announce import announce_addresses_from_env, parse_announce_addresses
 from signaling.auth import DEFAULT_TTL, MAX_TTL, TokenIssuer, load_secret, validate_ttl
 from signaling.config import ServerConfig
+from signaling.ice_servers import DEFAULT_TURN_TTL, IceServerConfig
 from streamer import MediaConfig, default_worker_count
 
 BENCHMARKS = ("fanout", "viewers", "join", "comments", "record")
@@ -44,6 +46,36 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="append",
         default=[],
         help="address to offer as ICE host candidate (repeat); default: all, plus 127.0.0.1",
+    )
+    serve.add_argument(
+        "--announce-ip",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="public address of a 1:1 NAT in front of this host, offered as a candidate on "
+        "the ports the server listens on (repeat; or DIRECTLIVE_ANNOUNCE_IP, comma-separated)",
+    )
+    serve.add_argument(
+        "--stun", action="append", default=[], metavar="URL", help="STUN server for clients"
+    )
+    serve.add_argument(
+        "--turn",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="TURN server for clients, e.g. turn:turn.example.com:3478?transport=tcp (repeat)",
+    )
+    serve.add_argument(
+        "--turn-secret",
+        default=os.environ.get("DIRECTLIVE_TURN_SECRET"),
+        help="coturn's static-auth-secret, to mint TURN credentials (or DIRECTLIVE_TURN_SECRET)",
+    )
+    serve.add_argument(
+        "--turn-ttl",
+        type=int,
+        default=DEFAULT_TURN_TTL,
+        metavar="SECONDS",
+        help="how long a minted TURN credential stays valid",
     )
     serve.add_argument("--publisher-grace", type=float, default=10.0, metavar="SECONDS")
     serve.add_argument("--max-guests", type=int, default=3, help="co-broadcasters per live")
@@ -94,6 +126,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _network_options(args: argparse.Namespace) -> tuple[tuple[str, ...], IceServerConfig]:
+    """``--announce-ip`` (else the environment) and the ICE servers, checked."""
+    announced = (
+        parse_announce_addresses(args.announce_ip)
+        if args.announce_ip
+        else announce_addresses_from_env()
+    )
+    ice_servers = IceServerConfig(
+        stun_urls=tuple(args.stun),
+        turn_urls=tuple(args.turn),
+        turn_secret=args.turn_secret,
+        turn_ttl=args.turn_ttl,
+    )
+    return announced, ice_servers
+
+
 def serve(args: argparse.Namespace) -> int:
     from signaling.app import build_app
 
@@ -101,6 +149,11 @@ def serve(args: argparse.Namespace) -> int:
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    try:
+        announced, ice_servers = _network_options(args)
+    except DirectliveError as error:
+        print(f"directlive: {error.message}", file=sys.stderr)
+        return 2
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -109,6 +162,8 @@ def serve(args: argparse.Namespace) -> int:
         node_id=args.node_id or f"{socket.gethostname()}:{args.port}",
         cors_origins=tuple(args.cors_origin),
         ice_addresses=tuple(args.ice_address),
+        announce_addresses=announced,
+        ice_servers=ice_servers,
         media=MediaConfig(
             publisher_grace_seconds=args.publisher_grace, workers=max(0, args.media_workers)
         ),

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from directlive.errors import Conflict, Forbidden, NotFound
 from fanout import Fanout
+from signaling.announce import announce_candidates
 from signaling.hub import Connection
 from signaling.room_events import RoomEvents
 from streamer import Streamer
@@ -31,7 +32,9 @@ class CoBroadcast:
         fanout: Fanout,
         room: RoomEvents,
         on_guest_published: Callable[[str, str], Awaitable[None]] | None = None,
+        announce_addresses: tuple[str, ...] = (),
     ) -> None:
+        self._announce_addresses = announce_addresses
         self._on_guest_published = on_guest_published
         self._streamer = streamer
         self._fanout = fanout
@@ -66,7 +69,7 @@ class CoBroadcast:
         if self._on_guest_published is not None:
             await self._on_guest_published(live_id, user)
         self._spawn(self._announce_when_connected(live_id, user))
-        return answer
+        return announce_candidates(answer, self._announce_addresses)
 
     async def _announce_when_connected(self, live_id: str, user: str) -> None:
         try:
@@ -104,7 +107,7 @@ class CoBroadcast:
                     "type": "session.offer",
                     "live_id": live_id,
                     "session_id": session_id,
-                    "sdp": offer,
+                    "sdp": announce_candidates(offer, self._announce_addresses),
                 }
             )
             try:

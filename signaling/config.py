@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fanout import RoomConfig
+from signaling.ice_servers import IceServerConfig
 from streamer import MediaConfig
 
 
@@ -26,6 +27,11 @@ class ServerConfig:
     """Origins allowed to call WHIP/WHEP and the API from scripts; ``*`` allows any."""
     ice_addresses: tuple[str, ...] = ()
     """Host candidate addresses to offer; empty = every interface plus 127.0.0.1."""
+    announce_addresses: tuple[str, ...] = ()
+    """Public addresses of a 1:1 NAT in front of the server, added to its candidates on the
+    ports it listens on (``--announce-ip``, ``signaling.announce``)."""
+    ice_servers: IceServerConfig = field(default_factory=IceServerConfig)
+    """STUN/TURN servers handed to clients (``Link`` headers, ``/api/ice-servers``)."""
     max_sdp_bytes: int = 64 * 1024
     max_json_bytes: int = 256 * 1024
     max_socket_message_bytes: int = 64 * 1024

@@ -14,9 +14,12 @@ from directlive.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    PreconditionFailed,
+    PreconditionRequired,
     RateLimited,
     Unauthorized,
     Unavailable,
+    Unimplemented,
     Unsupported,
     UnsupportedMediaType,
 )
@@ -34,6 +37,9 @@ STATUS: list[tuple[type[DirectliveError], int]] = [
     (Unsupported, 406),
     (RateLimited, 429),
     (Unavailable, 503),
+    (PreconditionFailed, 412),
+    (PreconditionRequired, 428),
+    (Unimplemented, 501),
 ]
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 
 from directlive.errors import Conflict, DirectliveError, Forbidden, NotFound
 from fanout import Fanout
+from signaling.announce import announce_candidates
 from signaling.cobroadcast import CoBroadcast
 from signaling.hub import Connection, Hub
 from signaling.live_recordings import LiveRecordings
@@ -31,7 +32,10 @@ class LiveService:
         hub: Hub,
         max_sessions_per_viewer: int = 4,
         viewer_count_interval: float = 1.0,
+        announce_addresses: tuple[str, ...] = (),
     ) -> None:
+        self.announce_addresses = announce_addresses
+        """Public addresses added to the server's candidates (``signaling.announce``)."""
         self.max_sessions_per_viewer = max_sessions_per_viewer
         self.streamer = streamer
         self.fanout = fanout
@@ -40,7 +44,11 @@ class LiveService:
             streamer, hub, on_count=fanout.set_viewer_count, count_interval=viewer_count_interval
         )
         self.cobroadcast = CoBroadcast(
-            streamer, fanout, self.room, on_guest_published=self._guest_published
+            streamer,
+            fanout,
+            self.room,
+            on_guest_published=self._guest_published,
+            announce_addresses=announce_addresses,
         )
         self.recordings: LiveRecordings | None = None
         self._starting: set[str] = set()
@@ -77,7 +85,7 @@ class LiveService:
         if self.recordings is not None:
             await self.recordings.live_started(live_id, host, self.streamer, record)
         log.info("live.start live=%s user=%s", live_id, host)
-        return live_id, answer
+        return live_id, announce_candidates(answer, self.announce_addresses)
 
     async def end_live(self, user: str, live_id: str) -> None:
         info = await self.fanout.get_live(live_id)
@@ -141,7 +149,7 @@ class LiveService:
             self.room.join(live_id, owner)
         log.info("watch live=%s user=%s session=%s", live_id, viewer, session_id)
         self.room.viewers_changed(live_id)
-        return session_id, answer
+        return session_id, announce_candidates(answer, self.announce_addresses)
 
     async def _recheck_attached(self, viewer: str, live_id: str, session_id: str) -> None:
         """A revocation while the session negotiated re-checked the viewers without it: check

@@ -34,10 +34,21 @@ def _allowed_origin(request: web.Request) -> str | None:
     return origin if origin in allowed else None
 
 
+def _asks_ice_servers(request: web.Request) -> bool:
+    """An ``OPTIONS /whip`` or ``/whep/{live_id}`` with a token and no CORS preflight: RFC 9725
+    lets a client learn its ICE servers this way (``signaling.trickle_routes``)."""
+    if "Access-Control-Request-Method" in request.headers:
+        return False
+    if "Authorization" not in request.headers:
+        return False
+    parts = request.path.strip("/").split("/")
+    return parts == ["whip"] or (len(parts) == 2 and parts[0] == "whep")
+
+
 @web.middleware
 async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     origin = _allowed_origin(request)
-    if request.method == "OPTIONS":
+    if request.method == "OPTIONS" and not _asks_ice_servers(request):
         response: web.StreamResponse = web.Response(status=204)
         response.headers["Allow"] = ALLOWED_METHODS
         if request.path.startswith(("/whip", "/whep")):

@@ -1,20 +1,35 @@
-"""WHIP ingest (RFC 9725) and WHEP playback: one HTTP exchange of SDP each way."""
+"""WHIP ingest (RFC 9725) and WHEP playback: one HTTP exchange of SDP each way, plus
+trickled candidates (``PATCH``, ``signaling.trickle_routes``)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from signaling.appkeys import CONFIG, LIVES, USER
+from signaling.appkeys import CONFIG, LIVES, SESSION_TAGS, USER
 from signaling.http_body import read_sdp
+from signaling.ice_servers import ice_servers_for
+from signaling.trickle import CONTENT_TYPE as TRICKLE_TYPE
 
 
-def _sdp_created(answer: str, location: str) -> web.Response:
-    return web.Response(
+def add_ice_server_links(request: web.Request, response: web.StreamResponse) -> None:
+    """RFC 9725 section 4.6: one ``Link`` header per STUN/TURN server for this user."""
+    for server in ice_servers_for(request[USER], request.app[CONFIG].ice_servers):
+        response.headers.add("Link", server.as_link())
+
+
+def _sdp_created(request: web.Request, answer: str, location: str) -> web.Response:
+    response = web.Response(
         status=201,
         text=answer,
         content_type="application/sdp",
-        headers={"Location": location},
+        headers={
+            "Location": location,
+            "ETag": request.app[SESSION_TAGS].etag(location),
+            "Accept-Patch": TRICKLE_TYPE,
+        },
     )
+    add_ice_server_links(request, response)
+    return response
 
 
 async def post_whip(request: web.Request) -> web.Response:
@@ -23,7 +38,7 @@ async def post_whip(request: web.Request) -> web.Response:
     live_id, answer = await request.app[LIVES].go_live(
         request[USER], offer, whip=True, record=record
     )
-    return _sdp_created(answer, f"/whip/{live_id}")
+    return _sdp_created(request, answer, f"/whip/{live_id}")
 
 
 async def delete_whip(request: web.Request) -> web.Response:
@@ -37,7 +52,7 @@ async def post_whip_guest(request: web.Request) -> web.Response:
     offer = await read_sdp(request, request.app[CONFIG].max_sdp_bytes)
     user = request[USER]
     answer = await request.app[LIVES].cobroadcast.publish_guest(user, live_id, offer, whip=True)
-    return _sdp_created(answer, f"/whip/{live_id}/{user}")
+    return _sdp_created(request, answer, f"/whip/{live_id}/{user}")
 
 
 async def delete_whip_guest(request: web.Request) -> web.Response:
@@ -55,7 +70,7 @@ async def post_whep(request: web.Request) -> web.Response:
     session_id, answer = await request.app[LIVES].watch(
         request[USER], live_id, offer, via_thread, participant=participant
     )
-    return _sdp_created(answer, f"/whep/{live_id}/{session_id}")
+    return _sdp_created(request, answer, f"/whep/{live_id}/{session_id}")
 
 
 async def delete_whep(request: web.Request) -> web.Response:

@@ -2,7 +2,7 @@
 // (socket watch, renegotiated by session.offer when participants come and go), and WHEP for
 // the host to see a guest. Offers are sent once ICE gathering is complete (no trickle).
 import { AppError } from "./errors.js";
-import { getToken } from "./api.js";
+import { api, getToken } from "./api.js";
 
 const GATHER_TIMEOUT_MS = 5000;
 // Refusals that retrying cannot fix.
@@ -55,9 +55,20 @@ export function stopStream(stream) {
   if (stream) for (const track of stream.getTracks()) track.stop();
 }
 
+// STUN/TURN servers from GET /api/ice-servers (TURN credentials expire, so each new
+// connection fetches them again); none if the call fails.
+let iceServers = [];
+async function refreshIceServers() {
+  try {
+    iceServers = (await api.get("/api/ice-servers")).ice_servers;
+  } catch {
+    iceServers = [];
+  }
+}
+
 // Every peer connection of the app is made here (one place for its configuration).
 function newPeerConnection() {
-  return new RTCPeerConnection({ iceServers: [] });
+  return new RTCPeerConnection({ iceServers });
 }
 
 function sendingPc(stream, onState) {
@@ -80,6 +91,7 @@ export class Publisher {
   }
 
   async start({ record = false } = {}) {
+    await refreshIceServers();
     this.pc = sendingPc(this.stream, (state) => this.onState(state));
     const message = { type: "live.start", sdp: await offerOf(this.pc) };
     if (record) message.record = true;
@@ -119,6 +131,7 @@ export class GuestPublisher {
   }
 
   async start() {
+    await refreshIceServers();
     this.pc = sendingPc(this.stream, (state) => this.onState(state));
     const sdp = await offerOf(this.pc);
     const reply = await this.socket.request({ type: "live.publish", live_id: this.liveId, sdp });
@@ -182,6 +195,8 @@ export class Viewer {
   }
 
   async connect() {
+    await refreshIceServers();
+    if (this.stopped) return;
     const pc = receivingPc((streamId, track) => this.onTrack(streamId, track));
     this.pc = pc;
     pc.onconnectionstatechange = () => this.connectionChanged(pc);
@@ -287,6 +302,7 @@ export class WhepViewer {
   }
 
   async start() {
+    await refreshIceServers();
     this.pc = receivingPc((streamId, track) => this.onTrack(streamId, track));
     const sdp = await offerOf(this.pc);
     const url = `/whep/${encodeURIComponent(this.liveId)}?participant=${encodeURIComponent(this.participant)}`;
