@@ -29,7 +29,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from pylibsrtp import Error as SrtpError
 
 from benchmarks.harness import token, wait_message
-from benchmarks.media import MediaLoop, decode_counters, loop_tracks
+from benchmarks.media import MediaLoop, decode_counters, is_keyframe, loop_tracks
 from streamer.ice import configure_host_addresses
 from streamer.tap import tap_receiver
 
@@ -63,7 +63,8 @@ def whep_exchange(http: aiohttp.ClientSession, base: str, live_id: str, user: st
     return exchange
 
 
-def _run(pipe: Connection, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+def run_worker(pipe: Connection, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """A worker process's body: run ``main`` on 127.0.0.1 ICE, report a crash on ``pipe``."""
     configure_host_addresses(["127.0.0.1"])
     try:
         asyncio.run(main())
@@ -95,7 +96,7 @@ def publisher_worker(pipe: Connection, base: str, loop: MediaLoop, restart_on_pl
         await pc.close()
         pipe.send(("sent", video.sent, video.keyframe_requests))
 
-    _run(pipe, main)
+    run_worker(pipe, main)
 
 
 # ---- viewers -----------------------------------------------------------------------------
@@ -118,8 +119,11 @@ class TapViewer:
 
     KEEP = 40
 
-    def __init__(self) -> None:
+    def __init__(self, sample_from_keyframe: bool = False) -> None:
         self.pc = client_pc()
+        self._sample_from_keyframe = sample_from_keyframe
+        """Keep the sample's frames from the first keyframe on: a server that starts a
+        viewer mid-GOP (Janus) would otherwise leave it nothing decodable."""
         self.receipts = Receipts()
         self.pc.addTransceiver("video", direction="recvonly")
         self.pc.addTransceiver("audio", direction="recvonly")
@@ -134,7 +138,8 @@ class TapViewer:
         receipts.times.append(time.monotonic())
         receipts.timestamps.append(timestamp)
         receipts.crcs.append(zlib.crc32(data))
-        if len(receipts.first) < self.KEEP:
+        keep = receipts.first or not self._sample_from_keyframe or is_keyframe(codec, data)
+        if keep and len(receipts.first) < self.KEEP:
             receipts.first.append(data)
 
     def _on_audio(self, codec: object, data: bytes, timestamp: int) -> None:
@@ -152,6 +157,13 @@ class TapViewer:
                     raise
                 await asyncio.sleep(0.1)
         await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    async def accept(self, offer: str) -> str:
+        """Answer a server's offer (Janus offers, the viewer answers); the answer's SDP."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        assert self.pc.localDescription is not None
+        return self.pc.localDescription.sdp
 
 
 class LeanViewer(TapViewer):
@@ -171,6 +183,15 @@ class LeanViewer(TapViewer):
 
     async def watch(self, exchange: Exchange, deadline: float) -> None:
         await super().watch(exchange, deadline)
+        self._take_over()
+
+    async def accept(self, offer: str) -> str:
+        answer = await super().accept(offer)
+        self._take_over()
+        return answer
+
+    def _take_over(self) -> None:
+        """Once negotiated: the payload types to expect, and SRTP-decrypted RTP to ``_on_rtp``."""
         description = self.pc.remoteDescription
         assert description is not None
         codecs: dict[int, RTCRtpCodecParameters] = {}
@@ -261,6 +282,10 @@ class ViewerReport:
     """Whether a decoded sample showed the counters the frames' bytes promise."""
 
 
+Join = Callable[[aiohttp.ClientSession, TapViewer, str, float], Awaitable[None]]
+"""Negotiates one viewer as ``user`` (by ``deadline``) over the server's signaling."""
+
+
 def viewers_worker(
     pipe: Connection,
     base: str,
@@ -271,38 +296,62 @@ def viewers_worker(
     concurrency: int,
     lean: bool,
 ) -> None:
-    """Attach ``users`` as viewers; send ("joined", n); on "stop" send ("reports", [...])."""
+    """Attach ``users`` as WHEP viewers; send ("joined", n); on "stop" send ("reports", [...])."""
 
-    async def main() -> None:
-        viewers = [LeanViewer() if lean else TapViewer() for _ in users]
-        limit = asyncio.Semaphore(concurrency)
-        deadline = time.monotonic() + 60
-        async with aiohttp.ClientSession() as http:
+    async def join(
+        http: aiohttp.ClientSession, viewer: TapViewer, user: str, deadline: float
+    ) -> None:
+        await viewer.watch(whep_exchange(http, base, live_id, user), deadline)
 
-            async def join(viewer: TapViewer, user: str) -> None:
-                async with limit:
-                    await viewer.watch(whep_exchange(http, base, live_id, user), deadline)
+    run_worker(pipe, lambda: serve_viewers(pipe, users, join, codec, crc_index, concurrency, lean))
 
-            await asyncio.gather(*(join(v, u) for v, u in zip(viewers, users, strict=True)))
-            connected = time.monotonic() + 30
-            while any(v.pc.connectionState != "connected" for v in viewers):
-                if time.monotonic() > connected:
-                    raise RuntimeError("viewers did not all connect within 30 s")
-                await asyncio.sleep(0.05)
-            for viewer in viewers:
-                if isinstance(viewer, LeanViewer):
-                    viewer.go_direct()
-            pipe.send(("joined", len(viewers)))
-            await wait_message(pipe)
-        await asyncio.gather(*(v.pc.close() for v in viewers))
-        reports = [_report(v.receipts, codec, crc_index, i == 0) for i, v in enumerate(viewers)]
-        pipe.send(("reports", reports))
 
-    _run(pipe, main)
+async def serve_viewers(
+    pipe: Connection,
+    users: list[str],
+    join: Join,
+    codec: str,
+    crc_index: dict[int, int] | None,
+    concurrency: int,
+    lean: bool,
+    sample_from_keyframe: bool = False,
+) -> None:
+    """Join ``users`` (``concurrency`` at a time), report ("joined", n) once all are connected,
+    count frames until "stop", then send ("reports", [...]).
+
+    ``sample_from_keyframe``: the server may start a viewer mid-GOP (Janus), so the decoded
+    sample starts at the viewer's first keyframe."""
+    kind = LeanViewer if lean else TapViewer
+    viewers = [kind(sample_from_keyframe) for _ in users]
+    limit = asyncio.Semaphore(concurrency)
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as http:
+
+        async def joined(viewer: TapViewer, user: str) -> None:
+            async with limit:
+                await join(http, viewer, user, deadline)
+
+        await asyncio.gather(*(joined(v, u) for v, u in zip(viewers, users, strict=True)))
+        connected = time.monotonic() + 30
+        while any(v.pc.connectionState != "connected" for v in viewers):
+            if time.monotonic() > connected:
+                raise RuntimeError("viewers did not all connect within 30 s")
+            await asyncio.sleep(0.05)
+        for viewer in viewers:
+            if isinstance(viewer, LeanViewer):
+                viewer.go_direct()
+        pipe.send(("joined", len(viewers)))
+        await wait_message(pipe)
+    await asyncio.gather(*(v.pc.close() for v in viewers))
+    reports = [_report(v.receipts, codec, crc_index, i == 0) for i, v in enumerate(viewers)]
+    pipe.send(("reports", reports))
 
 
 def _report(
-    receipts: Receipts, codec: str, crc_index: dict[int, int] | None, sample: bool
+    receipts: Receipts,
+    codec: str,
+    crc_index: dict[int, int] | None,
+    sample: bool,
 ) -> ViewerReport:
     report = ViewerReport(receipts)
     if crc_index is None:  # transcoded: find one decodable frame to anchor on
