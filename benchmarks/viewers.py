@@ -9,7 +9,10 @@ CRCs). Latency is publisher send to viewer receipt (same monotonic clock, one ma
 each received frame identified by its bytes' CRC in the loop. With ``--baseline`` the same
 load runs against aiortc's MediaRelay (``benchmarks.relay_server``) in the same invocation;
 its frames are re-encoded, so they are identified by their RTP timestamps, anchored on one
-decoded counter. Prints ONE JSON object.
+decoded counter. ``--baseline janus`` runs it against Debian's janus instead
+(``benchmarks.janus_server``: streaming plugin fed the loop as plain RTP, viewers through
+its HTTP API), whose frames are the loop's bytes. ``--pairs N`` interleaves N (directlive,
+baseline) runs (``benchmarks.pairs``). Prints ONE JSON object.
 """
 
 from __future__ import annotations
