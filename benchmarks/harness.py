@@ -105,6 +105,22 @@ def sample_process(pid: int) -> ProcessSample:
     return total
 
 
+def cores_busy_seconds(cores: set[int]) -> float:
+    """CPU time the kernel counts as busy on ``cores`` so far (every process, ours or not:
+    compared with a process's own CPU it shows how much of its core others took)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    busy = 0
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name != "cpu" and int(name[3:]) in cores:
+                values = [
+                    int(v) for v in fields[:8]
+                ]  # user nice system idle iowait irq softirq steal
+                busy += sum(values) - values[3] - values[4]
+    return busy / ticks
+
+
 @dataclass
 class Server:
     url: str

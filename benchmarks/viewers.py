@@ -34,6 +34,7 @@ from benchmarks.harness import (
     Server,
     Worker,
     cores,
+    cores_busy_seconds,
     pin_self,
     run_server,
     sample_process,
@@ -181,7 +182,7 @@ def run_load(
     fast_forwarding: bool = True,
 ) -> dict[str, Any]:
     """One server of ``kind`` under the full load; its figures."""
-    server_core, _ = cores()
+    server_core, load_cores = cores()
     workers: list[Worker] = []
     publisher: Worker | None = None
     with _server(kind, server_core, loop, args, fast_forwarding) as server:
@@ -213,6 +214,7 @@ def run_load(
             load = [publisher, *workers]
             before = sample_process(server.pid)
             load_before = _load_cpu_seconds(load)
+            busy_before = cores_busy_seconds(server_core), cores_busy_seconds(load_cores)
             start = time.monotonic()
             with Progress(f"{kind}: measuring", round(seconds), args.progress) as progress:
                 while (elapsed := time.monotonic() - start) < seconds:
@@ -221,6 +223,10 @@ def run_load(
             end = time.monotonic()
             after = sample_process(server.pid)
             load_cpu_ms = (_load_cpu_seconds(load) - load_before) * 1000
+            busy = (
+                cores_busy_seconds(server_core) - busy_before[0],
+                cores_busy_seconds(load_cores) - busy_before[1],
+            )
             reports: list[ViewerReport] = []
             for worker in workers:
                 worker.stop()
@@ -257,6 +263,8 @@ def run_load(
         else None,
         "server_cpu_ms_per_frame_delivered": round(cpu_ms / max(1, figures["frames_delivered"]), 4),
         "load_cpu_percent_of_core": round(load_cpu_ms / 10 / window.seconds, 1),
+        "server_core_busy_percent": round(busy[0] * 100 / window.seconds, 1),
+        "load_cores_busy_percent": round(busy[1] * 100 / window.seconds / len(load_cores), 1),
         "samples_decoded_ok": all(samples) if samples else None,
         "publisher_keyframe_requests": keyframe_requests,
         "viewers_without_audio": sum(1 for r in reports if r.receipts.audio == 0),
