@@ -346,6 +346,9 @@ class ViewerReport:
     """Whether a decoded sample showed the counters the frames' bytes promise."""
 
 
+CONNECT_SECONDS = 30
+"""From a viewer's answer to its ICE and DTLS being up."""
+
 Join = Callable[[aiohttp.ClientSession, TapViewer, str, float], Awaitable[None]]
 """Negotiates one viewer as ``user`` (by ``deadline``) over the server's signaling."""
 
@@ -394,16 +397,17 @@ async def serve_viewers(
         async def joined(viewer: TapViewer, user: str) -> None:
             async with limit:
                 await join(http, viewer, user, deadline)
-
-        await asyncio.gather(*(joined(v, u) for v, u in zip(viewers, users, strict=True)))
-        connected = time.monotonic() + 30
-        while any(v.pc.connectionState != "connected" for v in viewers):
-            if time.monotonic() > connected:
-                raise RuntimeError("viewers did not all connect within 30 s")
-            await asyncio.sleep(0.05)
-        for viewer in viewers:
+            # Direct as soon as connected: while later viewers join, the early ones' media
+            # would otherwise take aiortc's costly per-packet path on the same core.
+            connected = time.monotonic() + CONNECT_SECONDS
+            while viewer.pc.connectionState != "connected":
+                if time.monotonic() > connected:
+                    raise RuntimeError(f"a viewer did not connect within {CONNECT_SECONDS} s")
+                await asyncio.sleep(0.05)
             if isinstance(viewer, LeanViewer):
                 viewer.go_direct()
+
+        await asyncio.gather(*(joined(v, u) for v, u in zip(viewers, users, strict=True)))
         pipe.send(("joined", len(viewers)))
         await wait_message(pipe)
     await asyncio.gather(*(v.pc.close() for v in viewers))

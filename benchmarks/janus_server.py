@@ -32,7 +32,6 @@ JANUS = "janus"
 MOUNTPOINT = 1
 VIDEO_PT = 96
 AUDIO_PT = 111
-PLUGINS = Path("/usr/lib/x86_64-linux-gnu/janus")
 SHIM_SOURCE = Path(__file__).with_name("janus_loopback.c")
 JANUS_CODECS = {"vp8": "vp8", "h264": "h264"}
 
@@ -50,14 +49,15 @@ def janus_available() -> str | None:
     if shutil.which(JANUS) is None:
         return "janus is not installed (apt-get install janus; scripts/system-deps.sh)"
     if _plugin_dir() is None:
-        return f"no libjanus_streaming.so under {PLUGINS} or /usr/lib/janus"
+        return "no janus/plugins/libjanus_streaming.so under /usr/lib"
     if shutil.which("cc") is None:
         return "no C compiler (cc) to build the loopback shim"
     return None
 
 
 def _plugin_dir() -> Path | None:
-    for root in (PLUGINS, Path("/usr/lib/janus")):
+    """Debian's janus module folder (``/usr/lib/<multiarch>/janus``)."""
+    for root in (*sorted(Path("/usr/lib").glob("*/janus")), Path("/usr/lib/janus")):
         if (root / "plugins" / "libjanus_streaming.so").exists():
             return root
     return None

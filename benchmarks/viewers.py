@@ -66,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         "given alone: aiortc's MediaRelay) or janus (Debian's janus, streaming plugin)",
     )
     parser.add_argument(
+        "--server",
+        choices=("directlive", "janus", "relay"),
+        default="directlive",
+        help="the server under test; janus or relay alone shows what the load generator "
+        "can drive against a server that is not the bottleneck",
+    )
+    parser.add_argument(
         "--pairs",
         type=int,
         default=1,
@@ -301,8 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.viewers < 1 or args.seconds < 2 or args.pairs < 1:
         print("--viewers and --pairs must be >= 1, --seconds >= 2", file=sys.stderr)
         return 2
-    if args.baseline == "janus" and (reason := janus_available()) is not None:
-        print(f"--baseline janus: {reason}", file=sys.stderr)
+    if args.server != "directlive" and (args.baseline or args.forwarding != "fast"):
+        print("--server janus|relay runs alone: no --baseline, no --forwarding", file=sys.stderr)
+        return 2
+    if "janus" in (args.baseline, args.server) and (reason := janus_available()) is not None:
+        print(f"janus: {reason}", file=sys.stderr)
         return 2
     processes = args.processes or max(1, min(8, math.ceil(args.viewers / 20)))
     _, load_cores = cores()
@@ -310,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     loop = encode_loop(args.codec)
     load = (args.viewers, args.seconds, processes, args)
     fast = args.forwarding != "aiortc"
+    first = run_load(args.server, loop, *load, fast_forwarding=fast)
     result: dict[str, Any] = {
         "benchmark": "viewers",
         "codec": args.codec,
@@ -318,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         "viewer_processes": processes,
         "media_workers": args.workers,
         "viewer_kind": args.viewer,
-        **run_load("directlive", loop, *load, fast_forwarding=fast),
+        **first,
     }
     if args.forwarding == "both":
         aiortc = run_load("directlive", loop, *load, fast_forwarding=False)
@@ -327,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             aiortc["server_cpu_ms_per_viewer_s"], result["server_cpu_ms_per_viewer_s"]
         )
     if args.baseline:
-        pairs = [(dict(result), run_load(args.baseline, loop, *load))]
+        pairs = [(first, run_load(args.baseline, loop, *load))]
         for _ in range(1, args.pairs):
             ours = run_load("directlive", loop, *load, fast_forwarding=fast)
             pairs.append((ours, run_load(args.baseline, loop, *load)))
