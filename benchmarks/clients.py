@@ -402,7 +402,10 @@ async def serve_viewers(
             connected = time.monotonic() + CONNECT_SECONDS
             while viewer.pc.connectionState != "connected":
                 if time.monotonic() > connected:
-                    raise RuntimeError(f"a viewer did not connect within {CONNECT_SECONDS} s")
+                    raise RuntimeError(
+                        f"a viewer did not connect within {CONNECT_SECONDS} s (ICE "
+                        f"{viewer.pc.iceConnectionState}, peer {viewer.pc.connectionState})"
+                    )
                 await asyncio.sleep(0.05)
             if isinstance(viewer, LeanViewer):
                 viewer.go_direct()

@@ -221,7 +221,11 @@ def run_load(
             load = [publisher, *workers]
             before = sample_process(server.pid)
             load_before = _load_cpu_seconds(load)
-            busy_before = cores_busy_seconds(server_core), cores_busy_seconds(load_cores)
+            busy_before = (
+                time.monotonic(),
+                cores_busy_seconds(server_core),
+                cores_busy_seconds(load_cores),
+            )
             start = time.monotonic()
             with Progress(f"{kind}: measuring", round(seconds), args.progress) as progress:
                 while (elapsed := time.monotonic() - start) < seconds:
@@ -230,9 +234,11 @@ def run_load(
             end = time.monotonic()
             after = sample_process(server.pid)
             load_cpu_ms = (_load_cpu_seconds(load) - load_before) * 1000
+            # Over its own interval: sampling the load's processes can take a while.
+            busy_seconds = time.monotonic() - busy_before[0]
             busy = (
-                cores_busy_seconds(server_core) - busy_before[0],
-                cores_busy_seconds(load_cores) - busy_before[1],
+                (cores_busy_seconds(server_core) - busy_before[1]) / busy_seconds,
+                (cores_busy_seconds(load_cores) - busy_before[2]) / busy_seconds,
             )
             reports: list[ViewerReport] = []
             for worker in workers:
@@ -270,8 +276,8 @@ def run_load(
         else None,
         "server_cpu_ms_per_frame_delivered": round(cpu_ms / max(1, figures["frames_delivered"]), 4),
         "load_cpu_percent_of_core": round(load_cpu_ms / 10 / window.seconds, 1),
-        "server_core_busy_percent": round(busy[0] * 100 / window.seconds, 1),
-        "load_cores_busy_percent": round(busy[1] * 100 / window.seconds / len(load_cores), 1),
+        "server_core_busy_percent": round(busy[0] * 100, 1),
+        "load_cores_busy_percent": round(busy[1] * 100 / len(load_cores), 1),
         "samples_decoded_ok": all(samples) if samples else None,
         "publisher_keyframe_requests": keyframe_requests,
         "viewers_without_audio": sum(1 for r in reports if r.receipts.audio == 0),
