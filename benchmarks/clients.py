@@ -346,8 +346,9 @@ class ViewerReport:
     """Whether a decoded sample showed the counters the frames' bytes promise."""
 
 
-CONNECT_SECONDS = 30
-"""From a viewer's answer to its ICE and DTLS being up."""
+CONNECT_SECONDS = 60
+"""From a viewer's answer to its ICE and DTLS being up (generous: a shared machine under
+load stretches hundreds of DTLS handshakes)."""
 
 Join = Callable[[aiohttp.ClientSession, TapViewer, str, float], Awaitable[None]]
 """Negotiates one viewer as ``user`` (by ``deadline``) over the server's signaling."""
@@ -391,7 +392,7 @@ async def serve_viewers(
     kind = LeanViewer if lean else TapViewer
     viewers = [kind(sample_from_keyframe) for _ in users]
     limit = asyncio.Semaphore(concurrency)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 60 + len(users)
     async with aiohttp.ClientSession() as http:
 
         async def joined(viewer: TapViewer, user: str) -> None:

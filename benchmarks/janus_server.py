@@ -17,6 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -189,6 +190,10 @@ def run_janus(core: set[int], codec: str, timeout: float = 30.0) -> Iterator[Jan
             _wait_ready(server, log_path, timeout)
             pin_threads(process.pid, core)
             yield server
+        except BaseException:
+            tail = log_path.read_text(errors="replace").splitlines()[-40:]
+            print("janus's log, last lines:", *tail, sep="\n", file=sys.stderr)
+            raise
         finally:
             process.terminate()
             try:
