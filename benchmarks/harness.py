@@ -9,6 +9,7 @@ pinned to the load core; they talk to the orchestrator over pipes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -29,9 +30,17 @@ SECRET = "directlive-bench-secret"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
+def _allowed_cpus() -> tuple[int, ...]:
+    return tuple(sorted(os.sched_getaffinity(0)))
+
+
 def cores() -> tuple[set[int], set[int]]:
-    """(server core, load cores): the first allowed CPU for the server, the rest for load."""
-    allowed = sorted(os.sched_getaffinity(0))
+    """(server core, load cores): the first allowed CPU for the server, the rest for load.
+
+    The CPUs allowed when first asked, so that asking again after ``pin_self`` (which
+    narrows this process to the load cores) still gives the server its own core."""
+    allowed = _allowed_cpus()
     if len(allowed) < 2:
         return set(allowed), set(allowed)
     return {allowed[0]}, set(allowed[1:])
