@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 import time
 import traceback
@@ -27,7 +28,7 @@ from aiortc.codecs import depayload
 from aiortc.mediastreams import MediaStreamTrack
 
 from benchmarks.harness import token, wait_message
-from benchmarks.media import MediaLoop, decode_counters, loop_tracks
+from benchmarks.media import MediaLoop, decode_counters, is_keyframe, loop_tracks
 from streamer import LOOPBACK, new_peer_connection
 from streamer.aiortc.sender_state import redirect_keyframe_requests
 from streamer.aiortc.tap import tap_receiver
@@ -63,7 +64,8 @@ def whep_exchange(http: aiohttp.ClientSession, base: str, live_id: str, user: st
     return exchange
 
 
-def _run(pipe: Connection, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+def run_worker(pipe: Connection, main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """A worker process's body: run ``main``, report a crash on ``pipe``."""
     try:
         asyncio.run(main())
     except BaseException:
@@ -94,7 +96,7 @@ def publisher_worker(pipe: Connection, base: str, loop: MediaLoop, restart_on_pl
         await pc.close()
         pipe.send(("sent", video.sent, video.keyframe_requests))
 
-    _run(pipe, main)
+    run_worker(pipe, main)
 
 
 # ---- viewers -----------------------------------------------------------------------------
@@ -117,8 +119,11 @@ class TapViewer:
 
     KEEP = 40
 
-    def __init__(self) -> None:
+    def __init__(self, sample_from_keyframe: bool = False) -> None:
         self.pc = client_pc()
+        self._sample_from_keyframe = sample_from_keyframe
+        """Keep the sample's frames from the first keyframe on: a server that starts a
+        viewer mid-GOP (Janus) would otherwise leave it nothing decodable."""
         self.receipts = Receipts()
         self.pc.addTransceiver("video", direction="recvonly")
         self.pc.addTransceiver("audio", direction="recvonly")
@@ -133,7 +138,8 @@ class TapViewer:
         receipts.times.append(time.monotonic())
         receipts.timestamps.append(timestamp)
         receipts.crcs.append(zlib.crc32(data))
-        if len(receipts.first) < self.KEEP:
+        keep = receipts.first or not self._sample_from_keyframe or is_keyframe(codec, data)
+        if keep and len(receipts.first) < self.KEEP:
             receipts.first.append(data)
 
     def _on_audio(self, codec: object, data: bytes, timestamp: int) -> None:
@@ -151,6 +157,13 @@ class TapViewer:
                     raise
                 await asyncio.sleep(0.1)
         await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    async def accept(self, offer: str) -> str:
+        """Answer a server's offer (Janus offers, the viewer answers); the answer's SDP."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        assert self.pc.localDescription is not None
+        return self.pc.localDescription.sdp
 
 
 class LeanViewer(TapViewer):
@@ -170,6 +183,15 @@ class LeanViewer(TapViewer):
 
     async def watch(self, exchange: Exchange, deadline: float) -> None:
         await super().watch(exchange, deadline)
+        self._take_over()
+
+    async def accept(self, offer: str) -> str:
+        answer = await super().accept(offer)
+        self._take_over()
+        return answer
+
+    def _take_over(self) -> None:
+        """Once negotiated: the payload types to expect, and SRTP-decrypted RTP to ``_on_rtp``."""
         description = self.pc.remoteDescription
         assert description is not None
         codecs: dict[int, RTCRtpCodecParameters] = {}
@@ -178,6 +200,12 @@ class LeanViewer(TapViewer):
                 if codec.payloadType is not None:
                     codecs[codec.payloadType] = codec
         self._codecs = codecs
+        self._audio_types = frozenset(
+            kind for kind, codec in codecs.items() if codec.mimeType.lower().startswith("audio/")
+        )
+        self._vp8_types = frozenset(
+            kind for kind, codec in codecs.items() if codec.mimeType.lower() == "video/vp8"
+        )
         self._parts: list[bytes] = []
         self._timestamp: int | None = None
         self._next_seq = -1
@@ -188,7 +216,12 @@ class LeanViewer(TapViewer):
 
     def go_direct(self) -> None:
         """Handle SRTP straight from the nominated pair's socket (STUN and DTLS still go
-        through aioice and aiortc); RTCP from the server is ignored, as before."""
+        through aioice and aiortc); RTCP from the server is ignored, as before.
+
+        The socket is also drained: asyncio reads one datagram per readiness callback, so
+        each packet of a frame's burst cost the load core a turn of the event loop; one
+        callback now reads every datagram queued (up to ``DRAIN``)."""
+        loop: Any = asyncio.get_running_loop()
         for transport in {t.receiver.transport for t in self.pc.getTransceivers()}:
             unprotect_from_socket(transport, self._rtp)
 
@@ -216,8 +249,11 @@ class LeanViewer(TapViewer):
             self._broken = True
         self._next_seq = (seq + 1) & 0xFFFF
         try:
-            self._parts.append(depayload(codec, data[position:end]))
-        except ValueError:
+            if second & 0x7F in self._vp8_types:  # aiortc's depayload, minus its objects
+                self._parts.append(data[position + vp8_descriptor_size(data, position) : end])
+            else:
+                self._parts.append(depayload(codec, data[position:end]))
+        except (ValueError, IndexError):
             self._broken = True
         if second & 0x80 and not self._broken:
             if self._origin is None:
@@ -225,6 +261,20 @@ class LeanViewer(TapViewer):
             relative = (timestamp - self._origin) & 0xFFFFFFFF
             self._on_video(codec, b"".join(self._parts), relative - (relative >> 31 << 32))
             self._parts = []
+
+
+def vp8_descriptor_size(data: bytes, at: int) -> int:
+    """Bytes of the VP8 payload descriptor starting at ``at`` (RFC 7741, section 4.2)."""
+    if not data[at] & 0x80:  # X: no extension byte
+        return 1
+    extension, size = data[at + 1], 2
+    if extension & 0x80:  # I: a 7- or 15-bit picture id
+        size += 2 if data[at + size] & 0x80 else 1
+    if extension & 0x40:  # L: TL0PICIDX
+        size += 1
+    if extension & 0x30:  # T or K: TID/KEYIDX
+        size += 1
+    return size
 
 
 @dataclass
@@ -239,6 +289,14 @@ class ViewerReport:
     """Whether a decoded sample showed the counters the frames' bytes promise."""
 
 
+CONNECT_SECONDS = 60
+"""From a viewer's answer to its ICE and DTLS being up (generous: a shared machine under
+load stretches hundreds of DTLS handshakes)."""
+
+Join = Callable[[aiohttp.ClientSession, TapViewer, str, float], Awaitable[None]]
+"""Negotiates one viewer as ``user`` (by ``deadline``) over the server's signaling."""
+
+
 def viewers_worker(
     pipe: Connection,
     base: str,
@@ -249,38 +307,66 @@ def viewers_worker(
     concurrency: int,
     lean: bool,
 ) -> None:
-    """Attach ``users`` as viewers; send ("joined", n); on "stop" send ("reports", [...])."""
+    """Attach ``users`` as WHEP viewers; send ("joined", n); on "stop" send ("reports", [...])."""
 
-    async def main() -> None:
-        viewers = [LeanViewer() if lean else TapViewer() for _ in users]
-        limit = asyncio.Semaphore(concurrency)
-        deadline = time.monotonic() + 60
-        async with aiohttp.ClientSession() as http:
+    async def join(
+        http: aiohttp.ClientSession, viewer: TapViewer, user: str, deadline: float
+    ) -> None:
+        await viewer.watch(whep_exchange(http, base, live_id, user), deadline)
 
-            async def join(viewer: TapViewer, user: str) -> None:
-                async with limit:
-                    await viewer.watch(whep_exchange(http, base, live_id, user), deadline)
+    run_worker(pipe, lambda: serve_viewers(pipe, users, join, codec, crc_index, concurrency, lean))
 
-            await asyncio.gather(*(join(v, u) for v, u in zip(viewers, users, strict=True)))
-            connected = time.monotonic() + 30
-            while any(v.pc.connectionState != "connected" for v in viewers):
+
+async def serve_viewers(
+    pipe: Connection,
+    users: list[str],
+    join: Join,
+    codec: str,
+    crc_index: dict[int, int] | None,
+    concurrency: int,
+    lean: bool,
+    sample_from_keyframe: bool = False,
+) -> None:
+    """Join ``users`` (``concurrency`` at a time), report ("joined", n) once all are connected,
+    count frames until "stop", then send ("reports", [...]).
+
+    ``sample_from_keyframe``: the server may start a viewer mid-GOP (Janus), so the decoded
+    sample starts at the viewer's first keyframe."""
+    kind = LeanViewer if lean else TapViewer
+    viewers = [kind(sample_from_keyframe) for _ in users]
+    limit = asyncio.Semaphore(concurrency)
+    deadline = time.monotonic() + 60 + len(users)
+    async with aiohttp.ClientSession() as http:
+
+        async def joined(viewer: TapViewer, user: str) -> None:
+            async with limit:
+                await join(http, viewer, user, deadline)
+            # Direct as soon as connected: while later viewers join, the early ones' media
+            # would otherwise take aiortc's costly per-packet path on the same core.
+            connected = time.monotonic() + CONNECT_SECONDS
+            while viewer.pc.connectionState != "connected":
                 if time.monotonic() > connected:
-                    raise RuntimeError("viewers did not all connect within 30 s")
+                    raise RuntimeError(
+                        f"a viewer did not connect within {CONNECT_SECONDS} s (ICE "
+                        f"{viewer.pc.iceConnectionState}, peer {viewer.pc.connectionState})"
+                    )
                 await asyncio.sleep(0.05)
-            for viewer in viewers:
-                if isinstance(viewer, LeanViewer):
-                    viewer.go_direct()
-            pipe.send(("joined", len(viewers)))
-            await wait_message(pipe)
-        await asyncio.gather(*(v.pc.close() for v in viewers))
-        reports = [_report(v.receipts, codec, crc_index, i == 0) for i, v in enumerate(viewers)]
-        pipe.send(("reports", reports))
+            if isinstance(viewer, LeanViewer):
+                viewer.go_direct()
 
-    _run(pipe, main)
+        await asyncio.gather(*(joined(v, u) for v, u in zip(viewers, users, strict=True)))
+        pipe.send(("joined", len(viewers)))
+        await wait_message(pipe)
+    await asyncio.gather(*(v.pc.close() for v in viewers))
+    reports = [_report(v.receipts, codec, crc_index, i == 0) for i, v in enumerate(viewers)]
+    pipe.send(("reports", reports))
 
 
 def _report(
-    receipts: Receipts, codec: str, crc_index: dict[int, int] | None, sample: bool
+    receipts: Receipts,
+    codec: str,
+    crc_index: dict[int, int] | None,
+    sample: bool,
 ) -> ViewerReport:
     report = ViewerReport(receipts)
     if crc_index is None:  # transcoded: find one decodable frame to anchor on

@@ -9,6 +9,7 @@ pinned to the load core; they talk to the orchestrator over pipes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -29,9 +30,17 @@ SECRET = "directlive-bench-secret"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
+def _allowed_cpus() -> tuple[int, ...]:
+    return tuple(sorted(os.sched_getaffinity(0)))
+
+
 def cores() -> tuple[set[int], set[int]]:
-    """(server core, load cores): the first allowed CPU for the server, the rest for load."""
-    allowed = sorted(os.sched_getaffinity(0))
+    """(server core, load cores): the first allowed CPU for the server, the rest for load.
+
+    The CPUs allowed when first asked, so that asking again after ``pin_self`` (which
+    narrows this process to the load cores) still gives the server its own core."""
+    allowed = _allowed_cpus()
     if len(allowed) < 2:
         return set(allowed), set(allowed)
     return {allowed[0]}, set(allowed[1:])
@@ -103,6 +112,22 @@ def sample_process(pid: int) -> ProcessSample:
         total.rss_mb += rss_kb / 1024
         total.processes += 1
     return total
+
+
+def cores_busy_seconds(cores: set[int]) -> float:
+    """CPU time the kernel counts as busy on ``cores`` so far (every process, ours or not:
+    compared with a process's own CPU it shows how much of its core others took)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    busy = 0
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name != "cpu" and int(name[3:]) in cores:
+                values = [
+                    int(v) for v in fields[:8]
+                ]  # user nice system idle iowait irq softirq steal
+                busy += sum(values) - values[3] - values[4]
+    return busy / ticks
 
 
 @dataclass

@@ -233,6 +233,20 @@ def loop_tracks(loop: MediaLoop, *, restart_on_pli: bool = False) -> tuple[LoopT
     return video, audio
 
 
+def is_keyframe(codec: object, data: bytes) -> bool:
+    """Whether an encoded frame (VP8, or H.264 as Annex-B) starts a GOP; ``codec`` is a
+    name or anything whose ``mimeType`` names it."""
+    name = str(getattr(codec, "mimeType", codec)).lower()
+    if "vp8" in name:
+        return bool(data) and data[0] & 1 == 0  # the frame tag's inverse key-frame bit
+    position = data.find(b"\x00\x00\x01")
+    while 0 <= position < len(data) - 3:
+        if data[position + 3] & 0x1F == 5:  # an IDR slice
+            return True
+        position = data.find(b"\x00\x00\x01", position + 3)
+    return False
+
+
 def decode_counters(codec: str, frames: list[bytes]) -> list[int | None]:
     """Decode ``frames`` in order; per frame, the counter it shows (None: undecodable)."""
     context = av.CodecContext.create("vp8" if codec == "vp8" else "h264", "r")

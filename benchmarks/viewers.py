@@ -9,7 +9,10 @@ CRCs). Latency is publisher send to viewer receipt (same monotonic clock, one ma
 each received frame identified by its bytes' CRC in the loop. With ``--baseline`` the same
 load runs against aiortc's MediaRelay (``benchmarks.relay_server``) in the same invocation;
 its frames are re-encoded, so they are identified by their RTP timestamps, anchored on one
-decoded counter. Prints ONE JSON object.
+decoded counter. ``--baseline janus`` runs it against Debian's janus instead
+(``benchmarks.janus_server``: streaming plugin fed the loop as plain RTP, viewers through
+its HTTP API), whose frames are the loop's bytes. ``--pairs N`` interleaves N (directlive,
+baseline) runs (``benchmarks.pairs``). Prints ONE JSON object.
 """
 
 from __future__ import annotations
@@ -20,13 +23,27 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.clients import ViewerReport, publisher_worker, viewers_worker
 from benchmarks.common import Progress, add_common_arguments, emit, percentile, plot_panels
-from benchmarks.harness import Worker, cores, pin_self, run_server, sample_process, spawn
+from benchmarks.harness import (
+    Server,
+    Worker,
+    cores,
+    cores_busy_seconds,
+    pin_self,
+    run_server,
+    sample_process,
+    spawn,
+)
+from benchmarks.janus_clients import janus_viewers_worker, rtp_publisher_worker
+from benchmarks.janus_server import JanusServer, janus_available, run_janus
 from benchmarks.media import VIDEO_TICKS, MediaLoop, encode_loop
+from benchmarks.pairs import summarize
 from streamer.config import FAST_FORWARDING_ENV
 
 SETTLE_SECONDS = 1.0
@@ -40,7 +57,28 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--viewers", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
     parser.add_argument("--codec", choices=("vp8", "h264"), default="vp8")
-    parser.add_argument("--baseline", action="store_true", help="also run MediaRelay")
+    parser.add_argument(
+        "--baseline",
+        nargs="?",
+        const="relay",
+        choices=("relay", "janus"),
+        help="also run the same load against a baseline server: relay (the default when "
+        "given alone: aiortc's MediaRelay) or janus (Debian's janus, streaming plugin)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("directlive", "janus", "relay"),
+        default="directlive",
+        help="the server under test; janus or relay alone shows what the load generator "
+        "can drive against a server that is not the bottleneck",
+    )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=1,
+        help="with --baseline: N interleaved (directlive, baseline) runs, each reported, "
+        "ratios as the median over pairs",
+    )
     parser.add_argument("--processes", type=int, default=0, help="viewer processes (0: auto)")
     parser.add_argument(
         "--workers",
@@ -151,22 +189,22 @@ def run_load(
     fast_forwarding: bool = True,
 ) -> dict[str, Any]:
     """One server of ``kind`` under the full load; its figures."""
-    server_core, _ = cores()
+    server_core, load_cores = cores()
     workers: list[Worker] = []
     publisher: Worker | None = None
-    env = {FAST_FORWARDING_ENV: "1" if fast_forwarding else "0"}
-    with run_server(kind, server_core, env=env, media_workers=args.workers) as server:
+    with _server(kind, server_core, loop, args, fast_forwarding) as server:
         try:
-            publisher = spawn(publisher_worker, server.url, loop, False)
+            publisher = _publisher(server, loop)
             live_id = publisher.receive(60, "the publisher going live")[1]
-            crc_index = loop.crc_index() if kind == "directlive" else None
+            # MediaRelay re-encodes: its frames are not the loop's bytes.
+            crc_index = None if kind == "relay" else loop.crc_index()
             users = [f"viewer{i}" for i in range(viewers)]
             shares = [users[i::processes] for i in range(processes)]
             workers = [
                 spawn(
-                    viewers_worker,
+                    janus_viewers_worker if isinstance(server, JanusServer) else viewers_worker,
                     server.url,
-                    live_id,
+                    server.mountpoint if isinstance(server, JanusServer) else live_id,
                     share,
                     loop.codec,
                     crc_index,
@@ -180,7 +218,14 @@ def run_load(
                 for worker in workers:
                     progress.advance(worker.receive(90 + viewers, "viewers joining")[1])
             time.sleep(SETTLE_SECONDS)
+            load = [publisher, *workers]
             before = sample_process(server.pid)
+            load_before = _load_cpu_seconds(load)
+            busy_before = (
+                time.monotonic(),
+                cores_busy_seconds(server_core),
+                cores_busy_seconds(load_cores),
+            )
             start = time.monotonic()
             with Progress(f"{kind}: measuring", round(seconds), args.progress) as progress:
                 while (elapsed := time.monotonic() - start) < seconds:
@@ -188,6 +233,13 @@ def run_load(
                     time.sleep(min(0.2, seconds - elapsed))
             end = time.monotonic()
             after = sample_process(server.pid)
+            load_cpu_ms = (_load_cpu_seconds(load) - load_before) * 1000
+            # Over its own interval: sampling the load's processes can take a while.
+            busy_seconds = time.monotonic() - busy_before[0]
+            busy = (
+                (cores_busy_seconds(server_core) - busy_before[1]) / busy_seconds,
+                (cores_busy_seconds(load_cores) - busy_before[2]) / busy_seconds,
+            )
             reports: list[ViewerReport] = []
             for worker in workers:
                 worker.stop()
@@ -223,21 +275,58 @@ def run_load(
         if cpu_ms > 0
         else None,
         "server_cpu_ms_per_frame_delivered": round(cpu_ms / max(1, figures["frames_delivered"]), 4),
+        "load_cpu_percent_of_core": round(load_cpu_ms / 10 / window.seconds, 1),
+        "server_core_busy_percent": round(busy[0] * 100, 1),
+        "load_cores_busy_percent": round(busy[1] * 100 / len(load_cores), 1),
         "samples_decoded_ok": all(samples) if samples else None,
         "publisher_keyframe_requests": keyframe_requests,
         "viewers_without_audio": sum(1 for r in reports if r.receipts.audio == 0),
     }
 
 
+@contextmanager
+def _server(
+    kind: str, core: set[int], loop: MediaLoop, args: Any, fast_forwarding: bool
+) -> Iterator[Server]:
+    if kind == "janus":
+        with run_janus(core, loop.codec) as janus:
+            yield janus
+        return
+    env = {FAST_FORWARDING_ENV: "1" if fast_forwarding else "0"}
+    with run_server(kind, core, env=env, media_workers=args.workers) as server:
+        yield server
+
+
+def _publisher(server: Server, loop: MediaLoop) -> Worker:
+    """The loop's publisher: plain RTP into Janus's mountpoint, WHIP into the others."""
+    if isinstance(server, JanusServer):
+        return spawn(rtp_publisher_worker, server.video_port, server.audio_port, loop)
+    return spawn(publisher_worker, server.url, loop, False)
+
+
+def _load_cpu_seconds(load: list[Worker]) -> float:
+    """CPU time of the load generator's processes (publisher and viewers) so far."""
+    return sum(sample_process(worker.process.pid or 0).cpu_seconds for worker in load)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.viewers < 1 or args.seconds < 2:
-        print("--viewers must be >= 1 and --seconds >= 2", file=sys.stderr)
+    if args.viewers < 1 or args.seconds < 2 or args.pairs < 1:
+        print("--viewers and --pairs must be >= 1, --seconds >= 2", file=sys.stderr)
+        return 2
+    if args.server != "directlive" and (args.baseline or args.forwarding != "fast"):
+        print("--server janus|relay runs alone: no --baseline, no --forwarding", file=sys.stderr)
+        return 2
+    if "janus" in (args.baseline, args.server) and (reason := janus_available()) is not None:
+        print(f"janus: {reason}", file=sys.stderr)
         return 2
     processes = args.processes or max(1, min(8, math.ceil(args.viewers / 20)))
     _, load_cores = cores()
     pin_self(load_cores)
     loop = encode_loop(args.codec)
+    load = (args.viewers, args.seconds, processes, args)
+    fast = args.forwarding != "aiortc"
+    first = run_load(args.server, loop, *load, fast_forwarding=fast)
     result: dict[str, Any] = {
         "benchmark": "viewers",
         "codec": args.codec,
@@ -246,34 +335,20 @@ def main(argv: list[str] | None = None) -> int:
         "viewer_processes": processes,
         "media_workers": args.workers,
         "viewer_kind": args.viewer,
-        **run_load(
-            "directlive",
-            loop,
-            args.viewers,
-            args.seconds,
-            processes,
-            args,
-            fast_forwarding=args.forwarding != "aiortc",
-        ),
+        **first,
     }
     if args.forwarding == "both":
-        aiortc = run_load(
-            "directlive", loop, args.viewers, args.seconds, processes, args, fast_forwarding=False
-        )
+        aiortc = run_load("directlive", loop, *load, fast_forwarding=False)
         result["aiortc"] = aiortc
         result["ratio_aiortc_over_fast_cpu_per_viewer_s"] = _ratio(
             aiortc["server_cpu_ms_per_viewer_s"], result["server_cpu_ms_per_viewer_s"]
         )
     if args.baseline:
-        baseline = run_load("relay", loop, args.viewers, args.seconds, processes, args)
-        result["baseline"] = baseline
-        result["ratio_server_cpu_per_viewer_s"] = _ratio(
-            baseline["server_cpu_ms_per_viewer_s"], result["server_cpu_ms_per_viewer_s"]
-        )
-        result["ratio_server_cpu_per_frame"] = _ratio(
-            baseline["server_cpu_ms_per_frame_delivered"],
-            result["server_cpu_ms_per_frame_delivered"],
-        )
+        pairs = [(first, run_load(args.baseline, loop, *load))]
+        for _ in range(1, args.pairs):
+            ours = run_load("directlive", loop, *load, fast_forwarding=fast)
+            pairs.append((ours, run_load(args.baseline, loop, *load)))
+        result.update(summarize(args.baseline, pairs))
     emit(result)
     if args.plot:
         _plot(args.plot, result)
@@ -285,9 +360,10 @@ def _ratio(baseline: float, ours: float) -> float | None:
 
 
 def _plot(path: Any, result: dict[str, Any]) -> None:
+    names = {"relay": "MediaRelay", "janus": "Janus"}
     runs = {
         "directlive": result,
-        **({"MediaRelay": result["baseline"]} if "baseline" in result else {}),
+        **({names[result["baseline_server"]]: result["baseline"]} if "baseline" in result else {}),
     }
     panels = {
         "server CPU ms / viewer-second": {
