@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import struct
 import time
 import traceback
@@ -216,12 +215,7 @@ class LeanViewer(TapViewer):
 
     def go_direct(self) -> None:
         """Handle SRTP straight from the nominated pair's socket (STUN and DTLS still go
-        through aioice and aiortc); RTCP from the server is ignored, as before.
-
-        The socket is also drained: asyncio reads one datagram per readiness callback, so
-        each packet of a frame's burst cost the load core a turn of the event loop; one
-        callback now reads every datagram queued (up to ``DRAIN``)."""
-        loop: Any = asyncio.get_running_loop()
+        through aioice and aiortc); RTCP from the server is ignored, as before."""
         for transport in {t.receiver.transport for t in self.pc.getTransceivers()}:
             unprotect_from_socket(transport, self._rtp)
 
