@@ -9,6 +9,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
 from directlive.errors import BadRequest, PayloadTooLarge
+from streamer.aiortc.udp_mux import UdpMux
 from streamer.ice import filter_remote_candidates, remote_candidate_allowed
 
 log = logging.getLogger("directlive.streamer")
@@ -16,10 +17,14 @@ log = logging.getLogger("directlive.streamer")
 MAX_SDP_BYTES = 64 * 1024
 
 
-def new_peer_connection() -> RTCPeerConnection:
+def new_peer_connection(udp_mux: UdpMux | None = None) -> RTCPeerConnection:
     """A server-side peer connection; ``iceServers=[]`` because aiortc otherwise defaults
-    to a public STUN server, which an offline loopback server must never contact."""
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    to a public STUN server, which an offline loopback server must never contact. With
+    ``udp_mux`` its ICE shares the process's UDP port."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    if udp_mux is not None:  # udp-port call site
+        udp_mux.adopt(pc)
+    return pc
 
 
 def parse_offer(sdp: str) -> RTCSessionDescription:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aiortc import RTCRtpCodecParameters, RTCRtpReceiver
 
 from directlive.errors import BadRequest
+from streamer.aiortc.udp_mux import UdpMux
 from streamer.codec_choice import pin_publisher_codec
 from streamer.interop import replace_consent_with_inactivity, resend_first_dtls_flight
 from streamer.peer import apply_offer, close_quietly, make_answer, new_peer_connection
@@ -32,10 +33,11 @@ class PublisherSession:
         keyframe_interval: float = 1.0,
         viewer_queue_limit: int = 240,
         consent_by_inactivity: bool = False,
+        udp_mux: UdpMux | None = None,
     ) -> None:
         self.live_id = live_id
         self.participant = participant
-        self.pc = new_peer_connection()
+        self.pc = new_peer_connection(udp_mux)  # udp-port call site
         self.sources: list[TrackSource] = []
         self.codecs: dict[str, RTCRtpCodecParameters] = {}
         self._stats = stats

@@ -9,6 +9,7 @@ from typing import Protocol
 from aiortc import RTCRtpCodecParameters, RTCSessionDescription
 
 from directlive.errors import Conflict
+from streamer.aiortc.udp_mux import UdpMux
 from streamer.codec_choice import pin_viewer_codec
 from streamer.config import default_fast_forwarding
 from streamer.peer import (
@@ -61,6 +62,7 @@ class ViewerSession:
         on_connection_lost: Callable[[ViewerSession], None],
         fast_forwarding: bool | None = None,
         participant: str | None = None,
+        udp_mux: UdpMux | None = None,
     ) -> None:
         self.participant = participant
         """The one participant this session watches; ``None``: every participant."""
@@ -71,7 +73,7 @@ class ViewerSession:
             default_fast_forwarding() if fast_forwarding is None else fast_forwarding
         )
         """Whether senders use ``streamer.rtp_forwarder`` (see ``MediaConfig``)."""
-        self.pc = new_peer_connection()
+        self.pc = new_peer_connection(udp_mux)  # udp-port call site
         self.tracks: list[tuple[TrackSource, ViewerTrack]] = []
         self._on_connection_lost = on_connection_lost
         self._closed = False

@@ -19,6 +19,7 @@ from typing import Any
 from aiortc import RTCRtpCodecParameters
 
 from directlive.errors import DirectliveError, NotFound, Unavailable
+from streamer.aiortc.udp_mux import UdpMux
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.viewer import SourceWithCodec, ViewerSession
@@ -36,6 +37,9 @@ class WorkerSettings:
 
     index: int = 0
     ice_addresses: tuple[str, ...] = ()
+    udp_port: int | None = None
+    """The shared UDP port of worker 0 (``streamer.aiortc.udp_mux``); worker ``index`` adds
+    ``index``. None: one ephemeral port per connection."""
     fast_forwarding: bool = True
     viewer_queue_limit: int = 240
     log_level: str = "INFO"
@@ -59,6 +63,10 @@ class MediaWorker:
         self.sources: dict[int, tuple[TrackSource, RTCRtpCodecParameters]] = {}
         self.sessions: dict[str, ViewerSession] = {}
         self.wire = WireProtocol(self._on_frame, self._on_message)
+        self.udp_mux: UdpMux | None = None
+        if settings.udp_port is not None:  # udp-port call site
+            self.udp_mux = UdpMux(settings.udp_port + settings.index, self.stats)
+            self.udp_mux.bind_host_addresses()
         self._tasks: set[asyncio.Task[None]] = set()
         self._handlers = {
             "watch": self._watch,
@@ -149,6 +157,7 @@ class MediaWorker:
             on_connection_lost=self._session_lost,
             fast_forwarding=self.settings.fast_forwarding,
             participant=message.get("participant"),
+            udp_mux=self.udp_mux,
         )
         self.sessions[session.session_id] = session
         try:
@@ -193,6 +202,8 @@ class MediaWorker:
         self.sources.clear()
         for task in list(self._tasks):
             task.cancel()
+        if self.udp_mux is not None:
+            self.udp_mux.close()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
