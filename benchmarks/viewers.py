@@ -25,7 +25,15 @@ from typing import Any
 
 from benchmarks.clients import ViewerReport, publisher_worker, viewers_worker
 from benchmarks.common import Progress, add_common_arguments, emit, percentile, plot_panels
-from benchmarks.harness import Worker, cores, pin_self, run_server, sample_process, spawn
+from benchmarks.harness import (
+    Worker,
+    cores,
+    free_udp_ports,
+    pin_self,
+    run_server,
+    sample_process,
+    spawn,
+)
 from benchmarks.media import VIDEO_TICKS, MediaLoop, encode_loop
 from streamer.config import FAST_FORWARDING_ENV
 
@@ -63,6 +71,18 @@ def _parser() -> argparse.ArgumentParser:
         default="fast",
         help="fast: streamer.rtp_forwarder (default); aiortc: aiortc's per-packet sender loop "
         "(DIRECTLIVE_FAST_FORWARDING=0); both: run aiortc as well, reported under 'aiortc'",
+    )
+    parser.add_argument(
+        "--udp-port",
+        type=int,
+        metavar="BASE",
+        help="run the server with --udp-port BASE (one UDP socket per server process)",
+    )
+    parser.add_argument(
+        "--compare-single-port",
+        action="store_true",
+        help="run per-connection sockets, then --udp-port on free ports, under the same load; "
+        "the second is reported under 'single_port'",
     )
     add_common_arguments(parser)
     return parser
@@ -149,13 +169,15 @@ def run_load(
     processes: int,
     args: Any,
     fast_forwarding: bool = True,
+    udp_port: int | None = None,
 ) -> dict[str, Any]:
     """One server of ``kind`` under the full load; its figures."""
     server_core, _ = cores()
     workers: list[Worker] = []
     publisher: Worker | None = None
     env = {FAST_FORWARDING_ENV: "1" if fast_forwarding else "0"}
-    with run_server(kind, server_core, env=env, media_workers=args.workers) as server:
+    extra = () if udp_port is None else ("--udp-port", str(udp_port))
+    with run_server(kind, server_core, extra=extra, env=env, media_workers=args.workers) as server:
         try:
             publisher = spawn(publisher_worker, server.url, loop, False)
             live_id = publisher.receive(60, "the publisher going live")[1]
@@ -206,6 +228,7 @@ def run_load(
     return {
         "server": kind,
         **({"forwarding": "fast" if fast_forwarding else "aiortc"} if kind == "directlive" else {}),
+        **({"udp_port": udp_port} if kind == "directlive" else {}),
         "viewers": viewers,
         "server_cpu_ms_per_viewer_s": round(cpu_ms / (viewers * window.seconds), 3),
         **{k: v for k, v in figures.items() if k != "frames_delivered"},
@@ -234,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.viewers < 1 or args.seconds < 2:
         print("--viewers must be >= 1 and --seconds >= 2", file=sys.stderr)
         return 2
+    if args.compare_single_port and args.udp_port is not None:
+        print("--compare-single-port picks its own ports: drop --udp-port", file=sys.stderr)
+        return 2
     processes = args.processes or max(1, min(8, math.ceil(args.viewers / 20)))
     _, load_cores = cores()
     pin_self(load_cores)
@@ -254,8 +280,24 @@ def main(argv: list[str] | None = None) -> int:
             processes,
             args,
             fast_forwarding=args.forwarding != "aiortc",
+            udp_port=args.udp_port,
         ),
     }
+    if args.compare_single_port:
+        single = run_load(
+            "directlive",
+            loop,
+            args.viewers,
+            args.seconds,
+            processes,
+            args,
+            fast_forwarding=args.forwarding != "aiortc",
+            udp_port=free_udp_ports(1 + args.workers),
+        )
+        result["single_port"] = single
+        result["ratio_single_port_over_per_connection_cpu_per_viewer_s"] = _ratio(
+            single["server_cpu_ms_per_viewer_s"], result["server_cpu_ms_per_viewer_s"], digits=3
+        )
     if args.forwarding == "both":
         aiortc = run_load(
             "directlive", loop, args.viewers, args.seconds, processes, args, fast_forwarding=False
@@ -280,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _ratio(baseline: float, ours: float) -> float | None:
-    return round(baseline / ours, 1) if ours > 0 else None
+def _ratio(baseline: float, ours: float, digits: int = 1) -> float | None:
+    return round(baseline / ours, digits) if ours > 0 else None
 
 
 def _plot(path: Any, result: dict[str, Any]) -> None:

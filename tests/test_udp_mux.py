@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 import pytest
 from aioice import stun
 
+from benchmarks.harness import free_udp_ports
 from streamer import MediaConfig, Streamer
 from streamer.aiortc.udp_mux import MAX_ADDRESSES_PER_CONNECTION, UdpMux, binding_request_ufrag
 from streamer.rtp_forwarder import forwarder_of
 from streamer.viewer import ViewerSession
 from tests.media.peers import Exchange, Viewer, publish, video_source, wait_for, watching
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
-from tests.udp_ports import free_udp_ports
 
 
 @pytest.fixture

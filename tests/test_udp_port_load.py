@@ -17,10 +17,10 @@ from pathlib import Path
 
 import aiohttp
 
+from benchmarks.harness import free_udp_ports
 from signaling.auth import TokenIssuer
 from tests.media.peers import Viewer, publish, wait_for
 from tests.media.tracks import CounterVideoTrack
-from tests.udp_ports import free_udp_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "udp-port-test-secret"
