@@ -198,3 +198,38 @@ async def test_a_closed_streamer_frees_its_port() -> None:
     await first.close()
     again = Streamer(MediaConfig(workers=0, udp_port=port))
     await again.close()
+
+
+async def test_a_candidate_naming_another_viewers_address_does_not_take_its_route(
+    streamer: Streamer,
+) -> None:
+    mux = mux_of(streamer)
+    live_id = streamer.new_live_id()
+    publisher = await publish(
+        [CounterVideoTrack(fps=30)], lambda sdp: streamer.publish(live_id, "alice", sdp)
+    )
+    first, second = Viewer(audio=False), Viewer(audio=False)
+    try:
+        await wait_for(lambda: video_source(streamer.get(live_id)).has_keyframe, 10, "keyframe")
+        await first.watch(watching(streamer, live_id, "first"))
+        await wait_for(lambda: len(first.received.counters) >= 10, 20, "first's frames")
+        assert first.pc.localDescription is not None
+        (first_port,) = candidate_ports(first.pc.localDescription.sdp)
+        shared = mux._shared["127.0.0.1"]
+        route = shared.by_address[("127.0.0.1", first_port)]
+        watch_second = watching(streamer, live_id, "second")
+
+        async def naming_first(sdp: str) -> str:
+            forged = f"a=candidate:9 1 udp 2130706431 127.0.0.1 {first_port} typ host\r\n"
+            index = sdp.index("a=candidate:")
+            return await watch_second(sdp[:index] + forged + sdp[index:])
+
+        await second.watch(naming_first)
+        await wait_for(lambda: len(second.received.counters) >= 10, 20, "second's frames")
+        assert shared.by_address[("127.0.0.1", first_port)] is route
+        seen = len(first.received.counters)
+        await wait_for(lambda: len(first.received.counters) >= seen + 15, 10, "first goes on")
+    finally:
+        await first.close()
+        await second.close()
+        await publisher.close()

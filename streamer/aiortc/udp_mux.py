@@ -11,9 +11,10 @@ shared socket. Incoming datagrams are routed in ``SharedUdpSocket.datagram_recei
   (``local:remote``); every connection of the process gets its own ufrag, so the route is
   unambiguous even for offers without BUNDLE;
 - anything else (STUN responses, DTLS, SRTP, SRTCP) goes by the sender's address, learned when
-  the connection itself sends that address a STUN request (a check to a remote candidate) or a
-  success response (an authenticated check: aioice answers only after MESSAGE-INTEGRITY
-  passed), never from an unauthenticated packet;
+  the connection itself sends that address a STUN request (a check to a remote candidate; it
+  never takes an address another connection holds) or a success response (to an
+  authenticated check: aioice answers only after MESSAGE-INTEGRITY passed; this one does take
+  it over), never from an incoming packet alone;
 - the rest is dropped and counted (``udp_unknown_ufrag``, ``udp_stray_datagrams`` in
   ``ForwardingStats``), with at most one log line per ``LOG_INTERVAL``.
 
@@ -54,7 +55,7 @@ from streamer.stats import ForwardingStats
 
 log = logging.getLogger("directlive.streamer")
 
-MAX_ADDRESSES_PER_CONNECTION = 16
+MAX_ADDRESSES_PER_CONNECTION = 32
 """Remote addresses one connection's protocol may learn (its candidates it checks, and the
 peer-reflexive ones that passed a check); further ones are not routed."""
 SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
@@ -92,21 +93,21 @@ def binding_request_ufrag(data: bytes) -> str | None:
     return ""
 
 
-def _learns_address(data: bytes) -> bool:
-    """Whether an outgoing datagram is a STUN request or success response."""
+def stun_class(data: bytes) -> int | None:
+    """``_CLASS_REQUEST``, ``_CLASS_SUCCESS``... of a STUN message, None for anything else."""
     if len(data) < _STUN_HEADER or data[4:8] != _STUN_COOKIE or data[0] & 0xC0:
-        return False
-    kind = ((data[0] << 8) | data[1]) & _CLASS_MASK
-    return kind in (_CLASS_REQUEST, _CLASS_SUCCESS)
+        return None
+    return ((data[0] << 8) | data[1]) & _CLASS_MASK
 
 
 class MuxedTransport(asyncio.DatagramTransport):
     """One connection's view of a ``SharedUdpSocket``, as its ``StunProtocol`` transport."""
 
-    def __init__(self, shared: SharedUdpSocket, protocol: StunProtocol) -> None:
+    def __init__(self, shared: SharedUdpSocket, protocol: StunProtocol, ufrag: str) -> None:
         super().__init__()
         self.shared = shared
         self.protocol = protocol
+        self.ufrag = ufrag
         self.learned: set[Address] = set()
         self._closed = False
         self._sock = shared.sock
@@ -115,8 +116,12 @@ class MuxedTransport(asyncio.DatagramTransport):
     def sendto(self, data: Any, addr: Any = None) -> None:
         if self._closed:
             return
-        if addr is not None and _learns_address(bytes(data[:_STUN_HEADER])):
-            self.shared.learn((addr[0], addr[1]), self)
+        if addr is not None and data[0] <= 1:  # maybe STUN (RFC 7983); never SRTP or DTLS
+            kind = stun_class(bytes(data[:_STUN_HEADER]))
+            if kind == _CLASS_SUCCESS:  # to an address that passed a check: it is the peer's
+                self.shared.learn((addr[0], addr[1]), self, take_over=True)
+            elif kind == _CLASS_REQUEST:  # a check (or consent) to a candidate we were given
+                self.shared.learn((addr[0], addr[1]), self, take_over=False)
         self.shared.transport.sendto(data, addr)
 
     def get_write_buffer_size(self) -> int:
@@ -177,7 +182,7 @@ class SharedUdpSocket(asyncio.DatagramProtocol):
     def open(self, connection: Connection, ufrag: str, component: int) -> StunProtocol:
         """A host-candidate protocol of ``connection`` on this socket."""
         protocol = StunProtocol(connection)
-        view = MuxedTransport(self, protocol)
+        view = MuxedTransport(self, protocol, ufrag)
         protocol.connection_made(view)
         protocol.local_candidate = Candidate(
             foundation=candidate_foundation("host", "udp", self.address),
@@ -191,9 +196,12 @@ class SharedUdpSocket(asyncio.DatagramProtocol):
         self.by_ufrag[ufrag] = view
         return protocol
 
-    def learn(self, address: Address, view: MuxedTransport) -> None:
+    def learn(self, address: Address, view: MuxedTransport, *, take_over: bool) -> None:
+        """Route ``address`` to ``view``. A candidate named in a session's SDP does not take
+        an address from another connection (a client could name someone else's); only an
+        authenticated check from that address does."""
         owner = self.by_address.get(address)
-        if owner is view:
+        if owner is view or (owner is not None and not take_over):
             return
         if len(view.learned) >= MAX_ADDRESSES_PER_CONNECTION:
             return
@@ -207,8 +215,8 @@ class SharedUdpSocket(asyncio.DatagramProtocol):
             if self.by_address.get(address) is view:
                 del self.by_address[address]
         view.learned.clear()
-        for ufrag in [u for u, v in self.by_ufrag.items() if v is view]:
-            del self.by_ufrag[ufrag]
+        if self.by_ufrag.get(view.ufrag) is view:
+            del self.by_ufrag[view.ufrag]
 
 
 class UdpMux:
