@@ -261,6 +261,17 @@ class UdpMux:
                 sock.setsockopt(socket.SOL_SOCKET, forced, SOCKET_BUFFER_BYTES)
             except OSError:
                 sock.setsockopt(socket.SOL_SOCKET, plain, SOCKET_BUFFER_BYTES)
+            granted = sock.getsockopt(socket.SOL_SOCKET, plain) // 2  # Linux reports double
+            if granted < SOCKET_BUFFER_BYTES:
+                log.warning(
+                    "udp port %d: the kernel grants %d bytes of %s, not %d: every connection "
+                    "of the process shares it (raise net.core.%s, or grant CAP_NET_ADMIN)",
+                    self.port,
+                    granted,
+                    "SO_SNDBUF" if plain == socket.SO_SNDBUF else "SO_RCVBUF",
+                    SOCKET_BUFFER_BYTES,
+                    "wmem_max" if plain == socket.SO_SNDBUF else "rmem_max",
+                )
         sock.setblocking(False)
         self._sockets[address] = sock
         log.info("ICE listens on udp %s port %d", address, self.port)
