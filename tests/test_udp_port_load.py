@@ -19,7 +19,7 @@ import aiohttp
 
 from benchmarks.harness import free_udp_ports
 from signaling.auth import TokenIssuer
-from tests.media.peers import Viewer, publish, wait_for
+from tests.media.peers import Exchange, Viewer, publish, wait_for
 from tests.media.tracks import CounterVideoTrack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +97,10 @@ def udp_ports_of(pid: int) -> list[int]:
     return ports
 
 
+def candidate_ports(sdp: str) -> set[int]:
+    return {int(line.split()[5]) for line in sdp.splitlines() if line.startswith("a=candidate:")}
+
+
 def rss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -151,6 +155,7 @@ async def test_fifty_viewers_share_one_socket_per_worker_through_a_flood(tmp_pat
     with serve(tmp_path) as server:
         async with http_client(server.url) as http:
             live: list[str] = []
+            answers: list[str] = []
 
             async def whip(sdp: str) -> str:
                 headers = {
@@ -160,9 +165,10 @@ async def test_fifty_viewers_share_one_socket_per_worker_through_a_flood(tmp_pat
                 async with http.post(f"{server.url}/whip", data=sdp, headers=headers) as r:
                     assert r.status == 201, await r.text()
                     live.append(r.headers["Location"].rsplit("/", 1)[1])
-                    return await r.text()
+                    answers.append(await r.text())
+                    return answers[-1]
 
-            def whep(user: str) -> object:
+            def whep(user: str) -> Exchange:
                 async def exchange(sdp: str) -> str:
                     headers = {
                         "Authorization": f"Bearer {tokens.mint(user)}",
@@ -174,6 +180,7 @@ async def test_fifty_viewers_share_one_socket_per_worker_through_a_flood(tmp_pat
                         async with http.post(url, data=sdp, headers=headers) as r:
                             body = await r.text()
                             if r.status == 201:
+                                answers.append(body)
                                 return body
                             assert "live_not_ready" in body, body
                             assert time.monotonic() < deadline, body
@@ -186,7 +193,7 @@ async def test_fifty_viewers_share_one_socket_per_worker_through_a_flood(tmp_pat
                 for start in range(0, VIEWERS, 10):
                     await asyncio.gather(
                         *(
-                            viewer.watch(whep(f"viewer{start + i}"))  # type: ignore[arg-type]
+                            viewer.watch(whep(f"viewer{start + i}"))
                             for i, viewer in enumerate(viewers[start : start + 10])
                         )
                     )
@@ -205,6 +212,11 @@ async def test_fifty_viewers_share_one_socket_per_worker_through_a_flood(tmp_pat
                     server.udp_port + 1 + i for i in range(WORKERS)
                 ], ports
                 assert all(len(ports[pid]) == 1 for pid in pids), ports
+                # The publisher was offered BASE, each viewer its worker's port.
+                offered = [candidate_ports(answer) for answer in answers]
+                assert offered[0] == {server.udp_port}
+                assert all(len(o) == 1 for o in offered[1:])
+                assert set().union(*offered[1:]) == {server.udp_port + 1, server.udp_port + 2}
 
                 # The flood, at all three ports.
                 admin = tokens.mint("admin")

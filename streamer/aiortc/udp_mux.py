@@ -32,6 +32,7 @@ aiortc is pinned and ``tests/test_udp_mux.py`` fails if they move.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 import secrets
@@ -232,13 +233,16 @@ class UdpMux:
 
     def bind_host_addresses(self) -> None:
         """Bind every address ICE offers now (start-up): a port already taken raises
-        ``OSError``. Addresses that appear later are bound when a connection gathers."""
+        ``OSError``; an address that cannot be bound otherwise (an IPv6 address still
+        tentative) is skipped until a connection gathers."""
         for address in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True):
             try:
                 self._bound(address)
             except OSError as exc:
                 message = f"udp port {self.port} on {address}: {exc.strerror}"
-                raise OSError(exc.errno, message) from exc
+                if exc.errno == errno.EADDRINUSE:
+                    raise OSError(exc.errno, message) from exc
+                log.warning("%s; skipped for now", message)
 
     def _bound(self, address: str) -> socket.socket:
         sock = self._sockets.get(address)
