@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import signal
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -233,3 +234,39 @@ async def test_a_candidate_naming_another_viewers_address_does_not_take_its_rout
         await first.close()
         await second.close()
         await publisher.close()
+
+
+async def test_a_restarted_worker_serves_on_its_port_again() -> None:
+    port = free_udp_ports(2)
+    streamer = Streamer(MediaConfig(publisher_grace_seconds=0.5, workers=1, udp_port=port))
+    streamer.start()
+    live_id = streamer.new_live_id()
+    publisher = await publish(
+        [CounterVideoTrack(fps=30)], lambda sdp: streamer.publish(live_id, "alice", sdp)
+    )
+    viewers = [Viewer(audio=False) for _ in range(2)]
+    answers: list[str] = []
+
+    async def watch(sdp: str) -> str:
+        answers.append(await watching(streamer, live_id, f"v{len(answers)}")(sdp))
+        return answers[-1]
+
+    try:
+        await wait_for(lambda: video_source(streamer.get(live_id)).has_keyframe, 10, "keyframe")
+        await viewers[0].watch(watch)
+        await wait_for(lambda: len(viewers[0].received.counters) >= 10, 30, "frames")
+        assert streamer.workers is not None
+        (victim,) = streamer.workers.links()
+        os.kill(victim.process.pid, signal.SIGKILL)
+        pool = streamer.workers
+        await wait_for(
+            lambda: pool.restarts == 1 and len(pool.links()) == 1, 15, "the worker again"
+        )
+        await viewers[1].watch(watch)
+        await wait_for(lambda: len(viewers[1].received.counters) >= 10, 30, "a new viewer")
+        assert [candidate_ports(answer) for answer in answers] == [{port + 1}, {port + 1}]
+    finally:
+        for viewer in viewers:
+            await viewer.close()
+        await publisher.close()
+        await streamer.close()

@@ -236,7 +236,7 @@ async def test_fifty_viewers_share_one_socket_per_worker_through_a_flood(tmp_pat
                 assert 0.95 * sent / 2 <= stray <= sent / 2 + 1, (stray, sent)
                 # Frames kept flowing to every viewer, in order, none lost.
                 # The machine is shared: compare with what the publisher managed to send.
-                assert published >= 2 * FPS, "too few frames to judge"
+                assert published >= FPS, "too few frames to judge"
                 assert min(during) >= 0.9 * published - 3, (during, published, flood_seconds)
                 for viewer in viewers[:DECODING]:
                     counters = viewer.received.counters
