@@ -51,6 +51,15 @@ def binding_request(ufrag: str, integrity_key: bytes | None = None) -> bytes:
     return bytes(request)
 
 
+def short_priority_request(ufrag: str) -> bytes:
+    """A Binding request whose PRIORITY is 2 bytes long: aioice's parser raises struct.error."""
+    username = f"{ufrag}:peer".encode()
+    attributes = struct.pack("!HH", 0x0006, len(username)) + username
+    attributes += b"\0" * (-len(username) % 4) + struct.pack("!HH", 0x0024, 2) + b"\0" * 4
+    header = struct.pack("!HH", 0x0001, len(attributes)) + b"\x21\x12\xa4\x42"
+    return header + os.urandom(12) + attributes
+
+
 def test_binding_request_ufrag_reads_only_binding_requests() -> None:
     assert binding_request_ufrag(binding_request("abcd")) == "abcd"
     no_username = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
@@ -165,8 +174,10 @@ async def test_strays_unknown_ufrags_and_forged_checks_are_dropped_and_counted(
         reply = stun.parse_message(await asyncio.wait_for(loop.sock_recv(flooder, 2048), 10))
         assert reply.message_class == stun.Class.ERROR
         assert reply.attributes["ERROR-CODE"][0] == 401
+        # One that aioice's parser chokes on: dropped and counted, nothing raised.
+        flooder.sendto(short_priority_request(real_ufrag), target)
         await wait_for(
-            lambda: mux.stats.udp_unknown_ufrag == 200 and mux.stats.udp_stray_datagrams == 200,
+            lambda: mux.stats.udp_unknown_ufrag == 200 and mux.stats.udp_stray_datagrams == 201,
             10,
             "every datagram counted",
         )

@@ -15,8 +15,9 @@ shared socket. Incoming datagrams are routed in ``SharedUdpSocket.datagram_recei
   never takes an address another connection holds) or a success response (to an
   authenticated check: aioice answers only after MESSAGE-INTEGRITY passed; this one does take
   it over), never from an incoming packet alone;
-- the rest is dropped and counted (``udp_unknown_ufrag``, ``udp_stray_datagrams`` in
-  ``ForwardingStats``), with at most one log line per ``LOG_INTERVAL``.
+- the rest (and STUN that aioice's parser chokes on) is dropped and counted
+  (``udp_unknown_ufrag``, ``udp_stray_datagrams`` in ``ForwardingStats``), with at most one
+  log line per ``LOG_INTERVAL``.
 
 Tables are bounded: one ufrag route per open connection and host address, at most
 ``MAX_ADDRESSES_PER_CONNECTION`` learned addresses each, all removed when aioice closes the
@@ -175,7 +176,10 @@ class SharedUdpSocket(asyncio.DatagramProtocol):
             if route is None:
                 self.mux.dropped(unknown_ufrag=False, address=address)
                 return
-        route.protocol.datagram_received(data, address)
+        try:
+            route.protocol.datagram_received(data, address)
+        except struct.error:  # aioice's STUN parser lets it out of a bad attribute length
+            self.mux.dropped(unknown_ufrag=False, address=address)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("udp port %d on %s: %r", self.port, self.address, exc)
