@@ -15,11 +15,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 # HTTP + WebSocket signaling.
 EXPOSE 8080/tcp
-# WebRTC media: one UDP port per process (--udp-port): 40000 for the main process
-# (publishers), 40001-40004 for the four media workers. Change --media-workers and this
-# range together (BASE..BASE+workers), and set --ice-address to the address clients reach.
-ENV DIRECTLIVE_UDP_PORT=40000
-EXPOSE 40000-40004/udp
+# WebRTC media: one UDP port per process (--udp-port, below the kernel's ephemeral range):
+# 10000 for the main process (publishers), 10001-10004 for the four media workers. Change
+# --media-workers and this range together (BASE..BASE+workers), and set --ice-address to the
+# address clients reach.
+ENV DIRECTLIVE_UDP_PORT=10000
+EXPOSE 10000-10004/udp
 VOLUME /data
 ENTRYPOINT ["directlive"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8080", "--data-dir", "/data", "--media-workers", "4"]
