@@ -16,8 +16,8 @@ import pytest
 from aioice import stun
 
 from benchmarks.harness import free_udp_ports
-from streamer import MediaConfig, Streamer
-from streamer.aiortc.udp_mux import MAX_ADDRESSES_PER_CONNECTION, UdpMux, binding_request_ufrag
+from streamer import MediaConfig, Streamer, srtp_batch
+from streamer.aiortc.udp_mux import UdpMux, binding_request_ufrag
 from streamer.rtp_forwarder import forwarder_of
 from streamer.viewer import ViewerSession
 from tests.media.peers import Exchange, Viewer, publish, video_source, wait_for, watching
@@ -128,6 +128,8 @@ async def test_publisher_and_viewers_share_one_socket_and_the_fast_path(
             assert forwarder is not None
             assert forwarder._writer.socket is shared.sock
             assert forwarder.packets_sent > 0
+            if srtp_batch.FAST_SEND is not None:  # the C lane sends on the shared fd
+                assert forwarder.lane_joins >= 1
         assert mux.stats.udp_unknown_ufrag == 0
         assert mux.stats.udp_stray_datagrams == 0
     finally:
@@ -186,7 +188,6 @@ async def test_strays_unknown_ufrags_and_forged_checks_are_dropped_and_counted(
         await wait_for(lambda: len(viewer.received.counters) >= seen + 15, 10, "frames go on")
         counters = viewer.received.counters
         assert all(b > a for a, b in itertools.pairwise(counters)), counters
-        assert MAX_ADDRESSES_PER_CONNECTION >= 2
     finally:
         flooder.close()
         await viewer.close()
