@@ -165,7 +165,7 @@ class SharedUdpSocket(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         address = (addr[0], addr[1])
-        ufrag = binding_request_ufrag(data) if data[:1] in (b"\x00", b"\x01") else None
+        ufrag = binding_request_ufrag(data) if data and data[0] < 2 else None
         if ufrag is not None:
             route = self.by_ufrag.get(ufrag) if ufrag else None
             if route is None:
