@@ -38,7 +38,8 @@ from benchmarks.media import VIDEO_TICKS, MediaLoop, encode_loop
 from streamer.config import FAST_FORWARDING_ENV
 
 SETTLE_SECONDS = 1.0
-"""Between the last viewer connecting and the start of the measured window."""
+"""Between the last viewer connecting and the start of the measured window (``--settle``)."""
+COMPARE_SETTLE_SECONDS = 5.0
 DELIVERY_SLACK = 1.0
 """Frames sent in the window's last second may still be in flight when it closes."""
 
@@ -77,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         metavar="BASE",
         help="run the server with --udp-port BASE (one UDP socket per server process)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        metavar="SECONDS",
+        help=f"wait between the last viewer joining and the measured window (default "
+        f"{SETTLE_SECONDS:g}, {COMPARE_SETTLE_SECONDS:g} with --compare-single-port: joins "
+        "that finish in a burst, as with --udp-port, leave a longer backlog)",
     )
     parser.add_argument(
         "--compare-single-port",
@@ -201,7 +210,7 @@ def run_load(
             with Progress(f"{kind}: joining", viewers, args.progress) as progress:
                 for worker in workers:
                     progress.advance(worker.receive(90 + viewers, "viewers joining")[1])
-            time.sleep(SETTLE_SECONDS)
+            time.sleep(args.settle)
             before = sample_process(server.pid)
             start = time.monotonic()
             with Progress(f"{kind}: measuring", round(seconds), args.progress) as progress:
@@ -257,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.viewers < 1 or args.seconds < 2:
         print("--viewers must be >= 1 and --seconds >= 2", file=sys.stderr)
         return 2
+    if args.settle is None:
+        args.settle = COMPARE_SETTLE_SECONDS if args.compare_single_port else SETTLE_SECONDS
     if args.compare_single_port and args.udp_port is not None:
         print("--compare-single-port picks its own ports: drop --udp-port", file=sys.stderr)
         return 2
@@ -272,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         "viewer_processes": processes,
         "media_workers": args.workers,
         "viewer_kind": args.viewer,
+        "settle_seconds": args.settle,
         **run_load(
             "directlive",
             loop,
