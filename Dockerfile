@@ -15,10 +15,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 # HTTP + WebSocket signaling.
 EXPOSE 8080/tcp
-# WebRTC media: aiortc/aioice bind one ephemeral UDP port per peer connection, taken from
-# the kernel's range (net.ipv4.ip_local_port_range, 32768-60999 by default). Publish that
-# range, or run with --network host, and set --ice-address to the address clients reach.
-EXPOSE 32768-60999/udp
+# WebRTC media: one UDP port per process (--udp-port, below the kernel's ephemeral range):
+# 10000 for the main process (publishers), 10001-10004 for the four media workers. Change
+# --media-workers and this range together (BASE..BASE+workers), and set --ice-address to the
+# address clients reach.
+ENV DIRECTLIVE_UDP_PORT=10000
+EXPOSE 10000-10004/udp
 VOLUME /data
 ENTRYPOINT ["directlive"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "8080", "--data-dir", "/data"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8080", "--data-dir", "/data", "--media-workers", "4"]

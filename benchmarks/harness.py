@@ -9,10 +9,12 @@ pinned to the load core; they talk to the orchestrator over pipes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import multiprocessing
 import multiprocessing.connection
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -56,6 +58,26 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+UDP_LOW, UDP_HIGH = 20_000, 32_000
+"""Below Linux's ephemeral range (32768-60999), which aioice's own sockets draw from."""
+
+
+def free_udp_ports(count: int, host: str = "127.0.0.1") -> int:
+    """The first of ``count`` consecutive UDP ports free on ``host`` just now (for
+    ``--udp-port``)."""
+    for _ in range(200):
+        base = random.randrange(UDP_LOW, UDP_HIGH - count)
+        with contextlib.ExitStack() as stack:
+            try:
+                for port in range(base, base + count):
+                    sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                    sock.bind((host, port))
+            except OSError:
+                continue
+            return base
+    raise RuntimeError(f"no {count} consecutive free UDP ports")
 
 
 def token(user: str) -> str:

@@ -35,19 +35,24 @@ from benchmarks.harness import (
     Worker,
     cores,
     cores_busy_seconds,
+    free_udp_ports,
     pin_self,
     run_server,
     sample_process,
     spawn,
 )
-from benchmarks.janus_clients import janus_viewers_worker, rtp_publisher_worker
-from benchmarks.janus_server import JanusServer, janus_available, run_janus
+    Server,
+    Worker,
+    cores,
+    cores_busy_seconds,
+    free_udp_ports,
 from benchmarks.media import VIDEO_TICKS, MediaLoop, encode_loop
 from benchmarks.pairs import summarize
 from streamer.config import FAST_FORWARDING_ENV
 
 SETTLE_SECONDS = 1.0
-"""Between the last viewer connecting and the start of the measured window."""
+"""Between the last viewer connecting and the start of the measured window (``--settle``)."""
+COMPARE_SETTLE_SECONDS = 5.0
 DELIVERY_SLACK = 1.0
 """Frames sent in the window's last second may still be in flight when it closes."""
 
@@ -101,6 +106,26 @@ def _parser() -> argparse.ArgumentParser:
         default="fast",
         help="fast: streamer.forwarding (default); aiortc: aiortc's per-packet sender loop "
         "(DIRECTLIVE_FAST_FORWARDING=0); both: run aiortc as well, reported under 'aiortc'",
+    )
+    parser.add_argument(
+        "--udp-port",
+        type=int,
+        metavar="BASE",
+        help="run the server with --udp-port BASE (one UDP socket per server process)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        metavar="SECONDS",
+        help=f"wait between the last viewer joining and the measured window (default "
+        f"{SETTLE_SECONDS:g}, {COMPARE_SETTLE_SECONDS:g} with --compare-single-port: joins "
+        "that finish in a burst, as with --udp-port, leave a longer backlog)",
+    )
+    parser.add_argument(
+        "--compare-single-port",
+        action="store_true",
+        help="run per-connection sockets, then --udp-port on free ports, under the same load; "
+        "the second is reported under 'single_port'",
     )
     add_common_arguments(parser)
     return parser
@@ -187,12 +212,13 @@ def run_load(
     processes: int,
     args: Any,
     fast_forwarding: bool = True,
+    udp_port: int | None = None,
 ) -> dict[str, Any]:
     """One server of ``kind`` under the full load; its figures."""
     server_core, load_cores = cores()
     workers: list[Worker] = []
     publisher: Worker | None = None
-    with _server(kind, server_core, loop, args, fast_forwarding) as server:
+    with _server(kind, server_core, loop, args, fast_forwarding, udp_port) as server:
         try:
             publisher = _publisher(server, loop)
             live_id = publisher.receive(60, "the publisher going live")[1]
@@ -217,7 +243,7 @@ def run_load(
             with Progress(f"{kind}: joining", viewers, args.progress) as progress:
                 for worker in workers:
                     progress.advance(worker.receive(90 + viewers, "viewers joining")[1])
-            time.sleep(SETTLE_SECONDS)
+            time.sleep(args.settle)
             load = [publisher, *workers]
             before = sample_process(server.pid)
             load_before = _load_cpu_seconds(load)
@@ -258,6 +284,7 @@ def run_load(
     return {
         "server": kind,
         **({"forwarding": "fast" if fast_forwarding else "aiortc"} if kind == "directlive" else {}),
+        **({"udp_port": udp_port} if kind == "directlive" else {}),
         "viewers": viewers,
         "server_cpu_ms_per_viewer_s": round(cpu_ms / (viewers * window.seconds), 3),
         **{k: v for k, v in figures.items() if k != "frames_delivered"},
@@ -286,14 +313,20 @@ def run_load(
 
 @contextmanager
 def _server(
-    kind: str, core: set[int], loop: MediaLoop, args: Any, fast_forwarding: bool
+    kind: str,
+    core: set[int],
+    loop: MediaLoop,
+    args: Any,
+    fast_forwarding: bool,
+    udp_port: int | None = None,
 ) -> Iterator[Server]:
     if kind == "janus":
         with run_janus(core, loop.codec) as janus:
             yield janus
         return
     env = {FAST_FORWARDING_ENV: "1" if fast_forwarding else "0"}
-    with run_server(kind, core, env=env, media_workers=args.workers) as server:
+    extra = () if udp_port is None else ("--udp-port", str(udp_port))
+    with run_server(kind, core, extra=extra, env=env, media_workers=args.workers) as server:
         yield server
 
 
@@ -320,13 +353,18 @@ def main(argv: list[str] | None = None) -> int:
     if "janus" in (args.baseline, args.server) and (reason := janus_available()) is not None:
         print(f"janus: {reason}", file=sys.stderr)
         return 2
+    if args.settle is None:
+        args.settle = COMPARE_SETTLE_SECONDS if args.compare_single_port else SETTLE_SECONDS
+    if args.compare_single_port and args.udp_port is not None:
+        print("--compare-single-port picks its own ports: drop --udp-port", file=sys.stderr)
+        return 2
     processes = args.processes or max(1, min(8, math.ceil(args.viewers / 20)))
     _, load_cores = cores()
     pin_self(load_cores)
     loop = encode_loop(args.codec)
     load = (args.viewers, args.seconds, processes, args)
     fast = args.forwarding != "aiortc"
-    first = run_load(args.server, loop, *load, fast_forwarding=fast)
+    first = run_load(args.server, loop, *load, fast_forwarding=fast, udp_port=args.udp_port)
     result: dict[str, Any] = {
         "benchmark": "viewers",
         "codec": args.codec,
@@ -335,8 +373,24 @@ def main(argv: list[str] | None = None) -> int:
         "viewer_processes": processes,
         "media_workers": args.workers,
         "viewer_kind": args.viewer,
+        "settle_seconds": args.settle,
         **first,
     }
+    if args.compare_single_port:
+        single = run_load(
+            "directlive",
+            loop,
+            args.viewers,
+            args.seconds,
+            processes,
+            args,
+            fast_forwarding=args.forwarding != "aiortc",
+            udp_port=free_udp_ports(1 + args.workers),
+        )
+        result["single_port"] = single
+        result["ratio_single_port_over_per_connection_cpu_per_viewer_s"] = _ratio(
+            single["server_cpu_ms_per_viewer_s"], result["server_cpu_ms_per_viewer_s"], digits=3
+        )
     if args.forwarding == "both":
         aiortc = run_load("directlive", loop, *load, fast_forwarding=False)
         result["aiortc"] = aiortc
@@ -355,8 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _ratio(baseline: float, ours: float) -> float | None:
-    return round(baseline / ours, 1) if ours > 0 else None
+def _ratio(baseline: float, ours: float, digits: int = 1) -> float | None:
+    return round(baseline / ours, digits) if ours > 0 else None
 
 
 def _plot(path: Any, result: dict[str, Any]) -> None:

@@ -92,6 +92,16 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="N",
         help="worker processes serving viewers (default: one per core); 0: in this process",
     )
+    serve.add_argument(
+        "--udp-port",
+        type=_udp_port,
+        default=_udp_port(os.environ["DIRECTLIVE_UDP_PORT"])
+        if os.environ.get("DIRECTLIVE_UDP_PORT")
+        else None,
+        metavar="BASE",
+        help="ICE media on fixed UDP ports: BASE for the main process (publishers), "
+        "BASE+1+i for media worker i; default: one ephemeral port per connection",
+    )
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument(
         "--dev", action="store_true", help="development mode: a user picker that mints tokens"
@@ -108,6 +118,13 @@ def _ttl(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from exc
     except DirectliveError as error:
         raise argparse.ArgumentTypeError(error.message) from error
+
+
+def _udp_port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a UDP port")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +162,13 @@ def _network_options(args: argparse.Namespace) -> tuple[tuple[str, ...], IceServ
 def serve(args: argparse.Namespace) -> int:
     from signaling.app import build_app
 
+    if args.udp_port is not None and args.udp_port + max(0, args.media_workers) > 65535:
+        print(
+            f"directlive: --udp-port {args.udp_port} leaves no port for every worker",
+            file=sys.stderr,
+        )
+        return 2
+
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -165,14 +189,21 @@ def serve(args: argparse.Namespace) -> int:
         announce_addresses=announced,
         ice_servers=ice_servers,
         media=MediaConfig(
-            publisher_grace_seconds=args.publisher_grace, workers=max(0, args.media_workers)
+            publisher_grace_seconds=args.publisher_grace,
+            workers=max(0, args.media_workers),
+            udp_port=args.udp_port,
         ),
         room=RoomConfig(max_guests=args.max_guests, comments_per_window=args.comments_per_10s),
         record_all=args.record,
         dev=args.dev,
         demo=args.demo,
     )
-    web.run_app(build_app(config), host=config.host, port=config.port, print=None)
+    try:
+        app = build_app(config)
+    except OSError as error:  # --udp-port taken
+        print(f"directlive: {error.strerror or error}", file=sys.stderr)
+        return 2
+    web.run_app(app, host=config.host, port=config.port, print=None)
     return 0
 
 

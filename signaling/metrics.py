@@ -49,6 +49,8 @@ class DirectliveCollector(Collector):
             "frames_dropped_slow_viewer": "Frames dropped because a viewer fell behind",
             "keyframe_requests_upstream": "Keyframe requests (PLI) sent to publishers",
             "keyframe_requests_from_viewers": "PLI/FIR received from viewers",
+            "udp_unknown_ufrag": "STUN requests at a shared UDP port naming no connection",
+            "udp_stray_datagrams": "Datagrams at a shared UDP port from no known peer",
         }
         for name, help_text in counters.items():
             yield CounterMetricFamily(f"directlive_{name}", help_text, getattr(stats, name))

@@ -33,6 +33,10 @@ class MediaConfig:
     ice_addresses: tuple[str, ...] = ()
     """Host candidate addresses this streamer's connections offer, in this process and its
     workers (``streamer.aiortc.ice``); empty: aioice's choice plus 127.0.0.1."""
+    udp_port: int | None = None
+    """``--udp-port``: every ICE connection of the main process shares this UDP port
+    (``streamer.aiortc.udp_mux``) and media worker ``i`` uses ``udp_port + 1 + i``; None: one
+    ephemeral port per connection, as aioice does by itself."""
     fast_forwarding: bool = field(default_factory=default_fast_forwarding)
     """Send RTP with ``streamer.forwarding`` (synchronous, one pass per frame for every
     viewer) instead of aiortc's per-packet sender loop fed by our packer."""

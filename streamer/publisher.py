@@ -19,6 +19,7 @@ from streamer.aiortc.peer import (
     make_answer,
     new_peer_connection,
 )
+from streamer.aiortc.udp_mux import UdpMux
 from streamer.aiortc.tap import receives_track, send_picture_loss, tap_receiver
 from streamer.forwarding.datagrams import UdpGso
 from streamer.source import TrackSource
@@ -42,10 +43,11 @@ class PublisherSession:
         keyframe_interval: float = 1.0,
         viewer_queue_limit: int = 240,
         consent_by_inactivity: bool = False,
+        udp_mux: UdpMux | None = None,
     ) -> None:
         self.live_id = live_id
         self.participant = participant
-        self.pc = new_peer_connection(host_addresses)
+        self.pc = new_peer_connection(host_addresses, udp_mux)
         self._gso = gso or UdpGso()
         self.sources: list[TrackSource] = []
         self.codecs: dict[str, RTCRtpCodecParameters] = {}

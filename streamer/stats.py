@@ -21,3 +21,7 @@ class ForwardingStats:
     """PLIs sent to publishers, after coalescing and rate limiting."""
     keyframe_requests_from_viewers: int = 0
     """PLI/FIR received from viewers (before coalescing)."""
+    udp_unknown_ufrag: int = 0
+    """STUN Binding requests at the shared UDP port naming no connection's ufrag (dropped)."""
+    udp_stray_datagrams: int = 0
+    """Other datagrams at the shared UDP port from an address no connection learned (dropped)."""

@@ -10,6 +10,7 @@ from dataclasses import fields
 
 from directlive.errors import Conflict, NotFound
 from streamer.aiortc import HostAddresses, check_internals
+from streamer.aiortc.udp_mux import UdpMux
 from streamer.config import MediaConfig
 from streamer.forwarding.datagrams import UdpGso
 from streamer.live import MediaLive
@@ -65,10 +66,17 @@ class Streamer:
         self._on_participant_lost = on_participant_lost
         self._grace_timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.udp_mux: UdpMux | None = None
+        """The main process's shared UDP port (``config.udp_port``), or None."""
+        udp_port = self.config.udp_port
+        if udp_port is not None:  # udp-port call site
+            self.udp_mux = UdpMux(udp_port, self.stats)
+            self.udp_mux.bind_host_addresses(self.host_addresses)
         self.workers: WorkerPool | None = None
         if self.config.workers > 0:
             settings = WorkerSettings(
                 ice_addresses=self.config.ice_addresses,
+                udp_port=None if udp_port is None else udp_port + 1,
                 fast_forwarding=self.config.fast_forwarding,
                 udp_gso=self.config.udp_gso,
                 viewer_queue_limit=self.config.viewer_queue_limit,
@@ -209,6 +217,7 @@ class Streamer:
             keyframe_interval=self.config.keyframe_interval,
             viewer_queue_limit=self.config.viewer_queue_limit,
             consent_by_inactivity=whip,
+            udp_mux=self.udp_mux,
         )
         try:
             answer = await session.answer(offer_sdp)
@@ -254,6 +263,7 @@ class Streamer:
                 gso=self.gso,
                 fast_forwarding=self.config.fast_forwarding,
                 participant=participant,
+                udp_mux=self.udp_mux,
             )
         try:
             answer = await session.answer(offer_sdp, sources)
@@ -318,6 +328,8 @@ class Streamer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.workers is not None:
             await self.workers.close()
+        if self.udp_mux is not None:
+            self.udp_mux.close()
 
     def _publisher_lost(self, session: PublisherSession) -> None:
         live = self._lives.get(session.live_id)

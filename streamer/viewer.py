@@ -12,6 +12,7 @@ from directlive.errors import Conflict
 from streamer.aiortc.codec_choice import capabilities_like, pin_viewer_codec
 from streamer.aiortc.ice import HostAddresses
 from streamer.aiortc.packer import install_packer
+from streamer.aiortc.udp_mux import UdpMux
 from streamer.aiortc.peer import (
     add_remote_candidate,
     apply_offer,
@@ -67,6 +68,7 @@ class ViewerSession:
         gso: UdpGso | None = None,
         fast_forwarding: bool | None = None,
         participant: str | None = None,
+        udp_mux: UdpMux | None = None,
     ) -> None:
         self.participant = participant
         """The one participant this session watches; ``None``: every participant."""
@@ -78,7 +80,7 @@ class ViewerSession:
         )
         """Whether senders use ``streamer.forwarding.forwarder`` (see ``MediaConfig``)."""
         self._gso = gso or UdpGso()
-        self.pc = new_peer_connection(host_addresses)
+        self.pc = new_peer_connection(host_addresses, udp_mux)
         self.tracks: list[tuple[TrackSource, ViewerTrack]] = []
         self._on_connection_lost = on_connection_lost
         self._closed = False

@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 from aiortc import RTCPeerConnection
 
+from benchmarks.harness import free_udp_ports
 from fanout import Store
 from signaling.app import build_app
 from signaling.appkeys import STREAMER
@@ -162,6 +163,8 @@ async def go_live(server: RunningServer, host: str) -> tuple[str, RTCPeerConnect
 
 MEDIA_WORKERS = int(os.environ.get("DIRECTLIVE_TEST_MEDIA_WORKERS", "2"))
 """Servers under test serve viewers from worker processes, as ``directlive serve`` does."""
+SINGLE_PORT = os.environ.get("DIRECTLIVE_TEST_UDP_PORT") == "1"
+"""``DIRECTLIVE_TEST_UDP_PORT=1`` runs every server under test with ``--udp-port``."""
 
 
 def server_config(data_dir: Path, **overrides: object) -> ServerConfig:
@@ -171,7 +174,11 @@ def server_config(data_dir: Path, **overrides: object) -> ServerConfig:
         secret=SECRET,
         ice_addresses=("127.0.0.1",),
         cors_origins=("http://app.example",),
-        media=MediaConfig(publisher_grace_seconds=0.5, workers=MEDIA_WORKERS),
+        media=MediaConfig(
+            publisher_grace_seconds=0.5,
+            workers=MEDIA_WORKERS,
+            udp_port=free_udp_ports(1 + MEDIA_WORKERS) if SINGLE_PORT else None,
+        ),
     )
     return replace(config, **overrides)  # type: ignore[arg-type]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.harness import free_port
+from benchmarks.harness import free_port, free_udp_ports
 from signaling.auth import TokenIssuer, load_secret
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,3 +82,28 @@ def test_serve_starts_and_reports_healthy(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_serve_refuses_a_udp_port_already_taken(tmp_path: Path) -> None:
+    port = free_udp_ports(1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", port))
+        done = directlive(
+            *("serve", "--port", str(free_port()), "--data-dir", str(tmp_path)),
+            *("--ice-address", "127.0.0.1", "--media-workers", "0"),
+            env={**os.environ, "DIRECTLIVE_UDP_PORT": str(port)},
+        )
+    assert done.returncode == 2
+    assert f"udp port {port} on 127.0.0.1" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_refuses_a_udp_port_out_of_range(tmp_path: Path) -> None:
+    done = directlive("serve", "--data-dir", str(tmp_path), "--udp-port", "70000")
+    assert done.returncode == 2
+    assert "70000 is not a UDP port" in done.stderr
+    done = directlive(
+        *("serve", "--data-dir", str(tmp_path), "--udp-port", "65535", "--media-workers", "2")
+    )
+    assert done.returncode == 2
+    assert "leaves no port for every worker" in done.stderr

@@ -12,6 +12,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from directlive.errors import BadRequest, PayloadTooLarge
 from streamer.aiortc.ice import HostAddresses
+from streamer.aiortc.udp_mux import UdpMux
 
 log = logging.getLogger("directlive.streamer")
 
@@ -34,11 +35,16 @@ class PeerConnection(RTCPeerConnection):
         await super()._RTCPeerConnection__gather()  # type: ignore[misc]
 
 
-def new_peer_connection(host_addresses: HostAddresses) -> PeerConnection:
+def new_peer_connection(
+    host_addresses: HostAddresses, udp_mux: UdpMux | None = None
+) -> PeerConnection:
     """A peer connection offering ``host_addresses``; ``iceServers=[]`` because aiortc
     otherwise defaults to a public STUN server, which an offline loopback server must never
-    contact."""
-    return PeerConnection(RTCConfiguration(iceServers=[]), host_addresses)
+    contact. With ``udp_mux`` its ICE shares the process's UDP port."""
+    pc = PeerConnection(RTCConfiguration(iceServers=[]), host_addresses)
+    if udp_mux is not None:
+        udp_mux.adopt(pc)
+    return pc
 
 
 def parse_offer(sdp: str, host_addresses: HostAddresses) -> RTCSessionDescription:

@@ -20,6 +20,7 @@ from aiortc import RTCRtpCodecParameters
 from directlive.errors import DirectliveError, NotFound, Unavailable
 from streamer.aiortc import HostAddresses, check_internals
 from streamer.forwarding.datagrams import UdpGso
+from streamer.aiortc.udp_mux import UdpMux
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.viewer import SourceWithCodec, ViewerSession
@@ -60,6 +61,10 @@ class MediaWorker:
         self.sources: dict[int, tuple[TrackSource, RTCRtpCodecParameters]] = {}
         self.sessions: dict[str, ViewerSession] = {}
         self.wire = WireProtocol(self._on_frame, self._on_message)
+        self.udp_mux: UdpMux | None = None
+        if settings.udp_port is not None:
+            self.udp_mux = UdpMux(settings.udp_port + settings.index, self.stats)
+            self.udp_mux.bind_host_addresses(self.host_addresses)
         self._tasks: set[asyncio.Future[None]] = set()
 
     # ---- frames and sources --------------------------------------------------------
@@ -162,6 +167,7 @@ class MediaWorker:
             gso=self.gso,
             fast_forwarding=self.settings.fast_forwarding,
             participant=request.participant,
+            udp_mux=self.udp_mux,
         )
         self.sessions[session.session_id] = session
         try:
@@ -188,6 +194,8 @@ class MediaWorker:
         self.sources.clear()
         for task in list(self._tasks):
             task.cancel()
+        if self.udp_mux is not None:
+            self.udp_mux.close()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -12,6 +12,9 @@ class WorkerSettings:
 
     index: int = 0
     ice_addresses: tuple[str, ...] = ()
+    udp_port: int | None = None
+    """The shared UDP port of worker 0 (``streamer.aiortc.udp_mux``); worker ``index`` adds
+    ``index``. None: one ephemeral port per connection."""
     fast_forwarding: bool = True
     udp_gso: bool = True
     viewer_queue_limit: int = 240

@@ -38,3 +38,17 @@ def test_bench_viewers_smoke(tmp_path: Path) -> None:
     assert result["server_processes"] == 2
     assert result["ratio_server_cpu_per_viewer_s"] is not None
     assert plot.stat().st_size > 0
+
+
+def test_bench_viewers_compares_single_port_in_the_same_run() -> None:
+    result = bench(
+        *("viewers", "--viewers", "2", "--seconds", "2", "--processes", "1"),
+        "--compare-single-port",
+    )
+    single = result["single_port"]
+    assert result["udp_port"] is None
+    assert isinstance(single["udp_port"], int)
+    for run in (result, single):
+        assert run["fps_mean"] > 0, "no frame reached a viewer"
+        assert run["server_cpu_ms_per_viewer_s"] > 0
+    assert result["ratio_single_port_over_per_connection_cpu_per_viewer_s"] > 0
