@@ -41,11 +41,8 @@ from benchmarks.harness import (
     sample_process,
     spawn,
 )
-    Server,
-    Worker,
-    cores,
-    cores_busy_seconds,
-    free_udp_ports,
+from benchmarks.janus_clients import janus_viewers_worker, rtp_publisher_worker
+from benchmarks.janus_server import JanusServer, janus_available, run_janus
 from benchmarks.media import VIDEO_TICKS, MediaLoop, encode_loop
 from benchmarks.pairs import summarize
 from streamer.config import FAST_FORWARDING_ENV

@@ -19,8 +19,8 @@ from streamer.aiortc.peer import (
     make_answer,
     new_peer_connection,
 )
-from streamer.aiortc.udp_mux import UdpMux
 from streamer.aiortc.tap import receives_track, send_picture_loss, tap_receiver
+from streamer.aiortc.udp_mux import UdpMux
 from streamer.forwarding.datagrams import UdpGso
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats

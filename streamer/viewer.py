@@ -12,7 +12,6 @@ from directlive.errors import Conflict
 from streamer.aiortc.codec_choice import capabilities_like, pin_viewer_codec
 from streamer.aiortc.ice import HostAddresses
 from streamer.aiortc.packer import install_packer
-from streamer.aiortc.udp_mux import UdpMux
 from streamer.aiortc.peer import (
     add_remote_candidate,
     apply_offer,
@@ -22,6 +21,7 @@ from streamer.aiortc.peer import (
     new_peer_connection,
 )
 from streamer.aiortc.sender_state import name_stream
+from streamer.aiortc.udp_mux import UdpMux
 from streamer.config import default_fast_forwarding
 from streamer.forwarding.datagrams import UdpGso
 from streamer.forwarding.forwarder import RtpForwarder

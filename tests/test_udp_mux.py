@@ -16,9 +16,10 @@ import pytest
 from aioice import stun
 
 from benchmarks.harness import free_udp_ports
-from streamer import MediaConfig, Streamer, srtp_batch
+from streamer import MediaConfig, Streamer
 from streamer.aiortc.udp_mux import UdpMux, binding_request_ufrag
-from streamer.rtp_forwarder import forwarder_of
+from streamer.forwarding import datagrams
+from streamer.forwarding.forwarder import forwarder_of
 from streamer.viewer import ViewerSession
 from tests.media.peers import Exchange, Viewer, publish, video_source, wait_for, watching
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
@@ -128,7 +129,7 @@ async def test_publisher_and_viewers_share_one_socket_and_the_fast_path(
             assert forwarder is not None
             assert forwarder._writer.socket is shared.sock
             assert forwarder.packets_sent > 0
-            if srtp_batch.FAST_SEND is not None:  # the C lane sends on the shared fd
+            if datagrams.FAST_SEND is not None:  # the C lane sends on the shared fd
                 assert forwarder.lane_joins >= 1
         assert mux.stats.udp_unknown_ufrag == 0
         assert mux.stats.udp_stray_datagrams == 0

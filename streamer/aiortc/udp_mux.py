@@ -42,7 +42,6 @@ import struct
 import time
 from typing import Any, cast
 
-import aioice.ice
 from aioice.candidate import Candidate, candidate_foundation, candidate_priority
 from aioice.ice import (
     Connection,

@@ -19,8 +19,8 @@ from aiortc import RTCRtpCodecParameters
 
 from directlive.errors import DirectliveError, NotFound, Unavailable
 from streamer.aiortc import HostAddresses, check_internals
-from streamer.forwarding.datagrams import UdpGso
 from streamer.aiortc.udp_mux import UdpMux
+from streamer.forwarding.datagrams import UdpGso
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.viewer import SourceWithCodec, ViewerSession
