@@ -28,7 +28,11 @@ from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
 @pytest.fixture
 async def streamer() -> AsyncIterator[Streamer]:
     port = free_udp_ports(1)
-    s = Streamer(MediaConfig(publisher_grace_seconds=0.5, workers=0, udp_port=port))
+    s = Streamer(
+        MediaConfig(
+            publisher_grace_seconds=0.5, workers=0, udp_port=port, ice_addresses=("127.0.0.1",)
+        )
+    )
     s.start()
     yield s
     await s.close()
@@ -201,16 +205,16 @@ async def test_a_taken_port_fails_at_start() -> None:
     holder.bind(("127.0.0.1", port))
     try:
         with pytest.raises(OSError, match=f"udp port {port} on 127.0.0.1"):
-            Streamer(MediaConfig(workers=0, udp_port=port))
+            Streamer(MediaConfig(workers=0, udp_port=port, ice_addresses=("127.0.0.1",)))
     finally:
         holder.close()
 
 
 async def test_a_closed_streamer_frees_its_port() -> None:
     port = free_udp_ports(1)
-    first = Streamer(MediaConfig(workers=0, udp_port=port))
+    first = Streamer(MediaConfig(workers=0, udp_port=port, ice_addresses=("127.0.0.1",)))
     await first.close()
-    again = Streamer(MediaConfig(workers=0, udp_port=port))
+    again = Streamer(MediaConfig(workers=0, udp_port=port, ice_addresses=("127.0.0.1",)))
     await again.close()
 
 
@@ -251,7 +255,11 @@ async def test_a_candidate_naming_another_viewers_address_does_not_take_its_rout
 
 async def test_a_restarted_worker_serves_on_its_port_again() -> None:
     port = free_udp_ports(2)
-    streamer = Streamer(MediaConfig(publisher_grace_seconds=0.5, workers=1, udp_port=port))
+    streamer = Streamer(
+        MediaConfig(
+            publisher_grace_seconds=0.5, workers=1, udp_port=port, ice_addresses=("127.0.0.1",)
+        )
+    )
     streamer.start()
     live_id = streamer.new_live_id()
     publisher = await publish(
