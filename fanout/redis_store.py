@@ -41,9 +41,20 @@ def _box_key(box: Box) -> str:
     return "inbox" if box == "inbox" else "msgreq"
 
 
+REDIS_CONNECTIONS = 100
+"""Connections one process opens to Redis at most (Pub/Sub subscriptions hold one each)."""
+REDIS_POOL_WAIT_S = 10.0
+"""How long a command waits for a free connection before it fails."""
+
+
 class RedisStore(RedisPostsMixin, Store):
-    def __init__(self, url: str) -> None:
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(url)
+    def __init__(self, url: str, max_connections: int = REDIS_CONNECTIONS) -> None:
+        # A burst of requests (hundreds of sockets connecting at once) queues for a connection
+        # instead of failing: redis-py's default pool raises MaxConnectionsError at its limit.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=REDIS_POOL_WAIT_S
+        )
+        self.redis: aioredis.Redis = aioredis.Redis.from_pool(pool)
         # redis-py types replies as unions (bytes | str | list ...) that never narrow; replies
         # are decoded by hand below, so the client is used untyped here.
         self._r: Any = self.redis
