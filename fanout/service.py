@@ -20,6 +20,7 @@ from fanout.graph import SocialGraph
 from fanout.live_room import LiveRooms
 from fanout.message_render import MessageRenderer
 from fanout.models import FanoutConfig, FeedEntry, LiveInfo, Page, Profile
+from fanout.node_directory import NodeDirectory, directory_for
 from fanout.redis_store import RedisStore
 from fanout.room_models import RoomConfig
 from fanout.room_redis import RedisRoomStore
@@ -52,6 +53,8 @@ class Fanout:
         self.sharing = Sharing(store, self.direct, self.followers)
         self.rooms = LiveRooms(self, _room_store_for(store), room_config or RoomConfig())
         self._known_users: set[str] = set()
+        self.directory: NodeDirectory = directory_for(store)
+        """Nodes, the origin of each live and the nodes relaying it."""
 
     async def start(self) -> None:
         """Forget the presence and end the lives this node left behind when it stopped (its
@@ -86,6 +89,7 @@ class Fanout:
         live = LiveInfo(live_id, host, started_at=time.time())
         await self.store.put_live(live)
         await self.store.mark_node_live(self.node_id, live_id, running=True)
+        await self.directory.set_origin(live_id, self.node_id)
         return live
 
     async def get_live(self, live_id: str) -> LiveInfo:
@@ -116,6 +120,7 @@ class Fanout:
         followers when it was shared to all of them."""
         live = await self.get_live(live_id)
         await self.store.mark_node_live(self.node_id, live_id, running=False)
+        await self.directory.forget_live(live_id)
         if not await self.store.end_live(live_id, time.time()):
             return
         event = {"type": "live.ended", "live_id": live_id, "reason": reason}

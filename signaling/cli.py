@@ -36,6 +36,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "stable across restarts, which end the lives and presence the node left behind)",
     )
     serve.add_argument(
+        "--node-url",
+        default=os.environ.get("DIRECTLIVE_NODE_URL"),
+        metavar="URL",
+        help="where the other nodes reach this one (relay links, forwarded guests); "
+        "default http://HOST:PORT",
+    )
+    serve.add_argument(
         "--cors-origin",
         action="append",
         default=[],
@@ -184,6 +191,7 @@ def serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         redis_url=args.redis,
         node_id=args.node_id or f"{socket.gethostname()}:{args.port}",
+        node_url=args.node_url,
         cors_origins=tuple(args.cors_origin),
         ice_addresses=tuple(args.ice_address),
         announce_addresses=announced,

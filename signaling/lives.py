@@ -10,6 +10,7 @@ from directlive.errors import Conflict, DirectliveError, Forbidden, NotFound
 from fanout import Fanout
 from signaling.announce import announce_candidates
 from signaling.cobroadcast import CoBroadcast
+from signaling.edge_lives import EdgeLives
 from signaling.hub import Connection, Hub
 from signaling.live_recordings import LiveRecordings
 from signaling.room_events import RoomEvents
@@ -51,6 +52,8 @@ class LiveService:
             announce_addresses=announce_addresses,
         )
         self.recordings: LiveRecordings | None = None
+        self.edges: EdgeLives | None = None
+        """Lives pulled from another node (``signaling.edge_lives``); None: one node."""
         self._starting: set[str] = set()
         """Hosts whose go-live is being negotiated (not yet in the streamer's lives)."""
         self._joining: Counter[tuple[str, str]] = Counter()
@@ -138,6 +141,8 @@ class LiveService:
             )
         self._joining[key] += 1  # sessions still negotiating count too
         try:
+            if self.edges is not None:
+                await self.edges.ensure_media(live_id)
             session_id, answer = await self.streamer.watch(live_id, viewer, offer_sdp, participant)
         finally:
             self._joining[key] -= 1
@@ -201,6 +206,23 @@ class LiveService:
     async def on_participant_lost(self, live_id: str, user: str) -> None:
         await self.cobroadcast.participant_lost(live_id, user)
 
+    async def on_relay_lost(self, live_id: str) -> None:
+        if self.edges is not None:
+            self.edges.link_lost(live_id)
+
+    async def on_relay_over(self, live_id: str) -> None:
+        """The origin ended a live this node relays: close its media and room here (the
+        origin tells every user once)."""
+        sessions = await self.streamer.end(live_id)
+        for session in sessions:
+            self.cobroadcast.forget(session.session_id)
+        self.room.close_room(live_id)
+        log.info("live.end relayed live=%s viewers=%d", live_id, len(sessions))
+
+    async def on_relay_sources_added(self, live_id: str) -> None:
+        """A guest came on at the origin: socket viewers here get its tracks."""
+        self.cobroadcast.renegotiate_all(live_id)
+
     async def on_viewer_gone(self, session: AnyViewerSession) -> None:
         self.cobroadcast.forget(session.session_id)
         self.room.viewers_changed(session.live_id)
@@ -239,5 +261,7 @@ class LiveService:
         self.room.start()
 
     async def close(self) -> None:
+        if self.edges is not None:
+            await self.edges.close()
         await self.cobroadcast.close()
         await self.room.close()
