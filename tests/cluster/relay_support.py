@@ -28,9 +28,12 @@ async def go_live_on(
     return live_ids[0], pc
 
 
-async def watch_on(node: ServerClient, user: str, live_id: str, *, audio: bool = False) -> Viewer:
-    """``user`` watches the live on ``node`` over WHEP with a decoding aiortc viewer."""
-    viewer = Viewer(audio=audio)
+async def watch_on(
+    node: ServerClient, user: str, live_id: str, *, audio: bool = False, decode: bool = True
+) -> Viewer:
+    """``user`` watches the live on ``node`` over WHEP with an aiortc viewer (decoding, or
+    only collecting encoded frames)."""
+    viewer = Viewer(audio=audio, decode=decode)
 
     async def exchange(sdp: str) -> str:
         _, answer = await node.whep(user, live_id, sdp)
