@@ -20,7 +20,7 @@ from signaling.config import ServerConfig
 from signaling.ice_servers import DEFAULT_TURN_TTL, IceServerConfig
 from streamer import MediaConfig, default_worker_count
 
-BENCHMARKS = ("fanout", "viewers", "join", "comments", "record")
+BENCHMARKS = ("fanout", "viewers", "join", "comments", "record", "cascade")
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
