@@ -55,14 +55,20 @@ class RelayPull:
                 raise Unavailable("the relay of this live closed", code="relay_closed")
             if not self.connected:
                 await self._start(origin_url)
-            link = self._link
+            link, task = self._link, self._task
         assert link is not None
+        assert task is not None
+        if link.ready.is_set():
+            return
+        ready = asyncio.ensure_future(link.ready.wait())
         try:
-            await asyncio.wait_for(link.ready.wait(), READY_TIMEOUT)
-        except TimeoutError as exc:
-            raise Unavailable(
-                "the live's origin did not answer", code="origin_unreachable"
-            ) from exc
+            await asyncio.wait(
+                {ready, task}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ready.cancel()
+        if not link.ready.is_set():
+            raise Unavailable("the live's origin did not answer", code="origin_unreachable")
 
     async def _start(self, origin_url: str) -> None:
         try:
