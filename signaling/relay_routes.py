@@ -27,6 +27,9 @@ log = logging.getLogger("directlive.signaling")
 RELAY_PATH = "/internal/relay/{live_id}"
 RELAY_NONCE_HEADER = "X-Directlive-Relay-Nonce"
 MAX_RELAY_MESSAGE = 64 * 1024 * 1024
+"""A source's GOP opens the link in one message (as ``streamer.relay.channel``)."""
+RELAY_HEARTBEAT = 5.0
+"""Pings toward the edge: one that vanished without closing ends the link."""
 
 
 async def get_relay(request: web.Request) -> web.StreamResponse:
@@ -41,7 +44,7 @@ async def get_relay(request: web.Request) -> web.StreamResponse:
     if not streamer.serves_origin(live_id):
         raise NotFound("this node is not the live's origin", code="live_not_found")
     directory: NodeDirectory = request.app[FANOUT].directory
-    socket = web.WebSocketResponse(max_msg_size=MAX_RELAY_MESSAGE)
+    socket = web.WebSocketResponse(max_msg_size=MAX_RELAY_MESSAGE, heartbeat=RELAY_HEARTBEAT)
     await socket.prepare(request)
     edge: str | None = None
 

@@ -25,6 +25,9 @@ log = logging.getLogger("directlive.streamer")
 Socket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """A source's GOP travels in one message when the link opens: a few MB at most."""
+HEARTBEAT_SECONDS = 5.0
+"""WebSocket ping period on both ends: a peer that vanishes without closing (a network
+partition rather than a dead process) ends the link within about this long."""
 
 
 class ChannelClosed(Exception):
@@ -85,7 +88,7 @@ class RelayChannel:
                     return
                 self._wakeup.clear()
                 await self._wakeup.wait()
-        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
+        except Exception as exc:  # the socket broke: the reader sees it too and ends the link
             log.info("relay link: writing failed: %r", exc)
             self._closing = True
 

@@ -12,7 +12,12 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from streamer.relay.channel import MAX_MESSAGE_BYTES, ChannelClosed, RelayChannel
+from streamer.relay.channel import (
+    HEARTBEAT_SECONDS,
+    MAX_MESSAGE_BYTES,
+    ChannelClosed,
+    RelayChannel,
+)
 from streamer.relay.cipher import NONCE_BYTES, link_ciphers, new_nonce
 from streamer.relay.messages import Hello, relay_from_wire, relay_to_wire
 from streamer.workers.messages import BadMessage
@@ -64,7 +69,7 @@ async def connect(
         origin_url.rstrip("/") + relay_path(live_id),
         headers={NONCE_HEADER: edge_nonce.hex()},
         max_msg_size=MAX_MESSAGE_BYTES,
-        heartbeat=None,
+        heartbeat=HEARTBEAT_SECONDS,
         timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0),
     )
     try:

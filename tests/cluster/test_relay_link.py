@@ -3,6 +3,7 @@ published to its origin through one link, whatever its number of viewers."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
@@ -31,6 +32,15 @@ async def node(
         beacon.url = server.url  # the port is known only now
         await beacon.beat()
         yield server
+
+
+RELAY_TASKS = ("RelayChannel.", "RelayPull.", "EdgeLink.", "OriginLink.", "EdgeLives.")
+
+
+def relay_tasks() -> list[str]:
+    """Running tasks of the relay code (both in-process nodes share this loop)."""
+    names = [getattr(t.get_coro(), "__qualname__", "") for t in asyncio.all_tasks()]
+    return [name for name in names if name.startswith(RELAY_TASKS)]
 
 
 async def watch_on(server: RunningServer, user: str, live_id: str) -> Viewer:
@@ -76,6 +86,7 @@ async def test_edge_serves_a_live_of_its_origin_through_one_link(tmp_path: Path)
         assert b.relay_stats.frames_received <= sent
         assert b.relay_stats.frames_received >= sent - 10  # in flight at most a few
         assert b.viewer_count == 2
+        assert relay_tasks()  # the check below sees them while the link is open
         assert a.viewer_count == 0
 
         for viewer in viewers:
@@ -83,6 +94,8 @@ async def test_edge_serves_a_live_of_its_origin_through_one_link(tmp_path: Path)
         await wait_for(lambda: not b.is_relayed(live_id), 10, "the idle link closes")
         await wait_for(lambda: a.relay_links_of(live_id) == 0, 10, "the origin drops the link")
         await wait_for(lambda: b.relay_links_open == 0, 10, "no link left on the edge")
+        await wait_for(lambda: not relay_tasks(), 5, "no relay task left on either node")
+        assert not b.has_media(live_id)
 
 
 async def test_host_ending_closes_edges_and_forgets_the_live(tmp_path: Path) -> None:
@@ -108,6 +121,7 @@ async def test_host_ending_closes_edges_and_forgets_the_live(tmp_path: Path) -> 
         assert b.relay_links_open == 0
         assert origin.app[STREAMER].relay_links_open == 0
         assert await origin.app[FANOUT].directory.live_keys(live_id) == []
+        await wait_for(lambda: not relay_tasks(), 5, "no relay task left on either node")
         ended = [m for m in bob.messages if m.get("type") == "live.ended"]
         assert len(ended) == 1
 
