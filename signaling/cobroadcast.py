@@ -67,7 +67,7 @@ class CoBroadcast:
         """An accepted guest starts publishing; returns the SDP answer (the origin's, when
         the live is published on another node: the guest's media goes there)."""
         await self._fanout.rooms.ensure_guest(user, live_id)
-        if await self._origin_elsewhere(live_id):
+        if await self.origin_elsewhere(live_id):
             assert self.origin_calls is not None
             return await self.origin_calls.publish_guest(live_id, user, offer_sdp, whip)
         if self._streamer.is_publishing(live_id, user):
@@ -99,7 +99,7 @@ class CoBroadcast:
                 if session_id in self._owners:
                     self._spawn(self.renegotiate(live_id, session_id))
 
-    async def _origin_elsewhere(self, live_id: str) -> bool:
+    async def origin_elsewhere(self, live_id: str) -> bool:
         """Whether the live is published on another node (this one may relay it)."""
         if self.origin_calls is None or self._streamer.serves_origin(live_id):
             return False
@@ -153,7 +153,7 @@ class CoBroadcast:
 
     async def remove_guest(self, actor: str, live_id: str, user: str) -> None:
         """The host removes a guest or a guest leaves; viewers keep the host."""
-        if await self._origin_elsewhere(live_id):
+        if await self.origin_elsewhere(live_id):
             assert self.origin_calls is not None
             await self.origin_calls.remove_guest(live_id, actor, user)
             return

@@ -189,6 +189,10 @@ class LiveService:
     ) -> None:
         """Trickle ICE from a client, for its publishing or its viewing connection."""
         if session_id is None:
+            calls = self.cobroadcast.origin_calls
+            if calls is not None and await self.cobroadcast.origin_elsewhere(live_id):
+                await calls.add_guest_candidate(live_id, user, candidate, sdp_mid)
+                return
             await self.streamer.add_publisher_candidate(live_id, user, candidate, sdp_mid)
             return
         session = self.streamer.session(live_id, session_id)

@@ -15,6 +15,7 @@ from fanout.node_directory import NodeDirectory
 from signaling.errors_http import STATUS
 
 GUEST_PATH = "/internal/guest/{live_id}"
+GUEST_CANDIDATE_PATH = "/internal/guest/{live_id}/candidate"
 CALL_TIMEOUT = 20.0
 
 
@@ -47,11 +48,20 @@ class OriginCalls:
     async def remove_guest(self, live_id: str, actor: str, user: str) -> None:
         await self._call("DELETE", live_id, {"actor": actor, "user": user})
 
-    async def _call(self, method: str, live_id: str, body: dict[str, object]) -> str:
+    async def add_guest_candidate(
+        self, live_id: str, user: str, candidate: str, sdp_mid: str | None
+    ) -> None:
+        """Trickle ICE of a guest whose publish this node forwarded."""
+        body: dict[str, object] = {"user": user, "candidate": candidate, "sdp_mid": sdp_mid}
+        await self._call("POST", live_id, body, GUEST_CANDIDATE_PATH)
+
+    async def _call(
+        self, method: str, live_id: str, body: dict[str, object], template: str = GUEST_PATH
+    ) -> str:
         url = await self.origin_url(live_id)
         if url is None:
             raise NotFound("no such live on this node", code="live_not_found")
-        path = guest_path(live_id)
+        path = template.format(live_id=live_id)
         data = json.dumps(body).encode()
         headers = sign_request(self._key, self._node_id, method, path, data)
         headers["Content-Type"] = "application/json"

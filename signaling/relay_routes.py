@@ -3,8 +3,8 @@
 - ``GET /internal/relay/{live_id}`` (WebSocket): an edge node's relay link to this origin
   (``streamer.relay``: sealed with keys derived from the node key, so only a node of the
   deployment gets a frame);
-- ``POST`` / ``DELETE /internal/guest/{live_id}``: an edge forwards a guest's publish (or
-  removal) here, signed (``directlive.node_keys``).
+- ``POST`` / ``DELETE /internal/guest/{live_id}``, ``POST .../candidate``: an edge forwards
+  a guest's publish, removal or trickled candidate here, signed (``directlive.node_keys``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from directlive.node_keys import verify_request
 from fanout.node_directory import NodeDirectory
 from signaling.appkeys import FANOUT, LIVES, NODE_KEY, STREAMER
 from signaling.auth import is_user_id
-from signaling.origin_calls import GUEST_PATH
+from signaling.origin_calls import GUEST_CANDIDATE_PATH, GUEST_PATH
 from streamer import Streamer
 
 log = logging.getLogger("directlive.signaling")
@@ -106,7 +106,20 @@ async def delete_guest(request: web.Request) -> web.Response:
     return web.Response(text="")
 
 
+async def post_guest_candidate(request: web.Request) -> web.Response:
+    """Trickle ICE of a guest whose publish an edge forwarded here."""
+    body = await _signed_body(request)
+    candidate, sdp_mid = body.get("candidate"), body.get("sdp_mid")
+    if not isinstance(candidate, str) or not isinstance(sdp_mid, str | None):
+        raise BadRequest("candidate is a string, sdp_mid a string or null", code="bad_candidate")
+    await request.app[LIVES].add_candidate(
+        _user(body, "user"), request.match_info["live_id"], None, candidate, sdp_mid
+    )
+    return web.Response(text="")
+
+
 def add_relay_routes(app: web.Application) -> None:
     app.router.add_get(RELAY_PATH, get_relay)
     app.router.add_post(GUEST_PATH, post_guest)
     app.router.add_delete(GUEST_PATH, delete_guest)
+    app.router.add_post(GUEST_CANDIDATE_PATH, post_guest_candidate)

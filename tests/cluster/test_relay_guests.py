@@ -47,6 +47,19 @@ async def test_guest_on_an_edge_publishes_to_the_origin_and_edges_see_both(
 
         guest = await publish([CounterVideoTrack()], dave_publishes)  # on c, forwarded to a
         stack.push_async_callback(guest.close)
+        # A trickled candidate of dave's publish goes the same way (here: one more of the
+        # loopback candidates the offer already had, which the origin accepts).
+        description = guest.localDescription
+        assert description is not None
+        line = next(x for x in description.sdp.splitlines() if x.startswith("a=candidate:"))
+        trickled = await dave.request(
+            {"type": "ice", "live_id": live_id, "candidate": line[2:], "sdp_mid": "0"}
+        )
+        assert trickled["type"] == "ice.ok", trickled
+        wrong = await dave.request(
+            {"type": "ice", "live_id": live_id, "candidate": "candidate:garbage", "sdp_mid": "0"}
+        )
+        assert (wrong["type"], wrong["code"]) == ("error", "bad_candidate"), wrong  # a's own
 
         offer = await carol.next_of("session.offer", live_id=live_id, timeout=20)
         answer = await early.answer_offer(str(offer["sdp"]))
