@@ -21,6 +21,8 @@ from fanout.live_room import LiveRooms
 from fanout.message_render import MessageRenderer
 from fanout.models import FanoutConfig, FeedEntry, LiveInfo, Page, Profile
 from fanout.redis_store import RedisStore
+from fanout.room_delivery import MemoryRoomDelivery, RoomDelivery
+from fanout.room_delivery_redis import RedisRoomDelivery
 from fanout.room_models import RoomConfig
 from fanout.room_redis import RedisRoomStore
 from fanout.room_store import MemoryRoomStore, RoomStore
@@ -50,7 +52,12 @@ class Fanout:
         self.direct = Direct(store, self.hub, self.config, self.renderer)
         self.followers = FollowerFanout(store, self.hub, node_id, self.config)
         self.sharing = Sharing(store, self.direct, self.followers)
-        self.rooms = LiveRooms(self, _room_store_for(store), room_config or RoomConfig())
+        self.rooms = LiveRooms(
+            self,
+            _room_store_for(store),
+            room_config or RoomConfig(),
+            _room_delivery_for(store, node_id),
+        )
         self._known_users: set[str] = set()
 
     async def start(self) -> None:
@@ -69,6 +76,7 @@ class Fanout:
     async def close(self) -> None:
         await self.followers.close()
         await self.hub.close()
+        await self.rooms.delivery.close()
         await self.rooms.store.close()
 
     # -- users -------------------------------------------------------------------------------
@@ -86,6 +94,7 @@ class Fanout:
         live = LiveInfo(live_id, host, started_at=time.time())
         await self.store.put_live(live)
         await self.store.mark_node_live(self.node_id, live_id, running=True)
+        await self.rooms.delivery.open_live(live_id)
         return live
 
     async def get_live(self, live_id: str) -> LiveInfo:
@@ -118,6 +127,7 @@ class Fanout:
         await self.store.mark_node_live(self.node_id, live_id, running=False)
         if not await self.store.end_live(live_id, time.time()):
             return
+        await self.rooms.delivery.close_live(live_id)
         event = {"type": "live.ended", "live_id": live_id, "reason": reason}
         told = set([*await self.store.reach(live_id), *live.guests, *also_notify])
         await self.hub.emit(told, event)
@@ -245,12 +255,20 @@ class Fanout:
     async def _still_allowed(self, viewer: str, live_id: str) -> str | None:
         try:
             await policy.may_watch(self.store, viewer, await self.get_live(live_id))
+            await self.rooms.ensure_may_watch(viewer, live_id)
         except (Forbidden, NotFound) as refused:
             return refused.code
         except DirectliveError as other:
             log.debug("re-check of %s on %s: %r", viewer, live_id, other)
             return other.code
         return None
+
+
+def _room_delivery_for(store: Store, node_id: str) -> RoomDelivery:
+    """Rooms span the nodes sharing a Redis store; with the memory store there is one node."""
+    if isinstance(store, RedisStore):
+        return RedisRoomDelivery(store.redis, node_id)
+    return MemoryRoomDelivery()
 
 
 def _room_store_for(store: Store) -> RoomStore:

@@ -80,7 +80,7 @@ class CoBroadcast:
             log.info("guest never connected live=%s user=%s", live_id, user)
             return
         log.info("participant added live=%s user=%s", live_id, user)
-        self._room.send(
+        await self._room.send(
             live_id, {"type": "live.participant.added", "live_id": live_id, "user": user}
         )
         for session_id in self._streamer.session_ids(live_id):
@@ -148,7 +148,7 @@ class CoBroadcast:
         with contextlib.suppress(NotFound):
             await self._streamer.remove_participant(live_id, user)
         event = {"type": "live.participant.removed", "live_id": live_id, "user": user}
-        self._room.send(live_id, event)
+        await self._room.send(live_id, event)
         if removed_by is not None:
             self._room.send_to_user(user, {**event, "by": removed_by})
 

@@ -64,21 +64,20 @@ async def handle_room_message(
                 "comments": settings.comments,
                 "joins": settings.joins,
             }
-            room.send(live_id, event)
+            await room.send(live_id, event)
             return dict(event)
         case PostComment(live_id=live_id, text=text):
-            comment = await rooms.comment(user, live_id, text)
-            room.send(live_id, {"type": "comment.new", **comment.to_json()})
+            comment = await rooms.comment(user, live_id, text)  # publishes comment.new
             return {"type": "comment.ok", "live_id": live_id, "comment_id": comment.comment_id}
         case React(live_id=live_id, kind=kind):
             await rooms.react(user, live_id, kind)
-            room.send(
+            await room.send(
                 live_id, {"type": "reaction.new", "live_id": live_id, "user": user, "kind": kind}
             )
             return {"type": "reaction.ok", "live_id": live_id}
         case RemoveComment(live_id=live_id, comment_id=comment_id):
             await rooms.remove_comment(user, live_id, comment_id)
-            room.send(
+            await room.send(
                 live_id, {"type": "comment.removed", "live_id": live_id, "comment_id": comment_id}
             )
             return {"type": "comment.remove.ok", "live_id": live_id, "comment_id": comment_id}
@@ -115,3 +114,4 @@ async def _decide(
             await lives.cobroadcast.remove_guest(host, live_id, target)  # stops their media
         await rooms.remove_viewer(host, live_id, target)
         await lives.evict(live_id, target, "removed_by_host")
+        await fanout.hub.recheck([live_id])  # the other nodes evict the now banned viewer

@@ -1,0 +1,170 @@
+"""A live's room across three nodes: the host publishes to A, room sockets sit on A, B and C.
+
+Media is only on A here (relaying to other nodes is tested in ``test_relay*``): what crosses
+nodes is the room - comments in one ``seq`` order, reactions, settings, viewer counts,
+evictions and the end of the live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+from aiortc import RTCPeerConnection
+
+from fanout.room_delivery_redis import room_channel, tally_key
+from tests.cluster.nodes import Cluster, ClusterNode
+from tests.media.peers import Viewer, publish, wait_for
+from tests.media.tracks import CounterVideoTrack
+from tests.server import SocketClient
+
+
+async def sign_in(node: ClusterNode, *users: str) -> None:
+    for user in users:
+        status, body = await node.api(user, "GET", "/api/me")
+        assert status == 200, body
+
+
+async def go_live(node: ClusterNode, host: str) -> tuple[str, RTCPeerConnection]:
+    live_ids: list[str] = []
+
+    async def exchange(sdp: str) -> str:
+        live_id, answer = await node.whip(host, sdp)
+        live_ids.append(live_id)
+        return answer
+
+    pc = await publish([CounterVideoTrack(fps=15, width=320, height=240)], exchange)
+    return live_ids[0], pc
+
+
+async def in_room(node: ClusterNode, user: str, live_id: str) -> SocketClient:
+    socket = await node.socket(user)
+    joined = await socket.request({"type": "room.join", "live_id": live_id})
+    assert joined["type"] == "room.joined", joined
+    return socket
+
+
+def seen(socket: SocketClient, kind: str) -> list[dict[str, object]]:
+    return [m for m in socket.messages if m.get("type") == kind]
+
+
+def comments_seen(socket: SocketClient) -> list[tuple[int, str]]:
+    return [(int(str(m["seq"])), str(m["text"])) for m in seen(socket, "comment.new")]
+
+
+async def subscribers(redis: aioredis.Redis, live_id: str) -> int:
+    counts = await redis.pubsub_numsub(room_channel(live_id))
+    return int(counts[0][1])
+
+
+async def test_room_events_reach_every_node_in_one_order(cluster: Cluster) -> None:
+    a, b, c = cluster["a"], cluster["b"], cluster["c"]
+    await sign_in(a, "alice", "bob", "carol", "dave", "erin")
+    live_id, host_pc = await go_live(a, "alice")
+    redis = aioredis.Redis.from_url(cluster.redis_url)
+    alice = await a.socket("alice")
+    bob, carol, dave = [
+        await in_room(node, user, live_id) for node, user in ((a, "bob"), (b, "carol"), (c, "dave"))
+    ]
+    everyone = [alice, bob, carol, dave]
+    erin_media = Viewer(audio=False)
+    try:
+        assert await subscribers(redis, live_id) == 3, "one subscription per node"
+        await asyncio.gather(
+            *(
+                viewer.send({"type": "comment", "live_id": live_id, "text": f"{who}-{n}"})
+                for n in range(3)
+                for who, viewer in (("bob", bob), ("carol", carol), ("dave", dave))
+            )
+        )
+        await wait_for(lambda: all(len(comments_seen(s)) == 9 for s in everyone), 10, "comments")
+        orders = [comments_seen(s) for s in everyone]
+        assert all(order == orders[0] for order in orders), orders
+        assert [seq for seq, _ in orders[0]] == list(range(1, 10))
+
+        liked = await dave.request({"type": "reaction", "live_id": live_id, "kind": "like"})
+        assert liked["type"] == "reaction.ok"
+        quiet = await alice.request({"type": "live.settings", "live_id": live_id, "joins": False})
+        assert quiet["type"] == "live.settings", quiet
+        for socket in everyone:
+            await socket.next_of("reaction.new", live_id=live_id, user="dave", kind="like")
+            await socket.next_of("live.settings", live_id=live_id, joins=False)
+            assert len(seen(socket, "reaction.new")) == 1
+
+        async def whep_on_a(sdp: str) -> str:
+            _, answer = await a.whep("erin", live_id, sdp)
+            return answer
+
+        await erin_media.watch(whep_on_a)
+        for socket in (bob, carol, dave):
+            counted = await socket.next_of("live.viewers", live_id=live_id, count=1)
+            assert "viewers" not in counted, "only the host sees who watches"
+        assert (await alice.next_of("live.viewers", live_id=live_id, count=1))["viewers"] == [
+            "erin"
+        ]
+
+        ended = await alice.request({"type": "live.end", "live_id": live_id})
+        assert ended["type"] == "live.end.ok", ended
+        for socket in everyone:
+            await socket.next_of("live.ended", live_id=live_id)
+
+        async def room_gone() -> bool:
+            return await subscribers(redis, live_id) == 0
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await room_gone():
+            assert asyncio.get_running_loop().time() < deadline, "nodes still subscribed"
+            await asyncio.sleep(0.05)
+        assert await redis.exists(tally_key(live_id)) == 0
+        assert not [key async for key in redis.scan_iter(f"dl:room:{{{live_id}}}:viewers*")]
+        for socket in everyone:
+            assert len(seen(socket, "live.ended")) == 1, socket.messages
+    finally:
+        await erin_media.close()
+        for socket in everyone:
+            await socket.close()
+        await host_pc.close()
+        await redis.aclose()
+
+
+async def test_moderation_and_privacy_on_the_viewers_node(cluster: Cluster) -> None:
+    a, b, c = cluster["a"], cluster["b"], cluster["c"]
+    await sign_in(a, "alice", "bob", "carol", "dave", "mallory")
+    assert (await a.api("alice", "PATCH", "/api/me/settings", {"private": True}))[0] == 200
+    for follower, node in (("bob", b), ("carol", c), ("dave", b)):
+        assert (await node.api(follower, "POST", "/api/users/alice/follow"))[0] == 200
+        approved = await a.api("alice", "POST", f"/api/follow-requests/{follower}/approve")
+        assert approved[0] == 200, approved
+    live_id, host_pc = await go_live(a, "alice")
+    alice = await a.socket("alice")
+    bob = await in_room(b, "bob", live_id)
+    carol = await in_room(c, "carol", live_id)
+    dave = await in_room(b, "dave", live_id)
+    mallory = await b.socket("mallory")
+    try:
+        refused = await mallory.request({"type": "room.join", "live_id": live_id})
+        assert (refused["type"], refused["code"]) == ("error", "private_account")
+
+        kicked = await alice.request({"type": "viewer.remove", "live_id": live_id, "user": "bob"})
+        assert kicked["type"] == "viewer.remove.ok", kicked
+        evicted = await bob.next_of("live.evicted", live_id=live_id)
+        assert evicted["code"] == "removed_by_host"
+        back = await bob.request({"type": "room.join", "live_id": live_id})
+        assert (back["type"], back["code"]) == ("error", "removed_by_host")
+
+        blocked = await a.api("alice", "POST", "/api/users/carol/block")
+        assert blocked[0] == 200, blocked
+        evicted = await carol.next_of("live.evicted", live_id=live_id)
+        assert evicted["code"] == "blocked"
+
+        posted = await dave.request({"type": "comment", "live_id": live_id, "text": "still here"})
+        assert posted["type"] == "comment.ok", posted
+        await alice.next_of("comment.new", live_id=live_id, text="still here")
+        await dave.next_of("comment.new", live_id=live_id, text="still here")
+        assert not seen(bob, "comment.new"), "an evicted socket is out of the room"
+        assert not seen(carol, "comment.new"), "an evicted socket is out of the room"
+        assert not seen(dave, "live.evicted")
+    finally:
+        for socket in (alice, bob, carol, dave, mallory):
+            await socket.close()
+        await host_pc.close()
