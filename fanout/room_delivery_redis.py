@@ -108,9 +108,12 @@ def decode(live_id: str, data: bytes) -> RoomBroadcast:
 class RedisRoomDelivery(RoomDelivery):
     shared = True
 
-    def __init__(self, client: aioredis.Redis, node_id: str) -> None:
+    def __init__(
+        self, client: aioredis.Redis, node_id: str, stale_after: float = STALE_AFTER
+    ) -> None:
         self._redis: Any = client
         self._node = node_id
+        self._stale_after = stale_after
         self._tally = self._redis.register_script(_TALLY)
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -166,7 +169,13 @@ class RedisRoomDelivery(RoomDelivery):
     async def report_viewers(
         self, live_id: str, node: str, viewers: Sequence[str], host: str | None
     ) -> int | None:
-        args: list[str | float] = [node, STALE_AFTER, room_channel(live_id), host or "", *viewers]
+        args: list[str | float] = [
+            node,
+            self._stale_after,
+            room_channel(live_id),
+            host or "",
+            *viewers,
+        ]
         total = int(await self._tally(keys=[tally_key(live_id)], args=args))
         return None if total < 0 else total
 
