@@ -150,7 +150,7 @@ class CoBroadcast:
         event = {"type": "live.participant.removed", "live_id": live_id, "user": user}
         await self._room.send(live_id, event)
         if removed_by is not None:
-            self._room.send_to_user(user, {**event, "by": removed_by})
+            await self._room.send_to_user(user, {**event, "by": removed_by})
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

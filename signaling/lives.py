@@ -46,6 +46,7 @@ class LiveService:
             fanout.rooms.delivery,
             fanout.node_id,
             on_count=fanout.set_viewer_count,
+            notify=fanout.hub.emit,
             count_interval=viewer_count_interval,
         )
         self.cobroadcast = CoBroadcast(

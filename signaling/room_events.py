@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from directlive.errors import NotFound
 from fanout.room_delivery import RoomBroadcast, RoomDelivery
@@ -34,9 +34,11 @@ class RoomEvents:
         delivery: RoomDelivery,
         node_id: str,
         on_count: Callable[[str, int], Awaitable[None]],
+        notify: Callable[[Iterable[str], Mapping[str, object]], Awaitable[None]],
         count_interval: float = COUNT_INTERVAL,
     ) -> None:
         self._on_count = on_count
+        self._notify = notify
         self._streamer = streamer
         self._hub = hub
         self._delivery = delivery
@@ -115,8 +117,9 @@ class RoomEvents:
         """Publish ``event`` to the room, on every node."""
         await self._delivery.publish(live_id, event)
 
-    def send_to_user(self, user: str, event: Mapping[str, object]) -> None:
-        self._hub.deliver(user, event)
+    async def send_to_user(self, user: str, event: Mapping[str, object]) -> None:
+        """To every socket of ``user``, on whichever node (fanout's presence-routed push)."""
+        await self._notify([user], event)
 
     def _on_broadcast(self, broadcast: RoomBroadcast) -> None:
         live_id = broadcast.live_id

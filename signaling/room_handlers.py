@@ -41,11 +41,11 @@ async def handle_room_message(
             status = await rooms.request_join(user, live_id)
             live = await fanout.get_live(live_id)
             if status == "requested":
-                room.send_to_user(
+                await room.send_to_user(
                     live.host, {"type": "join.requested", "live_id": live_id, "user": user}
                 )
             else:
-                room.send_to_user(user, {"type": "join.accepted", "live_id": live_id})
+                await room.send_to_user(user, {"type": "join.accepted", "live_id": live_id})
             return {"type": "join.request.ok", "live_id": live_id, "status": status}
         case HostDecision(action=action, live_id=live_id, user=target):
             await _decide(lives, fanout, user, action, live_id, target)
@@ -100,13 +100,13 @@ async def _decide(
     room = lives.room
     if action == "join.accept":
         await rooms.accept(host, live_id, target)
-        room.send_to_user(target, {"type": "join.accepted", "live_id": live_id})
+        await room.send_to_user(target, {"type": "join.accepted", "live_id": live_id})
     elif action == "join.decline":
         await rooms.decline(host, live_id, target)
-        room.send_to_user(target, {"type": "join.declined", "live_id": live_id})
+        await room.send_to_user(target, {"type": "join.declined", "live_id": live_id})
     elif action == "join.invite":
         await rooms.invite(host, live_id, target)
-        room.send_to_user(target, {"type": "join.invited", "live_id": live_id, "from": host})
+        await room.send_to_user(target, {"type": "join.invited", "live_id": live_id, "from": host})
     elif action == "guest.remove":
         await lives.cobroadcast.remove_guest(host, live_id, target)
     else:  # viewer.remove

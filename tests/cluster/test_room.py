@@ -164,6 +164,13 @@ async def test_moderation_and_privacy_on_the_viewers_node(cluster: Cluster) -> N
         assert not seen(bob, "comment.new"), "an evicted socket is out of the room"
         assert not seen(carol, "comment.new"), "an evicted socket is out of the room"
         assert not seen(dave, "live.evicted")
+
+        asked = await dave.request({"type": "join.request", "live_id": live_id})
+        assert asked.get("status") == "requested", asked
+        await alice.next_of("join.requested", live_id=live_id, user="dave")
+        declined = await alice.request({"type": "join.decline", "live_id": live_id, "user": "dave"})
+        assert declined["type"] == "join.decline.ok", declined
+        await dave.next_of("join.declined", live_id=live_id)
     finally:
         for socket in (alice, bob, carol, dave, mallory):
             await socket.close()
