@@ -74,17 +74,16 @@ class RoomDelivery(ABC):
     async def publish(self, live_id: str, event: Mapping[str, object]) -> None: ...
 
     @abstractmethod
-    async def open_live(self, live_id: str) -> None:
-        """The live started: its viewer tally may take reports."""
+    async def open_live(self, live_id: str, host: str) -> None:
+        """The live started: its viewer tally may take reports (``host``'s sockets will see
+        who watches)."""
 
     @abstractmethod
     async def close_live(self, live_id: str) -> None:
         """The live ended: delete its tally, and have every node drop its room."""
 
     @abstractmethod
-    async def report_viewers(
-        self, live_id: str, node: str, viewers: Sequence[str], host: str | None
-    ) -> int | None:
+    async def report_viewers(self, live_id: str, node: str, viewers: Sequence[str]) -> int | None:
         """This node serves ``viewers`` of the live now. Returns the total over all nodes
         when it changed (and was published to the room), else ``None``."""
 
@@ -96,6 +95,7 @@ class MemoryRoomDelivery(RoomDelivery):
 
     def __init__(self) -> None:
         self._handler: RoomHandler | None = None
+        self._hosts: dict[str, str] = {}
         self._counts: dict[str, int] = {}
 
     async def start(self, handler: RoomHandler) -> None:
@@ -117,16 +117,16 @@ class MemoryRoomDelivery(RoomDelivery):
         if self._handler is not None:
             self._handler(RoomBroadcast(live_id, event))
 
-    async def open_live(self, live_id: str) -> None:
-        return None
+    async def open_live(self, live_id: str, host: str) -> None:
+        self._hosts[live_id] = host
 
     async def close_live(self, live_id: str) -> None:
+        self._hosts.pop(live_id, None)
         self._counts.pop(live_id, None)
 
-    async def report_viewers(
-        self, live_id: str, node: str, viewers: Sequence[str], host: str | None
-    ) -> int | None:
-        if self._counts.get(live_id) == len(viewers):
+    async def report_viewers(self, live_id: str, node: str, viewers: Sequence[str]) -> int | None:
+        host = self._hosts.get(live_id)
+        if host is None or self._counts.get(live_id) == len(viewers):
             return None
         self._counts[live_id] = len(viewers)
         if self._handler is not None:

@@ -13,7 +13,8 @@ Keys and channels (hash tag ``{live_id}`` as the other room keys)::
                                    | ["v", count, [viewers], host] | ["x"] (live ended)
     dl:room:{L}:viewers   hash     node -> msgpack [reported at (Redis TIME), [viewers]];
                                    ``_open`` while the live runs, ``_sent`` last published
-                                   total. Deleted when the live ends.
+                                   total, ``_host`` the live's host. Deleted when the live
+                                   ends. (Node ids never start with ``_``.)
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ if redis.call('HEXISTS', KEYS[1], '_open') == 0 then return -1 end
 local now = redis.call('TIME')
 local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
 local stale = tonumber(ARGV[2])
-if #ARGV > 4 then
+if #ARGV > 3 then
   local mine = {}
-  for i = 5, #ARGV do mine[#mine + 1] = ARGV[i] end
+  for i = 4, #ARGV do mine[#mine + 1] = ARGV[i] end
   redis.call('HSET', KEYS[1], ARGV[1], cmsgpack.pack({t, mine}))
 else
   redis.call('HDEL', KEYS[1], ARGV[1])
@@ -58,7 +59,7 @@ local all = {}
 local flat = redis.call('HGETALL', KEYS[1])
 for i = 1, #flat, 2 do
   local field = flat[i]
-  if field ~= '_open' and field ~= '_sent' then
+  if string.sub(field, 1, 1) ~= '_' then
     local entry = cmsgpack.unpack(flat[i + 1])
     if t - entry[1] > stale then
       redis.call('HDEL', KEYS[1], field)
@@ -69,7 +70,8 @@ for i = 1, #flat, 2 do
 end
 if redis.call('HGET', KEYS[1], '_sent') == tostring(#all) then return -1 end
 redis.call('HSET', KEYS[1], '_sent', #all)
-redis.call('PUBLISH', ARGV[3], cmsgpack.pack({'v', #all, all, ARGV[4]}))
+local host = redis.call('HGET', KEYS[1], '_host')
+redis.call('PUBLISH', ARGV[3], cmsgpack.pack({'v', #all, all, host}))
 return #all
 """
 
@@ -99,7 +101,8 @@ def decode(live_id: str, data: bytes) -> RoomBroadcast:
     if kind == "v":
         _, count, viewers, host = fields
         event = viewers_event(live_id, int(count))
-        return RoomBroadcast(live_id, event, tuple(sorted(map(_text, viewers))), _text(host))
+        named = tuple(sorted(map(_text, viewers)))
+        return RoomBroadcast(live_id, event, named, _text(host) if host else None)
     if kind == "x":
         return RoomBroadcast(live_id, None)
     raise ValueError(f"unknown room message {kind!r}")
@@ -159,23 +162,15 @@ class RedisRoomDelivery(RoomDelivery):
     async def publish(self, live_id: str, event: Mapping[str, object]) -> None:
         await self._redis.publish(room_channel(live_id), msgpack.packb(["e", dict(event)]))
 
-    async def open_live(self, live_id: str) -> None:
-        await self._redis.hset(tally_key(live_id), mapping={"_open": 1, "_sent": 0})
+    async def open_live(self, live_id: str, host: str) -> None:
+        await self._redis.hset(tally_key(live_id), mapping={"_open": 1, "_sent": 0, "_host": host})
 
     async def close_live(self, live_id: str) -> None:
         await self._redis.delete(tally_key(live_id))
         await self._redis.publish(room_channel(live_id), msgpack.packb(["x"]))
 
-    async def report_viewers(
-        self, live_id: str, node: str, viewers: Sequence[str], host: str | None
-    ) -> int | None:
-        args: list[str | float] = [
-            node,
-            self._stale_after,
-            room_channel(live_id),
-            host or "",
-            *viewers,
-        ]
+    async def report_viewers(self, live_id: str, node: str, viewers: Sequence[str]) -> int | None:
+        args: list[str | float] = [node, self._stale_after, room_channel(live_id), *viewers]
         total = int(await self._tally(keys=[tally_key(live_id)], args=args))
         return None if total < 0 else total
 

@@ -94,7 +94,7 @@ class Fanout:
         live = LiveInfo(live_id, host, started_at=time.time())
         await self.store.put_live(live)
         await self.store.mark_node_live(self.node_id, live_id, running=True)
-        await self.rooms.delivery.open_live(live_id)
+        await self.rooms.delivery.open_live(live_id, host)
         return live
 
     async def get_live(self, live_id: str) -> LiveInfo:

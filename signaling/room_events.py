@@ -176,13 +176,12 @@ class RoomEvents:
     async def _report_count(self, live_id: str) -> None:
         """Report this node's viewers; the total goes to the room when it changed."""
         try:
-            host: str | None = self._streamer.host_of(live_id)
             viewers = self._streamer.viewer_users(live_id)
         except NotFound:  # not (or no longer) served here
             self._tallied.discard(live_id)
             if not self._delivery.shared:
                 return
-            host, viewers = None, []
-        total = await self._delivery.report_viewers(live_id, self._node, viewers, host)
+            viewers = []
+        total = await self._delivery.report_viewers(live_id, self._node, viewers)
         if total is not None:
             await self._on_count(live_id, total)

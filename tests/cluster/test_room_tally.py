@@ -24,11 +24,11 @@ async def test_counts_sum_nodes_and_a_silent_node_drops_out() -> None:
             await nodes["a"].start(heard.append)
             await nodes["b"].start(lambda _: None)
             await nodes["a"].subscribe("L1")
-            await nodes["a"].open_live("L1")
+            await nodes["a"].open_live("L1", "host")
 
-            assert await nodes["a"].report_viewers("L1", "a", ["u1", "u2"], "host") == 2
-            assert await nodes["b"].report_viewers("L1", "b", ["u3"], "host") == 3
-            assert await nodes["a"].report_viewers("L1", "a", ["u2", "u1"], "host") is None
+            assert await nodes["a"].report_viewers("L1", "a", ["u1", "u2"]) == 2
+            assert await nodes["b"].report_viewers("L1", "b", ["u3"]) == 3
+            assert await nodes["a"].report_viewers("L1", "a", ["u2", "u1"]) is None
             await wait_for(lambda: len(heard) == 2, 5, "two count messages")
             last = heard[-1]
             assert last.event == {"type": "live.viewers", "live_id": "L1", "count": 3}
@@ -38,14 +38,14 @@ async def test_counts_sum_nodes_and_a_silent_node_drops_out() -> None:
             deadline = asyncio.get_running_loop().time() + 10 * STALE
             while 2 not in totals:  # b stopped reporting: it died
                 assert asyncio.get_running_loop().time() < deadline, totals
-                totals.append(await nodes["a"].report_viewers("L1", "a", ["u1", "u2"], "host"))
+                totals.append(await nodes["a"].report_viewers("L1", "a", ["u1", "u2"]))
                 await asyncio.sleep(STALE / 5)
             assert await client.hget(tally_key("L1"), "b") is None
 
             await nodes["a"].close_live("L1")
             await wait_for(lambda: heard[-1].event is None, 5, "the room closed")
             assert await client.exists(tally_key("L1")) == 0
-            late = await nodes["b"].report_viewers("L1", "b", ["u3"], "host")
+            late = await nodes["b"].report_viewers("L1", "b", ["u3"])
             assert late is None, "an ended live takes no more reports"
             assert await client.exists(tally_key("L1")) == 0
         finally:
