@@ -57,6 +57,34 @@ async def subscribers(redis: aioredis.Redis, live_id: str) -> int:
     return int(counts[0][1])
 
 
+class RoomPublishes:
+    """Every PUBLISH Redis runs on a live's room channel (``MONITOR``; scripts' too)."""
+
+    def __init__(self, redis_url: str, live_id: str) -> None:
+        self._client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        self._channel = room_channel(live_id)
+        self.seen: list[str] = []
+        self._started = asyncio.Event()
+        self._task = asyncio.ensure_future(self._record())
+
+    async def start(self) -> None:
+        async with asyncio.timeout(5):
+            await self._started.wait()
+
+    async def _record(self) -> None:
+        async with self._client.monitor() as monitor:
+            self._started.set()
+            while True:
+                command = (await monitor.next_command())["command"]
+                if command.startswith("PUBLISH") and self._channel in command:
+                    self.seen.append(command)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        await self._client.aclose()
+
+
 async def test_room_events_reach_every_node_in_one_order(cluster: Cluster) -> None:
     a, b, c = cluster["a"], cluster["b"], cluster["c"]
     await sign_in(a, "alice", "bob", "carol", "dave", "erin")
@@ -68,7 +96,9 @@ async def test_room_events_reach_every_node_in_one_order(cluster: Cluster) -> No
     ]
     everyone = [alice, bob, carol, dave]
     erin_media = Viewer(audio=False)
+    publishes = RoomPublishes(cluster.redis_url, live_id)
     try:
+        await publishes.start()
         assert await subscribers(redis, live_id) == 3, "one subscription per node"
         await asyncio.gather(
             *(
@@ -90,6 +120,9 @@ async def test_room_events_reach_every_node_in_one_order(cluster: Cluster) -> No
             await socket.next_of("reaction.new", live_id=live_id, user="dave", kind="like")
             await socket.next_of("live.settings", live_id=live_id, joins=False)
             assert len(seen(socket, "reaction.new")) == 1
+        await wait_for(lambda: len(publishes.seen) >= 11, 5, "the publishes, as MONITOR saw them")
+        # one publish per event (9 comments, 1 reaction, 1 setting), not per node or socket
+        assert len(publishes.seen) == 11, publishes.seen
 
         async def whep_on_a(sdp: str) -> str:
             _, answer = await a.whep("erin", live_id, sdp)
@@ -120,6 +153,7 @@ async def test_room_events_reach_every_node_in_one_order(cluster: Cluster) -> No
         for socket in everyone:
             assert len(seen(socket, "live.ended")) == 1, socket.messages
     finally:
+        await publishes.close()
         await erin_media.close()
         for socket in everyone:
             await socket.close()
