@@ -65,7 +65,11 @@ class RoomEvents:
 
     async def join(self, live_id: str, connection: Connection) -> None:
         self._rooms.setdefault(live_id, set()).add(connection)
-        await self._sync_subscription(live_id)
+        try:
+            await self._sync_subscription(live_id)
+        except BaseException:
+            self.leave(live_id, connection)  # not in a room this node cannot hear
+            raise
 
     def leave(self, live_id: str, connection: Connection) -> None:
         """The room's subscription here is dropped at the next tick if nobody is left."""
@@ -171,7 +175,10 @@ class RoomEvents:
                     log.exception("reporting the viewer count failed live=%s", live_id)
             for live_id in list(self._subscribed):
                 if live_id not in self._rooms and live_id not in self._hosted:
-                    await self._sync_subscription(live_id)
+                    try:
+                        await self._sync_subscription(live_id)
+                    except Exception:
+                        log.exception("leaving the room channel failed live=%s", live_id)
 
     async def _report_count(self, live_id: str) -> None:
         """Report this node's viewers; the total goes to the room when it changed."""

@@ -85,6 +85,13 @@ class RoomPublishes:
         await self._client.aclose()
 
 
+async def wait_for_subscribers(redis: aioredis.Redis, live_id: str, count: int) -> None:
+    deadline = asyncio.get_running_loop().time() + 10
+    while await subscribers(redis, live_id) != count:
+        assert asyncio.get_running_loop().time() < deadline, f"never {count} nodes subscribed"
+        await asyncio.sleep(0.05)
+
+
 async def test_room_events_reach_every_node_in_one_order(cluster: Cluster) -> None:
     a, b, c = cluster["a"], cluster["b"], cluster["c"]
     await sign_in(a, "alice", "bob", "carol", "dave", "erin")
@@ -141,13 +148,7 @@ async def test_room_events_reach_every_node_in_one_order(cluster: Cluster) -> No
         for socket in everyone:
             await socket.next_of("live.ended", live_id=live_id)
 
-        async def room_gone() -> bool:
-            return await subscribers(redis, live_id) == 0
-
-        deadline = asyncio.get_running_loop().time() + 10
-        while not await room_gone():
-            assert asyncio.get_running_loop().time() < deadline, "nodes still subscribed"
-            await asyncio.sleep(0.05)
+        await wait_for_subscribers(redis, live_id, 0)
         assert await redis.exists(tally_key(live_id)) == 0
         assert not [key async for key in redis.scan_iter(f"dl:room:{{{live_id}}}:viewers*")]
         for socket in everyone:
@@ -173,6 +174,7 @@ async def test_moderation_and_privacy_on_the_viewers_node(cluster: Cluster) -> N
     carol = await in_room(c, "carol", live_id)
     dave = await in_room(b, "dave", live_id)
     mallory = await in_room(b, "mallory", live_id)
+    redis = aioredis.Redis.from_url(cluster.redis_url)
     try:
         private = await a.api("alice", "PATCH", "/api/me/settings", {"private": True})
         assert private[0] == 200, private
@@ -192,6 +194,7 @@ async def test_moderation_and_privacy_on_the_viewers_node(cluster: Cluster) -> N
         assert blocked[0] == 200, blocked
         evicted = await carol.next_of("live.evicted", live_id=live_id)
         assert evicted["code"] == "blocked"
+        await wait_for_subscribers(redis, live_id, 2)  # c had only carol in the room
 
         posted = await dave.request({"type": "comment", "live_id": live_id, "text": "still here"})
         assert posted["type"] == "comment.ok", posted
@@ -211,3 +214,4 @@ async def test_moderation_and_privacy_on_the_viewers_node(cluster: Cluster) -> N
         for socket in (alice, bob, carol, dave, mallory):
             await socket.close()
         await host_pc.close()
+        await redis.aclose()
