@@ -101,7 +101,8 @@ async def test_room_events_reach_every_node_in_one_order(cluster: Cluster) -> No
     bob, carol, dave = [
         await in_room(node, user, live_id) for node, user in ((a, "bob"), (b, "carol"), (c, "dave"))
     ]
-    everyone = [alice, bob, carol, dave]
+    alice_on_c = await in_room(c, "alice", live_id)  # the host's second device
+    everyone = [alice, alice_on_c, bob, carol, dave]
     erin_media = Viewer(audio=False)
     publishes = RoomPublishes(cluster.redis_url, live_id)
     try:
@@ -139,9 +140,9 @@ async def test_room_events_reach_every_node_in_one_order(cluster: Cluster) -> No
         for socket in (bob, carol, dave):
             counted = await socket.next_of("live.viewers", live_id=live_id, count=1)
             assert "viewers" not in counted, "only the host sees who watches"
-        assert (await alice.next_of("live.viewers", live_id=live_id, count=1))["viewers"] == [
-            "erin"
-        ]
+        for host_socket in (alice, alice_on_c):
+            counted = await host_socket.next_of("live.viewers", live_id=live_id, count=1)
+            assert counted["viewers"] == ["erin"]
 
         ended = await alice.request({"type": "live.end", "live_id": live_id})
         assert ended["type"] == "live.end.ok", ended
