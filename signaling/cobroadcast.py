@@ -87,7 +87,7 @@ class CoBroadcast:
             log.info("guest never connected live=%s user=%s", live_id, user)
             return
         log.info("participant added live=%s user=%s", live_id, user)
-        self._room.send(
+        await self._room.send(
             live_id, {"type": "live.participant.added", "live_id": live_id, "user": user}
         )
         self.renegotiate_all(live_id)
@@ -170,9 +170,9 @@ class CoBroadcast:
         with contextlib.suppress(NotFound):
             await self._streamer.remove_participant(live_id, user)
         event = {"type": "live.participant.removed", "live_id": live_id, "user": user}
-        self._room.send(live_id, event)
+        await self._room.send(live_id, event)
         if removed_by is not None:
-            self._room.send_to_user(user, {**event, "by": removed_by})
+            await self._room.send_to_user(user, {**event, "by": removed_by})
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -42,7 +42,13 @@ class LiveService:
         self.fanout = fanout
         self.hub = hub
         self.room = RoomEvents(
-            streamer, hub, on_count=fanout.set_viewer_count, count_interval=viewer_count_interval
+            streamer,
+            hub,
+            fanout.rooms.delivery,
+            fanout.node_id,
+            on_count=fanout.set_viewer_count,
+            notify=fanout.hub.emit,
+            count_interval=viewer_count_interval,
         )
         self.cobroadcast = CoBroadcast(
             streamer,
@@ -85,6 +91,7 @@ class LiveService:
                 raise
         finally:
             self._starting.discard(host)
+        await self.room.open_room(live_id)
         if self.recordings is not None:
             await self.recordings.live_started(live_id, host, self.streamer, record)
         log.info("live.start live=%s user=%s", live_id, host)
@@ -108,7 +115,7 @@ class LiveService:
         told.update(session.user for session in sessions)
         for session in sessions:
             self.cobroadcast.forget(session.session_id)
-        self.room.close_room(live_id)
+        await self.room.close_room(live_id)
         await self.fanout.end_live(live_id, reason=reason, also_notify=told)
         if self.recordings is not None:
             await self.recordings.live_ended(live_id)
@@ -151,7 +158,7 @@ class LiveService:
         await self._recheck_attached(viewer, live_id, session_id)
         if owner is not None:
             self.cobroadcast.own(session_id, owner)
-            self.room.join(live_id, owner)
+            await self.room.join(live_id, owner)
         log.info("watch live=%s user=%s session=%s", live_id, viewer, session_id)
         self.room.viewers_changed(live_id)
         return session_id, announce_candidates(answer, self.announce_addresses)
@@ -169,7 +176,7 @@ class LiveService:
     async def join_room(self, user: str, live_id: str, connection: Connection) -> None:
         """A socket (e.g. of a WHEP viewer) receives the live's comments and counts."""
         await self.fanout.authorize_watch(user, live_id)
-        self.room.join(live_id, connection)
+        await self.room.join(live_id, connection)
 
     async def leave(self, viewer: str, live_id: str, session_id: str) -> None:
         session = self.streamer.session(live_id, session_id)
@@ -220,7 +227,7 @@ class LiveService:
         sessions = await self.streamer.end(live_id)
         for session in sessions:
             self.cobroadcast.forget(session.session_id)
-        self.room.close_room(live_id)
+        await self.room.close_room(live_id)
         log.info("live.end relayed live=%s viewers=%d", live_id, len(sessions))
 
     async def on_relay_sources_added(self, live_id: str) -> None:
@@ -233,36 +240,44 @@ class LiveService:
 
     # LiveAudience, for fanout's mid-live re-checks and the host's moderation
     def viewers_of(self, live_id: str) -> list[str]:
-        try:
-            return self.streamer.viewer_users(live_id)
-        except NotFound:
-            return []
+        """Viewers served here and users whose sockets joined the live's room here (its
+        media may be on another node)."""
+        users = {c.user for c in self.room.members(live_id)}
+        with contextlib.suppress(NotFound):
+            users.update(self.streamer.viewer_users(live_id))
+        return sorted(users)
 
     def viewer_count(self, live_id: str) -> int | None:
+        """Viewers served here, when that is the whole count (one node)."""
+        if self.fanout.rooms.delivery.shared:
+            return None  # the store's count: the sum over every node, about once a second
         try:
             return len(self.streamer.viewer_users(live_id))
         except NotFound:
             return None
 
     async def evict(self, live_id: str, user: str, code: str) -> None:
+        """End ``user``'s viewer sessions and room membership here, and tell their sockets."""
+        in_room = [c for c in self.room.members(live_id) if c.user == user]
         try:
             sessions = self.streamer.sessions_of(live_id, user)
-        except NotFound:
-            return
+        except NotFound:  # the live's media is on another node
+            if not in_room:
+                return
+            sessions = []
         for session in sessions:
             # Idempotent: a concurrent eviction, or the session's own close, may be first.
             with contextlib.suppress(NotFound):
                 await self.streamer.leave(live_id, session.session_id)
             self.cobroadcast.forget(session.session_id)
-        for connection in list(self.room.connections(live_id)):
-            if connection.user == user:
-                self.room.leave(live_id, connection)
+        for connection in in_room:
+            self.room.leave(live_id, connection)
         self.hub.deliver(user, {"type": "live.evicted", "live_id": live_id, "code": code})
         log.info("evict live=%s user=%s code=%s", live_id, user, code)
         self.room.viewers_changed(live_id)
 
     async def start(self) -> None:
-        self.room.start()
+        await self.room.start()
 
     async def close(self) -> None:
         if self.edges is not None:
