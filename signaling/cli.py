@@ -85,6 +85,14 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="how long a minted TURN credential stays valid",
     )
     serve.add_argument("--publisher-grace", type=float, default=10.0, metavar="SECONDS")
+    serve.add_argument(
+        "--relay-idle",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long this node keeps pulling a live from its origin after its last viewer "
+        "of it left",
+    )
     serve.add_argument("--max-guests", type=int, default=3, help="co-broadcasters per live")
     serve.add_argument(
         "--comments-per-10s", type=int, default=5, help="comments one user may post per 10 s"
@@ -198,6 +206,7 @@ def serve(args: argparse.Namespace) -> int:
         ice_servers=ice_servers,
         media=MediaConfig(
             publisher_grace_seconds=args.publisher_grace,
+            relay_idle_seconds=args.relay_idle,
             workers=max(0, args.media_workers),
             udp_port=args.udp_port,
         ),
