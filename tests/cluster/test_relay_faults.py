@@ -62,15 +62,25 @@ async def test_edge_death_spares_others_origin_death_ends_the_live_everywhere(
         await wait_for(lambda: len(olga.received.counters) > olga_at + 60, 15, "a second more")
         assert len(bob.received.counters) - bob_at <= 1  # b's viewer gets nothing more
 
+        await b.restart()  # b back, with a viewer again, for the origin's death
+        bob_socket = await b.socket("bob")
+        stack.push_async_callback(bob_socket.close)
+        bob_again = await watch_on(b, "bob", live_id)
+        stack.push_async_callback(bob_again.close)
+        await wait_for(lambda: bool(bob_again.received.counters), 20, "bob decodes again on b")
+
         a.kill()
         killed_at = time.monotonic()
-        ended = await carol_socket.next_of(
-            "live.ended", timeout=GRACE + HEARTBEAT_TTL + LOAD_SLACK, live_id=live_id
-        )
+        for socket in (bob_socket, carol_socket):
+            ended = await socket.next_of(
+                "live.ended", timeout=GRACE + HEARTBEAT_TTL + LOAD_SLACK, live_id=live_id
+            )
+            assert ended["reason"] == "host_connection_lost"
         took = time.monotonic() - killed_at
-        assert ended["reason"] == "host_connection_lost"
         assert took <= GRACE + HEARTBEAT_TTL + LOAD_SLACK
-        await wait_for_metric(c, "directlive_lives", 0)
+        for node in (b, c):
+            await wait_for_metric(node, "directlive_lives", 0)
+            assert (await metrics(node))["directlive_relay_links_open"] == 0
         assert await redis.keys(f"dl:relay:{{{live_id}}}:*") == []
 
         await a.restart()
