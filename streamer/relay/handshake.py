@@ -30,15 +30,6 @@ def relay_path(live_id: str) -> str:
     return f"/internal/relay/{live_id}"
 
 
-def edge_nonce_from(header: str | None) -> bytes | None:
-    """The edge's nonce from its request header; None when missing or malformed."""
-    try:
-        nonce = bytes.fromhex(header or "")
-    except ValueError:
-        return None
-    return nonce if len(nonce) == NONCE_BYTES else None
-
-
 async def accept(
     socket: web.WebSocketResponse, node_key: bytes, live_id: str, edge_nonce: bytes
 ) -> tuple[RelayChannel, str]:

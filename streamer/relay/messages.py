@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from streamer.workers.messages import BadMessage, KeyframeWanted, Message, from_wire
+from streamer.workers.messages import BadMessage, Message, from_wire
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,3 @@ def relay_from_wire(body: object) -> RelayMessage | Message:
     if op == LiveOver.op:
         return LiveOver()
     return from_wire(body)
-
-
-__all__ = ["Hello", "KeyframeWanted", "LiveOver", "Ready", "relay_from_wire", "relay_to_wire"]
