@@ -60,26 +60,36 @@ class EdgeLives:
         stopped and the host's grace period is over (``host_connection_lost``)."""
         lost_at = time.monotonic()
         while self._streamer.is_relayed(live_id):
-            live = await self._fanout.store.get_live(live_id)
-            if live is None or live.ended:
-                await self._on_ended(live_id)
-                return
             try:
-                url = await self._calls.origin_url(live_id)
-            except DirectliveError:
-                url = None  # the origin's heartbeat stopped
-            if url is not None:
-                try:
-                    await self._streamer.relay_from(live_id, url)
-                    log.info("relay link back live=%s", live_id)
+                if await self._check(live_id, lost_at):
                     return
-                except DirectliveError as error:
-                    log.info("relay link still down live=%s: %s", live_id, error.code)
-            elif time.monotonic() - lost_at >= self._grace:
-                log.info("origin of live=%s is gone", live_id)
-                await self._on_origin_dead(live_id)
-                return
+            except Exception:  # the store failing now: look again at the next period
+                log.exception("checking the origin of live=%s failed", live_id)
             await asyncio.sleep(self._check_period)
+
+    async def _check(self, live_id: str, lost_at: float) -> bool:
+        """One look at a live whose link dropped; True once it is settled."""
+        live = await self._fanout.store.get_live(live_id)
+        if live is None or live.ended:
+            await self._on_ended(live_id)
+            return True
+        try:
+            url = await self._calls.origin_url(live_id)
+        except DirectliveError:
+            url = None  # the origin's heartbeat stopped
+        if url is not None:
+            try:
+                await self._streamer.relay_from(live_id, url)
+            except DirectliveError as error:
+                log.info("relay link still down live=%s: %s", live_id, error.code)
+                return False
+            log.info("relay link back live=%s", live_id)
+            return True
+        if time.monotonic() - lost_at < self._grace:
+            return False
+        log.info("origin of live=%s is gone", live_id)
+        await self._on_origin_dead(live_id)
+        return True
 
     async def close(self) -> None:
         for task in list(self._watches.values()):

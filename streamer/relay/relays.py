@@ -111,8 +111,11 @@ class Relays:
         self._links.setdefault(live_id, set()).add(link)
         link.sync(live.sources(), host=live.host)
         log.info("relay link accepted live=%s edge=%s", live_id, edge)
-        await on_open(edge)
-        await link.run()
+        try:
+            await on_open(edge)
+            await link.run()
+        finally:
+            await link.close()
         return edge
 
     def _link_closed(self, link: OriginLink) -> None:
