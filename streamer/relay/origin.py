@@ -30,8 +30,9 @@ from streamer.workers.messages import (
 
 log = logging.getLogger("directlive.streamer")
 
-LINK_BACKLOG_LIMIT = 4 * 1024 * 1024
-"""Bytes queued on a link before its video feeds drop to the next keyframe."""
+LINK_BACKLOG_LIMIT = 16 * 1024 * 1024
+"""Bytes queued on a link before its video feeds drop to the next keyframe (a GOP sent when
+the link opens can be a few MB by itself)."""
 
 
 class RelayFeed:
@@ -49,6 +50,8 @@ class RelayFeed:
         behind = channel.backlog > LINK_BACKLOG_LIMIT
         if self.source.kind == "video":
             if behind or (self._awaiting_keyframe and not frame.keyframe):
+                if not self._awaiting_keyframe:
+                    self.source.request_keyframe()  # coalesced with the source's viewers
                 self._awaiting_keyframe = True
                 stats.frames_dropped += 1
                 return
