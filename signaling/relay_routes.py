@@ -56,7 +56,8 @@ async def get_relay(request: web.Request) -> web.StreamResponse:
     try:
         await streamer.serve_relay(live_id, socket, nonce, opened)
     finally:
-        if edge is not None:
+        # Not when the edge reconnected already: its new link is in the directory too.
+        if edge is not None and not streamer.feeds_edge(live_id, edge):
             await directory.remove_relay(live_id, edge)
             log.info("relay link gone live=%s edge=%s", live_id, edge)
     return socket

@@ -149,6 +149,10 @@ class Streamer:
         """Edges this node feeds the live to."""
         return self.relays.links_of(live_id)
 
+    def feeds_edge(self, live_id: str, edge: str) -> bool:
+        """Whether a relay link of this node feeds the live to the node ``edge`` now."""
+        return self.relays.feeds(live_id, edge)
+
     async def relay_from(self, live_id: str, origin_url: str) -> None:
         """Pull the live from its origin at ``origin_url`` (one link, shared by every viewer
         here), unless its media is here already."""

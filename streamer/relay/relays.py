@@ -74,6 +74,10 @@ class Relays:
     def links_of(self, live_id: str) -> int:
         return len(self._links.get(live_id, ()))
 
+    def feeds(self, live_id: str, edge: str) -> bool:
+        """Whether a link of this node feeds the live to ``edge`` now."""
+        return any(link.edge_node == edge for link in self._links.get(live_id, ()))
+
     # -- origin ------------------------------------------------------------------------------
     def serves_origin(self, live_id: str) -> bool:
         return self._key is not None and live_id in self._lives and live_id not in self._pulls

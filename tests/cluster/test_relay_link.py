@@ -14,6 +14,7 @@ import pytest
 
 from fanout import MemoryStore, Store
 from signaling.appkeys import BEACON, FANOUT, STREAMER
+from tests.cluster.tcp_proxy import TcpProxy
 from tests.media.peers import Viewer, wait_for
 from tests.server import RunningServer, WhepRefused, go_live, running_server, server_config
 
@@ -155,3 +156,35 @@ async def test_unknown_live_is_not_found_on_an_edge(tmp_path: Path) -> None:
         with pytest.raises(WhepRefused) as refused:
             await watch_on(edge, "bob", "no-such-live")
         assert refused.value.code == "live_not_found"
+
+
+async def test_a_dropped_link_comes_back_while_the_origin_lives(tmp_path: Path) -> None:
+    store = MemoryStore()
+    async with AsyncExitStack() as stack:
+        origin = await stack.enter_async_context(node(tmp_path, store, "a"))
+        edge = await stack.enter_async_context(node(tmp_path, store, "b"))
+        port = int(origin.url.rsplit(":", 1)[1])
+        proxy = TcpProxy(port)
+        await proxy.start()
+        stack.push_async_callback(proxy.close)
+        beacon = origin.app[BEACON]
+        beacon.url = proxy.url  # edges reach the origin through the proxy
+        await beacon.beat()
+        live_id, publisher = await go_live(origin, "alice")
+        stack.push_async_callback(publisher.close)
+        viewer = await watch_on(edge, "bob", live_id)
+        stack.push_async_callback(viewer.close)
+        counters = viewer.received.counters
+        await wait_for(lambda: len(counters) >= 5, 15, "edge decodes")
+        b = edge.app[STREAMER]
+        assert b.relay_stats.links_opened == 1
+
+        proxy.cut()  # the network drops the link; both nodes live on
+        await wait_for(lambda: b.relay_stats.links_opened == 2, 10, "the edge reconnects")
+        at = len(counters)
+        await wait_for(lambda: len(counters) >= at + 10, 15, "the same viewer decodes on")
+        assert counters[-1] > counters[at - 1]
+        assert b.viewer_count == 1
+        assert origin.app[STREAMER].relay_links_of(live_id) == 1
+        assert await origin.app[FANOUT].directory.relays(live_id) == ["b"]
+        assert proxy.connections == 2
