@@ -11,7 +11,7 @@ def test_bench_cascade_smoke(tmp_path: Path) -> None:
     plot = tmp_path / "cascade.png"
     result = bench(
         *("cascade", "--low", "1", "--high", "2", "--seconds", "2", "--processes", "1"),
-        *("--plot", str(plot)),
+        *("--settle", "0.2", "--plot", str(plot)),
     )
     assert result["benchmark"] == "cascade"
     for phase in ("edge_low", "edge_high", "origin_high"):

@@ -76,21 +76,7 @@ async def test_edges_serve_the_live_and_each_frame_crosses_once_per_edge(
         assert (await metrics(b))[LINKS] == 1
 
 
-async def test_a_private_hosts_live_refuses_a_non_follower_on_an_edge(cluster: Cluster) -> None:
-    a, b = cluster["a"], cluster["b"]
-    status, _ = await a.api("alice", "PATCH", "/api/me/settings", {"private": True})
-    assert status == 200
-    live_id, publisher = await go_live_on(a, "alice")
-    try:
-        with pytest.raises(WhepRefused) as refused:
-            await watch_on(b, "eve", live_id)
-        assert refused.value.code == "private_account"
-        assert (await metrics(b))[LINKS] == 0
-    finally:
-        await publisher.close()
-
-
-async def test_host_ends_everyone_is_told_once_and_nothing_is_left(cluster: Cluster) -> None:
+async def test_privacy_holds_on_edges_and_host_end_leaves_nothing_behind(cluster: Cluster) -> None:
     a, b, c = cluster["a"], cluster["b"], cluster["c"]
     async with AsyncExitStack() as stack:
         live_id, publisher = await go_live_on(a, "alice")
@@ -108,6 +94,20 @@ async def test_host_ends_everyone_is_told_once_and_nothing_is_left(cluster: Clus
         redis = aioredis.Redis.from_url(cluster.redis_url)
         stack.push_async_callback(redis.aclose)
         assert await redis.keys(f"dl:relay:{{{live_id}}}:*")
+
+        # A private host's live, on the same nodes: a non-follower is refused on an edge.
+        status, _ = await a.api("petra", "PATCH", "/api/me/settings", {"private": True})
+        assert status == 200
+        private_live, private_publisher = await go_live_on(a, "petra")
+        stack.push_async_callback(private_publisher.close)
+        with pytest.raises(WhepRefused) as refused:
+            await watch_on(b, "eve", private_live)
+        assert refused.value.code == "private_account"
+        assert not await redis.keys(f"dl:relay:{{{private_live}}}:edges")  # no link opened
+        async with a.http.delete(
+            f"{a.url}/whip/{private_live}", headers=a.auth("petra")
+        ) as response:
+            assert response.status == 200
 
         async with a.http.delete(f"{a.url}/whip/{live_id}", headers=a.auth("alice")) as r:
             assert r.status == 200
