@@ -201,6 +201,7 @@ async def _close_sockets(app: web.Application) -> None:
     """Before aiohttp waits for open handlers: a socket would otherwise hold shutdown."""
     for connection in app[HUB].connections():
         await connection.ws.close(code=1001, message=b"server_shutdown")
+    await app[STREAMER].close_relay_links()
 
 
 async def get_health(request: web.Request) -> web.Response:

@@ -388,10 +388,15 @@ class Streamer:
         log.info("end live=%s viewers=%d", live_id, len(viewers))
         return viewers
 
+    async def close_relay_links(self) -> None:
+        """This node is stopping: drop its relay links without ending their lives (an edge
+        treats the origin as gone), so no link holds the HTTP server's shutdown."""
+        await self.relays.close()
+
     async def close(self) -> None:
+        await self.relays.close()  # first: edges must not hear that the lives ended
         for live_id in list(self._lives):
             await self.end(live_id)
-        await self.relays.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

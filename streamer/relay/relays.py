@@ -242,7 +242,17 @@ class Relays:
             raise Conflict("this live is published on another node", code="live_on_other_node")
 
     async def close(self) -> None:
-        for live_id in set(self._pulls) | set(self._links):
-            await self.drop(live_id)
+        """This node stops: its links drop without ``relay.end`` (its lives did not end; edges
+        treat it as this node gone), and its pulls close. No link opens after this."""
+        self._key = None
+        for live_id in list(self._idle):
+            self.watching(live_id)
+        for links in list(self._links.values()):
+            for link in list(links):
+                await link.close()
+        self._links.clear()
+        pulls, self._pulls = self._pulls, {}
+        for pull in pulls.values():
+            await pull.close()
         if self._http is not None:
             await self._http.close()

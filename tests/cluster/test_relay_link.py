@@ -188,3 +188,25 @@ async def test_a_dropped_link_comes_back_while_the_origin_lives(tmp_path: Path) 
         assert origin.app[STREAMER].relay_links_of(live_id) == 1
         assert await origin.app[FANOUT].directory.relays(live_id) == ["b"]
         assert proxy.connections == 2
+
+
+async def test_an_origin_that_stops_ends_its_lives_on_edges_after_the_grace(
+    tmp_path: Path,
+) -> None:
+    store = MemoryStore()
+    async with AsyncExitStack() as stack:
+        edge = await stack.enter_async_context(node(tmp_path, store, "b"))
+        async with node(tmp_path, store, "a") as origin:
+            live_id, publisher = await go_live(origin, "alice")
+            stack.push_async_callback(publisher.close)
+            bob = await edge.socket("bob")
+            stack.push_async_callback(bob.close)
+            viewer = await watch_on(edge, "bob", live_id)
+            stack.push_async_callback(viewer.close)
+            await wait_for(lambda: len(viewer.received.counters) >= 3, 15, "edge decodes")
+        # The origin stopped gracefully: its heartbeat went with it, its live did not end.
+        ended = await bob.next_of("live.ended", live_id=live_id)
+        assert ended["reason"] == "host_connection_lost"
+        b = edge.app[STREAMER]
+        await wait_for(lambda: not b.has_media(live_id), 5, "the edge closes its copy")
+        assert b.relay_links_open == 0
