@@ -103,6 +103,10 @@ class LiveService:
             raise Forbidden("only the host can end this live", code="not_host")
         if info.state == "ended":
             raise Conflict("this live has already ended", code="live_ended")
+        calls = self.cobroadcast.origin_calls
+        if calls is not None and await self.cobroadcast.origin_elsewhere(live_id):
+            await calls.end_live(live_id, user)  # the origin holds the media and the links
+            return
         await self.finish(live_id, reason="ended_by_host")
 
     async def finish(self, live_id: str, reason: str) -> None:

@@ -16,6 +16,7 @@ from signaling.errors_http import STATUS
 
 GUEST_PATH = "/internal/guest/{live_id}"
 GUEST_CANDIDATE_PATH = "/internal/guest/{live_id}/candidate"
+END_PATH = "/internal/live/{live_id}/end"
 CALL_TIMEOUT = 20.0
 
 
@@ -54,6 +55,10 @@ class OriginCalls:
         """Trickle ICE of a guest whose publish this node forwarded."""
         body: dict[str, object] = {"user": user, "candidate": candidate, "sdp_mid": sdp_mid}
         await self._call("POST", live_id, body, GUEST_CANDIDATE_PATH)
+
+    async def end_live(self, live_id: str, user: str) -> None:
+        """The host ended the live through this node: the origin ends it (its media is there)."""
+        await self._call("POST", live_id, {"user": user}, END_PATH)
 
     async def _call(
         self, method: str, live_id: str, body: dict[str, object], template: str = GUEST_PATH

@@ -4,7 +4,8 @@
   (``streamer.relay``: sealed with keys derived from the node key, so only a node of the
   deployment gets a frame);
 - ``POST`` / ``DELETE /internal/guest/{live_id}``, ``POST .../candidate``: an edge forwards
-  a guest's publish, removal or trickled candidate here, signed (``directlive.node_keys``).
+  a guest's publish, removal or trickled candidate here, signed (``directlive.node_keys``);
+- ``POST /internal/live/{live_id}/end``: the host ended the live through another node.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from directlive.node_keys import verify_request
 from fanout.node_directory import NodeDirectory
 from signaling.appkeys import FANOUT, LIVES, NODE_KEY, STREAMER
 from signaling.auth import is_user_id
-from signaling.origin_calls import GUEST_CANDIDATE_PATH, GUEST_PATH
+from signaling.origin_calls import END_PATH, GUEST_CANDIDATE_PATH, GUEST_PATH
 from streamer import Streamer
 
 log = logging.getLogger("directlive.signaling")
@@ -119,8 +120,16 @@ async def post_guest_candidate(request: web.Request) -> web.Response:
     return web.Response(text="")
 
 
+async def post_end(request: web.Request) -> web.Response:
+    """The host ended the live through another node."""
+    body = await _signed_body(request)
+    await request.app[LIVES].end_live(_user(body, "user"), request.match_info["live_id"])
+    return web.Response(text="")
+
+
 def add_relay_routes(app: web.Application) -> None:
     app.router.add_get(RELAY_PATH, get_relay)
     app.router.add_post(GUEST_PATH, post_guest)
     app.router.add_delete(GUEST_PATH, delete_guest)
     app.router.add_post(GUEST_CANDIDATE_PATH, post_guest_candidate)
+    app.router.add_post(END_PATH, post_end)

@@ -110,7 +110,8 @@ async def test_privacy_holds_on_edges_and_host_end_leaves_nothing_behind(cluster
         ) as response:
             assert response.status == 200
 
-        async with a.http.delete(f"{a.url}/whip/{live_id}", headers=a.auth("alice")) as r:
+        # The host ends it through b (another device, another node): b forwards to the origin.
+        async with b.http.delete(f"{b.url}/whip/{live_id}", headers=b.auth("alice")) as r:
             assert r.status == 200
         for socket in sockets.values():
             await socket.next_of("live.ended", live_id=live_id)
