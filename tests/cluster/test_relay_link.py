@@ -4,6 +4,7 @@ published to its origin through one link, whatever its number of viewers."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
@@ -12,11 +13,19 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from directlive.node_keys import node_key, sign_request
 from fanout import MemoryStore, Store
 from signaling.appkeys import BEACON, FANOUT, STREAMER
 from tests.cluster.tcp_proxy import TcpProxy
 from tests.media.peers import Viewer, wait_for
-from tests.server import RunningServer, WhepRefused, go_live, running_server, server_config
+from tests.server import (
+    SECRET,
+    RunningServer,
+    WhepRefused,
+    go_live,
+    running_server,
+    server_config,
+)
 
 
 @asynccontextmanager
@@ -210,3 +219,34 @@ async def test_an_origin_that_stops_ends_its_lives_on_edges_after_the_grace(
         b = edge.app[STREAMER]
         await wait_for(lambda: not b.has_media(live_id), 5, "the edge closes its copy")
         assert b.relay_links_open == 0
+
+
+async def test_internal_routes_refuse_what_no_node_signed(tmp_path: Path) -> None:
+    store = MemoryStore()
+    async with node(tmp_path, store, "a") as origin:
+        live_id, publisher = await go_live(origin, "alice")
+        try:
+            body = json.dumps({"user": "mallory", "sdp": "v=0", "whip": True}).encode()
+            paths = (f"/internal/guest/{live_id}", f"/internal/live/{live_id}/end")
+            for path in paths:
+                forged = sign_request(node_key("not-the-secret"), "b", "POST", path, body)
+                for headers in ({}, forged):
+                    async with origin.http.post(
+                        origin.url + path, data=body, headers=headers
+                    ) as response:
+                        assert response.status == 401
+                        error = (await response.json())["error"]
+                        assert error["code"] == "bad_node_signature"
+            key = node_key(SECRET)
+            path = f"/internal/live/{live_id}/end"
+            signed = sign_request(key, "b", "POST", path, b'{"user": "mallory"}')
+            async with origin.http.post(
+                origin.url + path, data=b'{"user": "mallory"}', headers=signed
+            ) as response:
+                assert response.status == 403  # signed by a node, still not the host
+                assert (await response.json())["error"]["code"] == "not_host"
+            async with origin.http.get(f"{origin.url}/internal/relay/{live_id}") as response:
+                assert response.status == 400  # no nonce
+            assert origin.app[STREAMER].has_media(live_id)
+        finally:
+            await publisher.close()
