@@ -11,10 +11,10 @@ Keys and channels (hash tag ``{live_id}`` as the other room keys)::
 
     dl:room:{L}:ev        channel  msgpack ["e", event] | ["c", id, seq, user, text, at]
                                    | ["v", count, [viewers], host] | ["x"] (live ended)
-    dl:room:{L}:viewers   hash     node -> msgpack [reported at (Redis TIME), [viewers]];
-                                   ``_open`` while the live runs, ``_sent`` last published
-                                   total, ``_host`` the live's host. Deleted when the live
-                                   ends. (Node ids never start with ``_``.)
+    dl:room:{L}:viewers   hash     ``n:<node>`` -> msgpack [reported at (Redis TIME),
+                                   [viewers]]; ``_open`` while the live runs, ``_sent`` last
+                                   published total, ``_host`` the live's host. Deleted when
+                                   the live ends.
 """
 
 from __future__ import annotations
@@ -51,15 +51,15 @@ local stale = tonumber(ARGV[2])
 if #ARGV > 3 then
   local mine = {}
   for i = 4, #ARGV do mine[#mine + 1] = ARGV[i] end
-  redis.call('HSET', KEYS[1], ARGV[1], cmsgpack.pack({t, mine}))
+  redis.call('HSET', KEYS[1], 'n:' .. ARGV[1], cmsgpack.pack({t, mine}))
 else
-  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[1], 'n:' .. ARGV[1])
 end
 local all = {}
 local flat = redis.call('HGETALL', KEYS[1])
 for i = 1, #flat, 2 do
   local field = flat[i]
-  if string.sub(field, 1, 1) ~= '_' then
+  if string.sub(field, 1, 2) == 'n:' then
     local entry = cmsgpack.unpack(flat[i + 1])
     if t - entry[1] > stale then
       redis.call('HDEL', KEYS[1], field)

@@ -8,6 +8,8 @@ command and script touches one slot (Redis Cluster safe)::
     dl:room:{L}:seq        string last comment sequence number
     dl:room:{L}:comments   list   msgpack comments, oldest first, trimmed to the latest N
     dl:rate:{K}:W          string hits of rate key K in fixed window W (expires)
+    dl:room:{L}:viewers    hash   viewers per node, while the live runs (``room_delivery_redis``)
+    dl:room:{L}:ev         channel the room's events, across nodes (``room_delivery_redis``)
 
 A new comment is numbered, kept and (given a channel) published to the live's room in one
 script, so the room's order and the ``seq`` order agree (``fanout.room_delivery_redis``).

@@ -28,6 +28,7 @@ async def test_counts_sum_nodes_and_a_silent_node_drops_out() -> None:
 
             assert await nodes["a"].report_viewers("L1", "a", ["u1", "u2"]) == 2
             assert await nodes["b"].report_viewers("L1", "b", ["u3"]) == 3
+            assert await client.hget(tally_key("L1"), "n:b") is not None
             assert await nodes["a"].report_viewers("L1", "a", ["u2", "u1"]) is None
             await wait_for(lambda: len(heard) == 2, 5, "two count messages")
             last = heard[-1]
@@ -40,7 +41,7 @@ async def test_counts_sum_nodes_and_a_silent_node_drops_out() -> None:
                 assert asyncio.get_running_loop().time() < deadline, totals
                 totals.append(await nodes["a"].report_viewers("L1", "a", ["u1", "u2"]))
                 await asyncio.sleep(STALE / 5)
-            assert await client.hget(tally_key("L1"), "b") is None
+            assert await client.hget(tally_key("L1"), "n:b") is None
 
             await nodes["a"].close_live("L1")
             await wait_for(lambda: heard[-1].event is None, 5, "the room closed")
