@@ -173,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     result["ratio_edge_over_single_node_cpu_per_viewer_s"] = _ratio(
         high["edge_cpu_ms_per_viewer_s"], single["origin_cpu_ms_per_viewer_s"]
     )
+    # The single node also takes the publisher in (what it spends in edge_low, where it serves
+    # no viewer of its own: ingest plus one link); the edge does not.
+    serving = single["origin_cpu_percent_of_core"] - low["origin_cpu_percent_of_core"]
+    result["ratio_edge_over_single_node_cpu_per_viewer_s_ingest_aside"] = _ratio(
+        high["edge_cpu_ms_per_viewer_s"], serving * 10 / args.high
+    )
     if high["latency_ms_p50"] is not None and single["latency_ms_p50"] is not None:
         result["extra_latency_ms_per_hop_p50"] = round(
             high["latency_ms_p50"] - single["latency_ms_p50"], 1

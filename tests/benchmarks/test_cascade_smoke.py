@@ -22,4 +22,5 @@ def test_bench_cascade_smoke(tmp_path: Path) -> None:
     assert result["ratio_origin_cpu_high_over_low_edge_viewers"] is not None
     assert result["ratio_edge_over_single_node_cpu_per_viewer_s"] is not None
     assert "extra_latency_ms_per_hop_p50" in result
+    assert "ratio_edge_over_single_node_cpu_per_viewer_s_ingest_aside" in result
     assert plot.stat().st_size > 0
