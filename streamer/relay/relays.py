@@ -54,7 +54,7 @@ class Relays:
         self.on_lost: LiveCallback | None = None
         """Awaited when an edge's link drops without the origin ending the live."""
         self.on_over: LiveCallback | None = None
-        """Awaited when the origin ends a live this edge relays (after its media closed)."""
+        """Awaited when the origin ends a live this edge relays (the callee ends it here)."""
         self.on_sources_added: LiveCallback | None = None
         """Awaited when a relayed live gains sources (a guest came on at the origin)."""
 
