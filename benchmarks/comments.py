@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -22,6 +23,7 @@ from aiortc.mediastreams import AudioStreamTrack
 
 from benchmarks.common import Progress, add_common_arguments, emit, percentile, plot_panels
 from benchmarks.harness import cores, pin_self, run_server, sample_process, token
+from fanout.redis_launcher import redis_server
 from streamer import LOOPBACK, new_peer_connection
 
 
@@ -30,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--viewers", type=int, default=200, help="room sockets")
     parser.add_argument("--rate", type=float, default=20.0, help="comments per second, in all")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to comment")
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="run the server on a throwaway redis-server: room events go through its Pub/Sub",
+    )
     add_common_arguments(parser)
     return parser
 
@@ -136,9 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     server_core, load_core = cores()
     pin_self(load_core)
     per_user = int(args.rate * 10 / args.viewers) + 10
-    extra = ("--comments-per-10s", str(per_user))
-    with run_server("directlive", server_core, extra=extra) as server:
+    extra: tuple[str, ...] = ("--comments-per-10s", str(per_user))
+    with contextlib.ExitStack() as stack:
+        if args.redis:
+            extra += ("--redis", stack.enter_context(redis_server()).url)
+        server = stack.enter_context(run_server("directlive", server_core, extra=extra))
         result = asyncio.run(_run(server.url, server.pid, args))
+    result["store"] = "redis" if args.redis else "memory"
     if args.plot is not None:
         plot_panels(
             args.plot,

@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 
 from directlive.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from fanout.models import LiveInfo
+from fanout.room_delivery import RoomDelivery, comment_event
 from fanout.room_models import Comment, RoomConfig, RoomSettings
 from fanout.room_store import RoomStore
 
@@ -31,10 +32,15 @@ class LiveDirectory(Protocol):
 
 
 class LiveRooms:
-    def __init__(self, lives: LiveDirectory, store: RoomStore, config: RoomConfig) -> None:
+    def __init__(
+        self, lives: LiveDirectory, store: RoomStore, config: RoomConfig, delivery: RoomDelivery
+    ) -> None:
         self._lives = lives
         self.store = store
         self.config = config
+        self.delivery = delivery
+        """Carries the room's events to every node with sockets in it (``comment`` publishes
+        there; signaling publishes the other events)."""
 
     # -- co-broadcast --------------------------------------------------------------------
     async def request_join(self, user: str, live_id: str) -> Literal["requested", "accepted"]:
@@ -140,9 +146,13 @@ class LiveRooms:
             if user != live.host:
                 raise Forbidden("the host turned comments off", code="comments_off")
         await self._rate_limit(f"c:{live_id}:{user}", self.config.comments_per_window)
-        return await self.store.add_comment(
-            live_id, user, text, time.time(), self.config.recent_comments
+        channel = self.delivery.channel(live_id)
+        comment = await self.store.add_comment(
+            live_id, user, text, time.time(), self.config.recent_comments, channel
         )
+        if channel is None:
+            await self.delivery.publish(live_id, comment_event(comment))
+        return comment
 
     async def react(self, user: str, live_id: str, kind: str) -> None:
         if kind not in self.config.reaction_kinds:

@@ -8,6 +8,11 @@ command and script touches one slot (Redis Cluster safe)::
     dl:room:{L}:seq        string last comment sequence number
     dl:room:{L}:comments   list   msgpack comments, oldest first, trimmed to the latest N
     dl:rate:{K}:W          string hits of rate key K in fixed window W (expires)
+    dl:room:{L}:viewers    hash   viewers per node, while the live runs (``room_delivery_redis``)
+    dl:room:{L}:ev         channel the room's events, across nodes (``room_delivery_redis``)
+
+A new comment is numbered, kept and (given a channel) published to the live's room in one
+script, so the room's order and the ``seq`` order agree (``fanout.room_delivery_redis``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ local seq = redis.call('INCR', KEYS[1])
 local body = cmsgpack.pack({ARGV[1] .. '.' .. seq, seq, ARGV[2], ARGV[3], tonumber(ARGV[4])})
 redis.call('RPUSH', KEYS[2], body)
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
+if ARGV[6] ~= '' then
+  redis.call('PUBLISH', ARGV[6], cmsgpack.pack({'c', ARGV[1] .. '.' .. seq, seq, ARGV[2], ARGV[3],
+    tonumber(ARGV[4])}))
+end
 return seq
 """
 
@@ -77,10 +86,11 @@ class RedisRoomStore(RoomStore):
         return sorted(item.decode() for item in raw)
 
     async def add_comment(
-        self, live_id: str, user: str, text: str, at: float, keep: int
+        self, live_id: str, user: str, text: str, at: float, keep: int, channel: str | None = None
     ) -> Comment:
         keys = [_key(live_id, "seq"), _key(live_id, "comments")]
-        seq = int(await self._add_comment(keys=keys, args=[live_id, user, text, at, keep]))
+        args: list[str | float] = [live_id, user, text, at, keep, channel or ""]
+        seq = int(await self._add_comment(keys=keys, args=args))
         return Comment(f"{live_id}.{seq}", live_id, seq, user, text, at)
 
     async def remove_comment(self, live_id: str, comment_id: str) -> bool:

@@ -37,9 +37,10 @@ class RoomStore(ABC):
 
     @abstractmethod
     async def add_comment(
-        self, live_id: str, user: str, text: str, at: float, keep: int
+        self, live_id: str, user: str, text: str, at: float, keep: int, channel: str | None = None
     ) -> Comment:
-        """Append with the next sequence number; keep only the latest ``keep``."""
+        """Append with the next sequence number; keep only the latest ``keep``. With a
+        ``channel`` (a shared store's room channel), publish it there in the same step."""
 
     @abstractmethod
     async def remove_comment(self, live_id: str, comment_id: str) -> bool: ...
@@ -90,7 +91,7 @@ class MemoryRoomStore(RoomStore):
         return sorted(self._sets[(live_id, role)])
 
     async def add_comment(
-        self, live_id: str, user: str, text: str, at: float, keep: int
+        self, live_id: str, user: str, text: str, at: float, keep: int, channel: str | None = None
     ) -> Comment:
         self._seq[live_id] += 1
         seq = self._seq[live_id]

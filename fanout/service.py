@@ -20,7 +20,10 @@ from fanout.graph import SocialGraph
 from fanout.live_room import LiveRooms
 from fanout.message_render import MessageRenderer
 from fanout.models import FanoutConfig, FeedEntry, LiveInfo, Page, Profile
+from fanout.node_directory import NodeDirectory, directory_for
 from fanout.redis_store import RedisStore
+from fanout.room_delivery import MemoryRoomDelivery, RoomDelivery
+from fanout.room_delivery_redis import RedisRoomDelivery
 from fanout.room_models import RoomConfig
 from fanout.room_redis import RedisRoomStore
 from fanout.room_store import MemoryRoomStore, RoomStore
@@ -50,8 +53,15 @@ class Fanout:
         self.direct = Direct(store, self.hub, self.config, self.renderer)
         self.followers = FollowerFanout(store, self.hub, node_id, self.config)
         self.sharing = Sharing(store, self.direct, self.followers)
-        self.rooms = LiveRooms(self, _room_store_for(store), room_config or RoomConfig())
+        self.rooms = LiveRooms(
+            self,
+            _room_store_for(store),
+            room_config or RoomConfig(),
+            _room_delivery_for(store, node_id),
+        )
         self._known_users: set[str] = set()
+        self.directory: NodeDirectory = directory_for(store)
+        """Nodes, the origin of each live and the nodes relaying it."""
 
     async def start(self) -> None:
         """Forget the presence and end the lives this node left behind when it stopped (its
@@ -69,6 +79,7 @@ class Fanout:
     async def close(self) -> None:
         await self.followers.close()
         await self.hub.close()
+        await self.rooms.delivery.close()
         await self.rooms.store.close()
 
     # -- users -------------------------------------------------------------------------------
@@ -86,6 +97,8 @@ class Fanout:
         live = LiveInfo(live_id, host, started_at=time.time())
         await self.store.put_live(live)
         await self.store.mark_node_live(self.node_id, live_id, running=True)
+        await self.directory.set_origin(live_id, self.node_id)
+        await self.rooms.delivery.open_live(live_id, host)
         return live
 
     async def get_live(self, live_id: str) -> LiveInfo:
@@ -116,8 +129,10 @@ class Fanout:
         followers when it was shared to all of them."""
         live = await self.get_live(live_id)
         await self.store.mark_node_live(self.node_id, live_id, running=False)
+        await self.directory.forget_live(live_id)
         if not await self.store.end_live(live_id, time.time()):
             return
+        await self.rooms.delivery.close_live(live_id)
         event = {"type": "live.ended", "live_id": live_id, "reason": reason}
         told = set([*await self.store.reach(live_id), *live.guests, *also_notify])
         await self.hub.emit(told, event)
@@ -245,12 +260,20 @@ class Fanout:
     async def _still_allowed(self, viewer: str, live_id: str) -> str | None:
         try:
             await policy.may_watch(self.store, viewer, await self.get_live(live_id))
+            await self.rooms.ensure_may_watch(viewer, live_id)
         except (Forbidden, NotFound) as refused:
             return refused.code
         except DirectliveError as other:
             log.debug("re-check of %s on %s: %r", viewer, live_id, other)
             return other.code
         return None
+
+
+def _room_delivery_for(store: Store, node_id: str) -> RoomDelivery:
+    """Rooms span the nodes sharing a Redis store; with the memory store there is one node."""
+    if isinstance(store, RedisStore):
+        return RedisRoomDelivery(store.redis, node_id)
+    return MemoryRoomDelivery()
 
 
 def _room_store_for(store: Store) -> RoomStore:

@@ -11,15 +11,18 @@ from pathlib import Path
 
 from aiohttp import web
 
+from directlive.node_keys import node_key
 from fanout import Fanout, MemoryStore, Store
 from fanout.posts import Posts
 from fanout.recordings import Recordings
 from recorder import RecorderConfig
 from signaling.appkeys import (
+    BEACON,
     CONFIG,
     FANOUT,
     HUB,
     LIVES,
+    NODE_KEY,
     POSTS,
     READY,
     RECORDINGS,
@@ -29,13 +32,17 @@ from signaling.appkeys import (
 )
 from signaling.auth import TokenIssuer, load_secret
 from signaling.config import ServerConfig
+from signaling.edge_lives import EdgeLives
 from signaling.hub import Hub
 from signaling.live_recordings import LiveRecordings
 from signaling.lives import LiveService
 from signaling.metrics import get_metrics
 from signaling.middleware import auth_middleware, cors_middleware, error_middleware
+from signaling.node_beacon import NodeBeacon
+from signaling.origin_calls import OriginCalls
 from signaling.post_routes import add_post_routes, remove_partial_uploads
 from signaling.recording_routes import add_recording_routes
+from signaling.relay_routes import add_relay_routes
 from signaling.room_routes import add_room_routes
 from signaling.social_routes import add_social_routes
 from signaling.socket_handler import handle_socket
@@ -65,7 +72,9 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
         client_max_size=max(config.max_json_bytes, config.max_sdp_bytes),
     )
     app[CONFIG] = config
-    app[TOKENS] = TokenIssuer(load_secret(config.secret, config.data_dir))
+    secret = load_secret(config.secret, config.data_dir)
+    app[TOKENS] = TokenIssuer(secret)
+    app[NODE_KEY] = node_key(secret)
     app[READY] = asyncio.Event()
     app[SESSION_TAGS] = SessionTags(secrets.token_bytes(32))
     app[STORE] = store if store is not None else make_store(config)
@@ -81,12 +90,25 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
     async def on_participant_lost(live_id: str, user: str) -> None:
         await app[LIVES].on_participant_lost(live_id, user)
 
+    async def on_relay_lost(live_id: str) -> None:
+        await app[LIVES].on_relay_lost(live_id)
+
+    async def on_relay_over(live_id: str) -> None:
+        await app[LIVES].on_relay_over(live_id)
+
+    async def on_relay_sources_added(live_id: str) -> None:
+        await app[LIVES].on_relay_sources_added(live_id)
+
     app[STREAMER] = Streamer(
         replace(config.media, ice_addresses=config.ice_addresses),
         on_live_lost=on_live_lost,
         on_viewer_gone=on_viewer_gone,
         on_participant_lost=on_participant_lost,
+        on_relay_lost=on_relay_lost,
+        on_relay_over=on_relay_over,
+        on_relay_sources_added=on_relay_sources_added,
     )
+    app[STREAMER].enable_relays(config.node_id, app[NODE_KEY])
     app[LIVES] = LiveService(
         app[STREAMER],
         app[FANOUT],
@@ -95,6 +117,7 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
         config.viewer_count_interval,
         config.announce_addresses,
     )
+    _add_node_links(app, config)
     app[FANOUT].set_local_delivery(app[HUB].deliver)
     app[FANOUT].set_audience(app[LIVES])
     _add_recordings(app, config)
@@ -110,6 +133,7 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
     add_recording_routes(app)
     add_post_routes(app)
     add_room_routes(app)
+    add_relay_routes(app)
     if config.dev:
         from signaling.dev_routes import add_dev_routes
 
@@ -126,15 +150,39 @@ async def _run_planes(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(remove_partial_uploads, app[CONFIG].data_dir)
     await app[LIVES].start()
     app[STREAMER].start()
+    await app[BEACON].start()
     app[READY].set()
     log.info("ready node=%s store=%s", app[CONFIG].node_id, type(app[STORE]).__name__)
     yield
     app[READY].clear()
+    await app[BEACON].close()
     await app[LIVES].close()
     await app[STREAMER].close()
     await app[RECORDINGS].close()
     await app[FANOUT].close()
     await app[STORE].close()
+
+
+def _add_node_links(app: web.Application, config: ServerConfig) -> None:
+    """Lives that span nodes: the heartbeat, edge pulls and calls to origins."""
+    fanout = app[FANOUT]
+    url = config.node_url or f"http://{config.host}:{config.port}"
+    app[BEACON] = NodeBeacon(fanout.directory, config.node_id, url)
+    calls = OriginCalls(fanout.directory, config.node_id, app[NODE_KEY])
+    lives = app[LIVES]
+    lives.cobroadcast.origin_calls = calls
+
+    async def origin_dead(live_id: str) -> None:
+        await lives.finish(live_id, reason="host_connection_lost")
+
+    lives.edges = EdgeLives(
+        app[STREAMER],
+        fanout,
+        calls,
+        grace=config.media.publisher_grace_seconds,
+        on_origin_dead=origin_dead,
+        on_ended=lives.on_relay_over,
+    )
 
 
 def _add_recordings(app: web.Application, config: ServerConfig) -> None:
@@ -153,6 +201,7 @@ async def _close_sockets(app: web.Application) -> None:
     """Before aiohttp waits for open handlers: a socket would otherwise hold shutdown."""
     for connection in app[HUB].connections():
         await connection.ws.close(code=1001, message=b"server_shutdown")
+    await app[STREAMER].close_relay_links()
 
 
 async def get_health(request: web.Request) -> web.Response:

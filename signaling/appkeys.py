@@ -13,6 +13,7 @@ from signaling.config import ServerConfig
 from signaling.hub import Hub
 from signaling.live_recordings import LiveRecordings
 from signaling.lives import LiveService
+from signaling.node_beacon import NodeBeacon
 from signaling.trickle import SessionTags
 from streamer import Streamer
 
@@ -26,4 +27,7 @@ READY = web.AppKey("ready", asyncio.Event)
 RECORDINGS = web.AppKey("recordings", LiveRecordings)
 POSTS = web.AppKey("posts", Posts)
 SESSION_TAGS = web.AppKey("session_tags", SessionTags)
+NODE_KEY = web.AppKey("node_key", bytes)
+"""Shared by every node of the deployment (``directlive.node_keys``)."""
+BEACON = web.AppKey("beacon", NodeBeacon)
 USER = web.RequestKey("user", str)

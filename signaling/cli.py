@@ -20,7 +20,7 @@ from signaling.config import ServerConfig
 from signaling.ice_servers import DEFAULT_TURN_TTL, IceServerConfig
 from streamer import MediaConfig, default_worker_count
 
-BENCHMARKS = ("fanout", "viewers", "join", "comments", "record")
+BENCHMARKS = ("fanout", "viewers", "join", "comments", "record", "cascade")
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +34,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=os.environ.get("DIRECTLIVE_NODE_ID"),
         help="this node's name on the shared store; default HOSTNAME:PORT (unique per node, "
         "stable across restarts, which end the lives and presence the node left behind)",
+    )
+    serve.add_argument(
+        "--node-url",
+        default=os.environ.get("DIRECTLIVE_NODE_URL"),
+        metavar="URL",
+        help="where the other nodes reach this one (relay links, forwarded guests); "
+        "default http://HOST:PORT",
     )
     serve.add_argument(
         "--cors-origin",
@@ -78,6 +85,14 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="how long a minted TURN credential stays valid",
     )
     serve.add_argument("--publisher-grace", type=float, default=10.0, metavar="SECONDS")
+    serve.add_argument(
+        "--relay-idle",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long this node keeps pulling a live from its origin after its last viewer "
+        "of it left",
+    )
     serve.add_argument("--max-guests", type=int, default=3, help="co-broadcasters per live")
     serve.add_argument(
         "--comments-per-10s", type=int, default=5, help="comments one user may post per 10 s"
@@ -184,12 +199,14 @@ def serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         redis_url=args.redis,
         node_id=args.node_id or f"{socket.gethostname()}:{args.port}",
+        node_url=args.node_url,
         cors_origins=tuple(args.cors_origin),
         ice_addresses=tuple(args.ice_address),
         announce_addresses=announced,
         ice_servers=ice_servers,
         media=MediaConfig(
             publisher_grace_seconds=args.publisher_grace,
+            relay_idle_seconds=args.relay_idle,
             workers=max(0, args.media_workers),
             udp_port=args.udp_port,
         ),

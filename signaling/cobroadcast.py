@@ -16,6 +16,7 @@ from directlive.errors import Conflict, Forbidden, NotFound
 from fanout import Fanout
 from signaling.announce import announce_candidates
 from signaling.hub import Connection
+from signaling.origin_calls import OriginCalls
 from signaling.room_events import RoomEvents
 from streamer import Streamer
 
@@ -43,6 +44,8 @@ class CoBroadcast:
         self._answers: dict[str, asyncio.Future[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        self.origin_calls: OriginCalls | None = None
+        """Set when lives span nodes: a guest's publish on an edge goes to the origin."""
 
     def own(self, session_id: str, connection: Connection) -> None:
         """A viewer session negotiated over ``connection``: it can renegotiate there."""
@@ -61,8 +64,12 @@ class CoBroadcast:
             future.cancel()
 
     async def publish_guest(self, user: str, live_id: str, offer_sdp: str, whip: bool) -> str:
-        """An accepted guest starts publishing; returns the SDP answer."""
+        """An accepted guest starts publishing; returns the SDP answer (the origin's, when
+        the live is published on another node: the guest's media goes there)."""
         await self._fanout.rooms.ensure_guest(user, live_id)
+        if await self.origin_elsewhere(live_id):
+            assert self.origin_calls is not None
+            return await self.origin_calls.publish_guest(live_id, user, offer_sdp, whip)
         if self._streamer.is_publishing(live_id, user):
             raise Conflict("you are already publishing to this live", code="already_publishing")
         answer = await self._streamer.publish(live_id, user, offer_sdp, whip=whip)
@@ -80,12 +87,23 @@ class CoBroadcast:
             log.info("guest never connected live=%s user=%s", live_id, user)
             return
         log.info("participant added live=%s user=%s", live_id, user)
-        self._room.send(
+        await self._room.send(
             live_id, {"type": "live.participant.added", "live_id": live_id, "user": user}
         )
-        for session_id in self._streamer.session_ids(live_id):
-            if session_id in self._owners:
-                self._spawn(self.renegotiate(live_id, session_id))
+        self.renegotiate_all(live_id)
+
+    def renegotiate_all(self, live_id: str) -> None:
+        """Offer every socket session of the live the participants' tracks it lacks."""
+        with contextlib.suppress(NotFound):
+            for session_id in self._streamer.session_ids(live_id):
+                if session_id in self._owners:
+                    self._spawn(self.renegotiate(live_id, session_id))
+
+    async def origin_elsewhere(self, live_id: str) -> bool:
+        """Whether the live is published on another node (this one may relay it)."""
+        if self.origin_calls is None or self._streamer.serves_origin(live_id):
+            return False
+        return await self.origin_calls.origin_url(live_id) is not None
 
     async def renegotiate(self, live_id: str, session_id: str) -> None:
         """Offer the session every participant's tracks it lacks; wait for the answer."""
@@ -135,6 +153,10 @@ class CoBroadcast:
 
     async def remove_guest(self, actor: str, live_id: str, user: str) -> None:
         """The host removes a guest or a guest leaves; viewers keep the host."""
+        if await self.origin_elsewhere(live_id):
+            assert self.origin_calls is not None
+            await self.origin_calls.remove_guest(live_id, actor, user)
+            return
         await self._fanout.rooms.remove_guest(actor, live_id, user)
         await self._participant_gone(live_id, user, removed_by=actor if actor != user else None)
 
@@ -148,9 +170,9 @@ class CoBroadcast:
         with contextlib.suppress(NotFound):
             await self._streamer.remove_participant(live_id, user)
         event = {"type": "live.participant.removed", "live_id": live_id, "user": user}
-        self._room.send(live_id, event)
+        await self._room.send(live_id, event)
         if removed_by is not None:
-            self._room.send_to_user(user, {**event, "by": removed_by})
+            await self._room.send_to_user(user, {**event, "by": removed_by})
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

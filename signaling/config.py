@@ -23,6 +23,9 @@ class ServerConfig:
     redis_url: str | None = None
     """``redis://...`` selects the Redis store; ``None`` the in-memory one."""
     node_id: str = "node-1"
+    node_url: str | None = None
+    """Where other nodes reach this one (relay links, forwarded guests); ``None``:
+    ``http://HOST:PORT``."""
     cors_origins: tuple[str, ...] = ()
     """Origins allowed to call WHIP/WHEP and the API from scripts; ``*`` allows any."""
     ice_addresses: tuple[str, ...] = ()

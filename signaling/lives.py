@@ -10,6 +10,7 @@ from directlive.errors import Conflict, DirectliveError, Forbidden, NotFound
 from fanout import Fanout
 from signaling.announce import announce_candidates
 from signaling.cobroadcast import CoBroadcast
+from signaling.edge_lives import EdgeLives
 from signaling.hub import Connection, Hub
 from signaling.live_recordings import LiveRecordings
 from signaling.room_events import RoomEvents
@@ -41,7 +42,13 @@ class LiveService:
         self.fanout = fanout
         self.hub = hub
         self.room = RoomEvents(
-            streamer, hub, on_count=fanout.set_viewer_count, count_interval=viewer_count_interval
+            streamer,
+            hub,
+            fanout.rooms.delivery,
+            fanout.node_id,
+            on_count=fanout.set_viewer_count,
+            notify=fanout.hub.emit,
+            count_interval=viewer_count_interval,
         )
         self.cobroadcast = CoBroadcast(
             streamer,
@@ -51,6 +58,8 @@ class LiveService:
             announce_addresses=announce_addresses,
         )
         self.recordings: LiveRecordings | None = None
+        self.edges: EdgeLives | None = None
+        """Lives pulled from another node (``signaling.edge_lives``); None: one node."""
         self._starting: set[str] = set()
         """Hosts whose go-live is being negotiated (not yet in the streamer's lives)."""
         self._joining: Counter[tuple[str, str]] = Counter()
@@ -82,6 +91,7 @@ class LiveService:
                 raise
         finally:
             self._starting.discard(host)
+        await self.room.open_room(live_id)
         if self.recordings is not None:
             await self.recordings.live_started(live_id, host, self.streamer, record)
         log.info("live.start live=%s user=%s", live_id, host)
@@ -93,6 +103,10 @@ class LiveService:
             raise Forbidden("only the host can end this live", code="not_host")
         if info.state == "ended":
             raise Conflict("this live has already ended", code="live_ended")
+        calls = self.cobroadcast.origin_calls
+        if calls is not None and await self.cobroadcast.origin_elsewhere(live_id):
+            await calls.end_live(live_id, user)  # the origin holds the media and the links
+            return
         await self.finish(live_id, reason="ended_by_host")
 
     async def finish(self, live_id: str, reason: str) -> None:
@@ -105,7 +119,7 @@ class LiveService:
         told.update(session.user for session in sessions)
         for session in sessions:
             self.cobroadcast.forget(session.session_id)
-        self.room.close_room(live_id)
+        await self.room.close_room(live_id)
         await self.fanout.end_live(live_id, reason=reason, also_notify=told)
         if self.recordings is not None:
             await self.recordings.live_ended(live_id)
@@ -138,6 +152,8 @@ class LiveService:
             )
         self._joining[key] += 1  # sessions still negotiating count too
         try:
+            if self.edges is not None:
+                await self.edges.ensure_media(live_id)
             session_id, answer = await self.streamer.watch(live_id, viewer, offer_sdp, participant)
         finally:
             self._joining[key] -= 1
@@ -146,7 +162,7 @@ class LiveService:
         await self._recheck_attached(viewer, live_id, session_id)
         if owner is not None:
             self.cobroadcast.own(session_id, owner)
-            self.room.join(live_id, owner)
+            await self.room.join(live_id, owner)
         log.info("watch live=%s user=%s session=%s", live_id, viewer, session_id)
         self.room.viewers_changed(live_id)
         return session_id, announce_candidates(answer, self.announce_addresses)
@@ -164,7 +180,7 @@ class LiveService:
     async def join_room(self, user: str, live_id: str, connection: Connection) -> None:
         """A socket (e.g. of a WHEP viewer) receives the live's comments and counts."""
         await self.fanout.authorize_watch(user, live_id)
-        self.room.join(live_id, connection)
+        await self.room.join(live_id, connection)
 
     async def leave(self, viewer: str, live_id: str, session_id: str) -> None:
         session = self.streamer.session(live_id, session_id)
@@ -184,6 +200,10 @@ class LiveService:
     ) -> None:
         """Trickle ICE from a client, for its publishing or its viewing connection."""
         if session_id is None:
+            calls = self.cobroadcast.origin_calls
+            if calls is not None and await self.cobroadcast.origin_elsewhere(live_id):
+                await calls.add_guest_candidate(live_id, user, candidate, sdp_mid)
+                return
             await self.streamer.add_publisher_candidate(live_id, user, candidate, sdp_mid)
             return
         session = self.streamer.session(live_id, session_id)
@@ -201,43 +221,70 @@ class LiveService:
     async def on_participant_lost(self, live_id: str, user: str) -> None:
         await self.cobroadcast.participant_lost(live_id, user)
 
+    async def on_relay_lost(self, live_id: str) -> None:
+        if self.edges is not None:
+            self.edges.link_lost(live_id)
+
+    async def on_relay_over(self, live_id: str) -> None:
+        """The origin ended a live this node relays: close its media and room here (the
+        origin tells every user once)."""
+        sessions = await self.streamer.end(live_id)
+        for session in sessions:
+            self.cobroadcast.forget(session.session_id)
+        await self.room.close_room(live_id)
+        log.info("live.end relayed live=%s viewers=%d", live_id, len(sessions))
+
+    async def on_relay_sources_added(self, live_id: str) -> None:
+        """A guest came on at the origin: socket viewers here get its tracks."""
+        self.cobroadcast.renegotiate_all(live_id)
+
     async def on_viewer_gone(self, session: AnyViewerSession) -> None:
         self.cobroadcast.forget(session.session_id)
         self.room.viewers_changed(session.live_id)
 
     # LiveAudience, for fanout's mid-live re-checks and the host's moderation
     def viewers_of(self, live_id: str) -> list[str]:
-        try:
-            return self.streamer.viewer_users(live_id)
-        except NotFound:
-            return []
+        """Viewers served here and users whose sockets joined the live's room here (its
+        media may be on another node)."""
+        users = {c.user for c in self.room.members(live_id)}
+        with contextlib.suppress(NotFound):
+            users.update(self.streamer.viewer_users(live_id))
+        return sorted(users)
 
     def viewer_count(self, live_id: str) -> int | None:
+        """Viewers served here, when that is the whole count (one node)."""
+        if self.fanout.rooms.delivery.shared:
+            return None  # the store's count: the sum over every node, about once a second
         try:
             return len(self.streamer.viewer_users(live_id))
         except NotFound:
             return None
 
     async def evict(self, live_id: str, user: str, code: str) -> None:
+        """End ``user``'s viewer sessions and room membership here, and tell their sockets."""
+        in_room = [c for c in self.room.members(live_id) if c.user == user]
         try:
             sessions = self.streamer.sessions_of(live_id, user)
-        except NotFound:
-            return
+        except NotFound:  # the live's media is on another node
+            if not in_room:
+                return
+            sessions = []
         for session in sessions:
             # Idempotent: a concurrent eviction, or the session's own close, may be first.
             with contextlib.suppress(NotFound):
                 await self.streamer.leave(live_id, session.session_id)
             self.cobroadcast.forget(session.session_id)
-        for connection in list(self.room.connections(live_id)):
-            if connection.user == user:
-                self.room.leave(live_id, connection)
+        for connection in in_room:
+            self.room.leave(live_id, connection)
         self.hub.deliver(user, {"type": "live.evicted", "live_id": live_id, "code": code})
         log.info("evict live=%s user=%s code=%s", live_id, user, code)
         self.room.viewers_changed(live_id)
 
     async def start(self) -> None:
-        self.room.start()
+        await self.room.start()
 
     async def close(self) -> None:
+        if self.edges is not None:
+            await self.edges.close()
         await self.cobroadcast.close()
         await self.room.close()

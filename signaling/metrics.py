@@ -54,6 +54,32 @@ class DirectliveCollector(Collector):
         }
         for name, help_text in counters.items():
             yield CounterMetricFamily(f"directlive_{name}", help_text, getattr(stats, name))
+        relay = self._streamer.relay_stats
+        yield CounterMetricFamily(
+            "directlive_relay_frames_sent",
+            "Frames this node (an origin) wrote to relay links, one per edge node per frame",
+            relay.frames_sent,
+        )
+        yield CounterMetricFamily(
+            "directlive_relay_frames_received",
+            "Frames this node (an edge) received on relay links from origins",
+            relay.frames_received,
+        )
+        yield CounterMetricFamily(
+            "directlive_relay_frames_dropped",
+            "Frames an origin did not write because a relay link fell behind",
+            relay.frames_dropped,
+        )
+        yield CounterMetricFamily(
+            "directlive_relay_links_opened",
+            "Relay links this node opened to origins, reconnections included",
+            relay.links_opened,
+        )
+        yield GaugeMetricFamily(
+            "directlive_relay_links_open",
+            "Relay links open on this node, feeding edges or pulled from origins",
+            self._streamer.relay_links_open,
+        )
         yield CounterMetricFamily(
             "directlive_room_events_queued",
             "Room events (comments, reactions, counts...) queued on sockets, one per socket",

@@ -14,7 +14,8 @@ from signaling.errors_http import error_response, http_error_response
 log = logging.getLogger("directlive.signaling")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PUBLIC_PATHS = ("/healthz", "/static/", "/favicon.ico")
+PUBLIC_PATHS = ("/healthz", "/static/", "/favicon.ico", "/internal/")
+"""``/internal/`` routes authenticate the calling node themselves (``relay_routes``)."""
 ALLOWED_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type, If-Match"
 EXPOSED_HEADERS = "Location, Link, ETag, Accept-Patch, Accept-Post"

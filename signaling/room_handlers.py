@@ -41,11 +41,11 @@ async def handle_room_message(
             status = await rooms.request_join(user, live_id)
             live = await fanout.get_live(live_id)
             if status == "requested":
-                room.send_to_user(
+                await room.send_to_user(
                     live.host, {"type": "join.requested", "live_id": live_id, "user": user}
                 )
             else:
-                room.send_to_user(user, {"type": "join.accepted", "live_id": live_id})
+                await room.send_to_user(user, {"type": "join.accepted", "live_id": live_id})
             return {"type": "join.request.ok", "live_id": live_id, "status": status}
         case HostDecision(action=action, live_id=live_id, user=target):
             await _decide(lives, fanout, user, action, live_id, target)
@@ -64,21 +64,20 @@ async def handle_room_message(
                 "comments": settings.comments,
                 "joins": settings.joins,
             }
-            room.send(live_id, event)
+            await room.send(live_id, event)
             return dict(event)
         case PostComment(live_id=live_id, text=text):
-            comment = await rooms.comment(user, live_id, text)
-            room.send(live_id, {"type": "comment.new", **comment.to_json()})
+            comment = await rooms.comment(user, live_id, text)  # publishes comment.new
             return {"type": "comment.ok", "live_id": live_id, "comment_id": comment.comment_id}
         case React(live_id=live_id, kind=kind):
             await rooms.react(user, live_id, kind)
-            room.send(
+            await room.send(
                 live_id, {"type": "reaction.new", "live_id": live_id, "user": user, "kind": kind}
             )
             return {"type": "reaction.ok", "live_id": live_id}
         case RemoveComment(live_id=live_id, comment_id=comment_id):
             await rooms.remove_comment(user, live_id, comment_id)
-            room.send(
+            await room.send(
                 live_id, {"type": "comment.removed", "live_id": live_id, "comment_id": comment_id}
             )
             return {"type": "comment.remove.ok", "live_id": live_id, "comment_id": comment_id}
@@ -101,13 +100,13 @@ async def _decide(
     room = lives.room
     if action == "join.accept":
         await rooms.accept(host, live_id, target)
-        room.send_to_user(target, {"type": "join.accepted", "live_id": live_id})
+        await room.send_to_user(target, {"type": "join.accepted", "live_id": live_id})
     elif action == "join.decline":
         await rooms.decline(host, live_id, target)
-        room.send_to_user(target, {"type": "join.declined", "live_id": live_id})
+        await room.send_to_user(target, {"type": "join.declined", "live_id": live_id})
     elif action == "join.invite":
         await rooms.invite(host, live_id, target)
-        room.send_to_user(target, {"type": "join.invited", "live_id": live_id, "from": host})
+        await room.send_to_user(target, {"type": "join.invited", "live_id": live_id, "from": host})
     elif action == "guest.remove":
         await lives.cobroadcast.remove_guest(host, live_id, target)
     else:  # viewer.remove
@@ -115,3 +114,4 @@ async def _decide(
             await lives.cobroadcast.remove_guest(host, live_id, target)  # stops their media
         await rooms.remove_viewer(host, live_id, target)
         await lives.evict(live_id, target, "removed_by_host")
+        await fanout.hub.recheck([live_id])  # the other nodes evict the now banned viewer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from streamer.publisher import PublisherSession
+from streamer.relay.edge import AnyPublisher
 from streamer.viewer import AnyViewerSession, SourceWithCodec
 
 
@@ -16,8 +16,9 @@ class MediaLive:
     """Unguessable id chosen by the caller."""
     host: str
     """The participant whose departure ends the live."""
-    publishers: dict[str, PublisherSession] = field(default_factory=dict)
-    """Publishing participants by user id (the host first, then guests)."""
+    publishers: dict[str, AnyPublisher] = field(default_factory=dict)
+    """Publishing participants by user id (the host first, then guests); on an edge node,
+    the origin's participants as its relay link feeds them."""
     viewers: dict[str, AnyViewerSession] = field(default_factory=dict)
     """Viewer sessions by session id."""
 

@@ -8,6 +8,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
 
+from aiohttp import web
+
 from directlive.errors import Conflict, NotFound
 from streamer.aiortc import HostAddresses, check_internals
 from streamer.aiortc.udp_mux import UdpMux
@@ -15,6 +17,9 @@ from streamer.config import MediaConfig
 from streamer.forwarding.datagrams import UdpGso
 from streamer.live import MediaLive
 from streamer.publisher import PublisherSession
+from streamer.relay.edge import AnyPublisher
+from streamer.relay.relays import Relays
+from streamer.relay.stats import RelayStats
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.viewer import AnyViewerSession, SourceWithCodec, ViewerSession
@@ -52,6 +57,9 @@ class Streamer:
         on_live_lost: LiveCallback | None = None,
         on_viewer_gone: ViewerCallback | None = None,
         on_participant_lost: ParticipantCallback | None = None,
+        on_relay_lost: LiveCallback | None = None,
+        on_relay_over: LiveCallback | None = None,
+        on_relay_sources_added: LiveCallback | None = None,
     ) -> None:
         check_internals()
         self.config = config or MediaConfig()
@@ -66,6 +74,11 @@ class Streamer:
         self._on_participant_lost = on_participant_lost
         self._grace_timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.relays = Relays(self._lives, self.config, self.stats, self.gso, self._spawn)
+        """Relay links to other nodes (``streamer.relay``), off until ``enable_relays``."""
+        self.relays.on_lost = on_relay_lost
+        self.relays.on_over = on_relay_over
+        self.relays.on_sources_added = on_relay_sources_added
         self.udp_mux: UdpMux | None = None
         """The main process's shared UDP port (``config.udp_port``), or None."""
         udp_port = self.config.udp_port
@@ -105,6 +118,56 @@ class Streamer:
             extra = 0 if name in _COUNTED_BY_MAIN else getattr(remote, name)
             setattr(total, name, getattr(self.stats, name) + extra)
         return total
+
+    # -- relay links between nodes (``streamer.relay``) ---------------------------------------
+    def enable_relays(self, node_id: str, node_key: bytes) -> None:
+        """Serve this node's lives to edge nodes, and pull other nodes' lives, authenticated
+        with ``node_key`` (every node of the deployment derives the same)."""
+        self.relays.enable(node_id, node_key)
+
+    @property
+    def relay_stats(self) -> RelayStats:
+        return self.relays.stats
+
+    @property
+    def relay_links_open(self) -> int:
+        return self.relays.links_open
+
+    def has_media(self, live_id: str) -> bool:
+        """Whether the live's media is on this node (published here, or relayed)."""
+        return live_id in self._lives
+
+    def is_relayed(self, live_id: str) -> bool:
+        """Whether this node pulls the live from its origin."""
+        return self.relays.relayed(live_id)
+
+    def serves_origin(self, live_id: str) -> bool:
+        """Whether edges may pull the live from this node (it is published here)."""
+        return self.relays.serves_origin(live_id)
+
+    def relay_links_of(self, live_id: str) -> int:
+        """Edges this node feeds the live to."""
+        return self.relays.links_of(live_id)
+
+    def feeds_edge(self, live_id: str, edge: str) -> bool:
+        """Whether a relay link of this node feeds the live to the node ``edge`` now."""
+        return self.relays.feeds(live_id, edge)
+
+    async def relay_from(self, live_id: str, origin_url: str) -> None:
+        """Pull the live from its origin at ``origin_url`` (one link, shared by every viewer
+        here), unless its media is here already."""
+        await self.relays.pull(live_id, origin_url)
+
+    async def serve_relay(
+        self,
+        live_id: str,
+        socket: web.WebSocketResponse,
+        edge_nonce: bytes,
+        on_open: Callable[[str], Awaitable[None]],
+    ) -> str | None:
+        """Feed the live to the edge on ``socket`` until the link closes (``on_open`` is
+        awaited with the edge's node id once it authenticated); returns that id, or None."""
+        return await self.relays.serve(live_id, socket, edge_nonce, on_open)
 
     @staticmethod
     def new_live_id() -> str:
@@ -158,7 +221,7 @@ class Streamer:
         publisher = self.get(live_id).publishers.get(participant)
         return [] if publisher is None else list(publisher.sources)
 
-    def _publisher(self, live_id: str, participant: str) -> PublisherSession:
+    def _publisher(self, live_id: str, participant: str) -> AnyPublisher:
         publisher = self.get(live_id).publishers.get(participant)
         if publisher is None:
             raise NotFound("you are not publishing to this live", code="session_not_found")
@@ -206,6 +269,7 @@ class Streamer:
         The first publisher of a live is its host. ``whip`` peers may not answer ICE consent
         checks (FFmpeg), so inactivity stands in for consent. Returns the SDP answer.
         """
+        self.relays.refuse_publish(live_id)
         live = self._lives.get(live_id) or MediaLive(live_id=live_id, host=participant)
         session = PublisherSession(
             live_id=live_id,
@@ -230,6 +294,7 @@ class Streamer:
         self._cancel_grace(live_id)
         if previous is not None:
             await previous.close()
+        self.relays.sync(live_id)
         log.info("publish live=%s user=%s tracks=%d", live_id, participant, len(session.sources))
         return answer
 
@@ -274,6 +339,7 @@ class Streamer:
             await session.close()
             raise NotFound("the live ended", code="live_not_found")
         live.viewers[session.session_id] = session
+        self.relays.watching(live_id)
         log.info("watch live=%s user=%s session=%s", live_id, viewer, session.session_id)
         return session.session_id, answer
 
@@ -294,6 +360,7 @@ class Streamer:
         session = self.session(live_id, session_id)
         self.get(live_id).viewers.pop(session_id, None)
         await session.close()
+        self.relays.viewers_changed(live_id)
         log.info("leave live=%s user=%s session=%s", live_id, session.user, session_id)
         return session
 
@@ -311,6 +378,7 @@ class Streamer:
         """Close every session of a live; returns the viewer sessions that were attached."""
         live = self._lives.pop(live_id, None)
         self._cancel_grace(live_id)
+        await self.relays.drop(live_id)
         if live is None:
             return []
         viewers = list(live.viewers.values())
@@ -320,7 +388,13 @@ class Streamer:
         log.info("end live=%s viewers=%d", live_id, len(viewers))
         return viewers
 
+    async def close_relay_links(self) -> None:
+        """This node is stopping: drop its relay links without ending their lives (an edge
+        treats the origin as gone), so no link holds the HTTP server's shutdown."""
+        await self.relays.close()
+
     async def close(self) -> None:
+        await self.relays.close()  # first: edges must not hear that the lives ended
         for live_id in list(self._lives):
             await self.end(live_id)
         for task in list(self._tasks):
@@ -370,6 +444,7 @@ class Streamer:
             return
         log.info("viewer lost live=%s user=%s", session.live_id, session.user)
         self._spawn(session.close())
+        self.relays.viewers_changed(session.live_id)
         if self._on_viewer_gone is not None:
             self._spawn(self._on_viewer_gone(session))
 

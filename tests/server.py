@@ -29,8 +29,9 @@ SECRET = "test-secret-not-for-production"
 
 
 @dataclass
-class RunningServer:
-    app: web.Application
+class ServerClient:
+    """Calls one server over HTTP and sockets as any user (tokens minted with its secret)."""
+
     url: str
     http: aiohttp.ClientSession
     tokens: TokenIssuer
@@ -75,6 +76,13 @@ class RunningServer:
         hello = await client.next_of("hello")
         assert hello["user"] == user
         return client
+
+
+@dataclass
+class RunningServer(ServerClient):
+    """A server running in this test's process."""
+
+    app: web.Application
 
 
 class WhepRefused(Exception):
@@ -195,6 +203,7 @@ async def running_server(
     port = runner.addresses[0][1]
     async with aiohttp.ClientSession() as http:
         try:
-            yield RunningServer(app, f"http://127.0.0.1:{port}", http, TokenIssuer(SECRET))
+            url = f"http://127.0.0.1:{port}"
+            yield RunningServer(url=url, http=http, tokens=TokenIssuer(SECRET), app=app)
         finally:
             await runner.cleanup()

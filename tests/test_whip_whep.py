@@ -10,6 +10,7 @@ from aiortc import RTCRtpReceiver
 
 from signaling.appkeys import STREAMER
 from streamer import MediaConfig
+from streamer.publisher import PublisherSession
 from streamer.viewer import ViewerSession
 from tests.media.peers import Exchange, Viewer, client_pc, wait_for
 from tests.media.tracks import CounterVideoTrack
@@ -47,9 +48,9 @@ async def test_whip_publish_whep_watch_and_host_ends(server: RunningServer) -> N
 
         streamer = server.app[STREAMER]
         media = streamer.get(live_id)
-        server_pcs = [p.pc for p in media.publishers.values()] + [
-            v.pc for v in media.viewers.values() if isinstance(v, ViewerSession)
-        ]
+        server_pcs = [
+            p.pc for p in media.publishers.values() if isinstance(p, PublisherSession)
+        ] + [v.pc for v in media.viewers.values() if isinstance(v, ViewerSession)]
         links = streamer.workers.links() if streamer.workers is not None else []
         assert len(server_pcs) + sum(link.session_count for link in links) == 2
         async with server.http.delete(

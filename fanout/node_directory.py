@@ -1,0 +1,114 @@
+"""Which node serves what, for lives that span nodes: node heartbeats (each with the URL other
+nodes reach it on), the origin of each running live (the node its host publishes to), and the
+nodes relaying it. ``MemoryNodeDirectory`` for one process; ``RedisNodeDirectory``
+(``fanout.node_directory_redis``) when nodes share a Redis.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from abc import ABC, abstractmethod
+
+from fanout.store import Store
+
+
+class NodeDirectory(ABC):
+    @abstractmethod
+    async def heartbeat(self, node: str, url: str, ttl: float) -> None:
+        """``node`` is alive at ``url`` for the next ``ttl`` seconds."""
+
+    @abstractmethod
+    async def node_url(self, node: str) -> str | None:
+        """Where ``node`` is reached, or None when its heartbeat expired."""
+
+    @abstractmethod
+    async def node_gone(self, node: str) -> None:
+        """``node`` stops (its heartbeat ends now rather than at expiry)."""
+
+    @abstractmethod
+    async def set_origin(self, live_id: str, node: str) -> None: ...
+
+    @abstractmethod
+    async def origin(self, live_id: str) -> str | None:
+        """The node the live's host publishes to, or None when unknown (ended)."""
+
+    @abstractmethod
+    async def add_relay(self, live_id: str, node: str) -> None: ...
+
+    @abstractmethod
+    async def remove_relay(self, live_id: str, node: str) -> None: ...
+
+    @abstractmethod
+    async def relays(self, live_id: str) -> list[str]:
+        """Nodes relaying the live now, by id."""
+
+    @abstractmethod
+    async def forget_live(self, live_id: str) -> None:
+        """Remove everything of the live (it ended)."""
+
+    @abstractmethod
+    async def live_keys(self, live_id: str) -> list[str]:
+        """What the directory still holds about the live (empty once forgotten)."""
+
+
+class MemoryNodeDirectory(NodeDirectory):
+    def __init__(self) -> None:
+        self._nodes: dict[str, tuple[str, float]] = {}
+        self._origins: dict[str, str] = {}
+        self._relays: dict[str, set[str]] = {}
+
+    async def heartbeat(self, node: str, url: str, ttl: float) -> None:
+        self._nodes[node] = (url, time.monotonic() + ttl)
+
+    async def node_url(self, node: str) -> str | None:
+        url, until = self._nodes.get(node, ("", 0.0))
+        return url if until > time.monotonic() else None
+
+    async def node_gone(self, node: str) -> None:
+        self._nodes.pop(node, None)
+
+    async def set_origin(self, live_id: str, node: str) -> None:
+        self._origins[live_id] = node
+
+    async def origin(self, live_id: str) -> str | None:
+        return self._origins.get(live_id)
+
+    async def add_relay(self, live_id: str, node: str) -> None:
+        self._relays.setdefault(live_id, set()).add(node)
+
+    async def remove_relay(self, live_id: str, node: str) -> None:
+        relays = self._relays.get(live_id)
+        if relays is not None:
+            relays.discard(node)
+            if not relays:
+                del self._relays[live_id]
+
+    async def relays(self, live_id: str) -> list[str]:
+        return sorted(self._relays.get(live_id, ()))
+
+    async def forget_live(self, live_id: str) -> None:
+        self._origins.pop(live_id, None)
+        self._relays.pop(live_id, None)
+
+    async def live_keys(self, live_id: str) -> list[str]:
+        keys = ["origin"] if live_id in self._origins else []
+        return keys + (["relays"] if live_id in self._relays else [])
+
+
+_MEMORY: weakref.WeakKeyDictionary[Store, MemoryNodeDirectory] = weakref.WeakKeyDictionary()
+
+
+def directory_for(store: Store) -> NodeDirectory:
+    """Beside the store: in Redis when it is Redis, else in memory shared by every node on
+    the same ``MemoryStore`` (several in-process nodes in tests)."""
+    from fanout.redis_store import RedisStore
+
+    if isinstance(store, RedisStore):
+        from fanout.node_directory_redis import RedisNodeDirectory
+
+        return RedisNodeDirectory(store.redis)
+    directory = _MEMORY.get(store)
+    if directory is None:
+        directory = _MEMORY[store] = MemoryNodeDirectory()
+    return directory

@@ -1,0 +1,151 @@
+"""The origin's end of a relay link: feeds every source of one live to one edge node.
+
+It is a media worker's feed over the network: each source gets a ``RelayFeed`` (a
+``FrameSink``) that sends its GOP once, then every frame, once per link whatever the number of
+viewers on the edge. Keyframe requests from the edge reach the source, which coalesces them
+with every other viewer's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Sequence
+
+from streamer.frames import EncodedFrame
+from streamer.relay.channel import ChannelClosed, RelayChannel
+from streamer.relay.messages import LiveOver, Ready, relay_from_wire, relay_to_wire
+from streamer.relay.stats import RelayStats
+from streamer.source import TrackSource
+from streamer.viewer import SourceWithCodec
+from streamer.workers.messages import (
+    BadMessage,
+    KeyframeWanted,
+    SourceClose,
+    SourceOpen,
+    codec_to_wire,
+    frame_to_wire,
+    to_wire,
+)
+
+log = logging.getLogger("directlive.streamer")
+
+LINK_BACKLOG_LIMIT = 16 * 1024 * 1024
+"""Bytes queued on a link before its video feeds drop to the next keyframe (a GOP sent when
+the link opens can be a few MB by itself)."""
+
+
+class RelayFeed:
+    """Sends one source's frames on one link."""
+
+    def __init__(self, link: OriginLink, key: int, source: TrackSource) -> None:
+        self.link = link
+        self.key = key
+        self.source = source
+        self._awaiting_keyframe = False
+
+    def frame(self, frame: EncodedFrame) -> None:
+        channel = self.link.channel
+        stats = self.link.stats
+        behind = channel.backlog > LINK_BACKLOG_LIMIT
+        if self.source.kind == "video":
+            if behind or (self._awaiting_keyframe and not frame.keyframe):
+                if not self._awaiting_keyframe:
+                    self.source.request_keyframe()  # coalesced with the source's viewers
+                self._awaiting_keyframe = True
+                stats.frames_dropped += 1
+                return
+            self._awaiting_keyframe = False
+        elif behind:
+            stats.frames_dropped += 1
+            return
+        if channel.send(frame_to_wire(self.key, frame)):
+            stats.frames_sent += 1
+
+    def source_closed(self) -> None:
+        self.link.feed_closed(self)
+
+
+class OriginLink:
+    """One edge's link to one live on this node."""
+
+    def __init__(
+        self,
+        *,
+        live_id: str,
+        edge_node: str,
+        channel: RelayChannel,
+        stats: RelayStats,
+        on_closed: Callable[[OriginLink], None],
+    ) -> None:
+        self.live_id = live_id
+        self.edge_node = edge_node
+        self.channel = channel
+        self.stats = stats
+        self._on_closed = on_closed
+        self._feeds: dict[int, RelayFeed] = {}
+        self._keys = itertools.count(1)
+        self._closed = False
+
+    @property
+    def feed_count(self) -> int:
+        return len(self._feeds)
+
+    def sync(self, sources: Sequence[SourceWithCodec], host: str | None = None) -> None:
+        """Feed every source of ``sources`` not fed yet (a guest who came on); with ``host``,
+        tell the edge the first set is complete."""
+        fed = {id(feed.source) for feed in self._feeds.values()}
+        for source, codec in sources:
+            if id(source) in fed or source.closed:
+                continue
+            feed = RelayFeed(self, next(self._keys), source)
+            self.channel.send(
+                to_wire(
+                    SourceOpen(
+                        key=feed.key,
+                        track_id=source.track_id,
+                        participant=source.participant,
+                        kind=source.kind,
+                        mime_type=source.mime_type,
+                        codec=codec_to_wire(codec),
+                        gop=[frame_to_wire(feed.key, frame) for frame in source.gop],
+                    )
+                )
+            )
+            source.add_sink(feed)  # same loop turn as the GOP: no frame comes in between
+            self._feeds[feed.key] = feed
+        if host is not None:
+            self.channel.send(relay_to_wire(Ready(host)))
+
+    def feed_closed(self, feed: RelayFeed) -> None:
+        if self._feeds.pop(feed.key, None) is not None:
+            self.channel.send(to_wire(SourceClose(key=feed.key)))
+
+    async def run(self) -> None:
+        """Serve the edge's keyframe requests until the link closes."""
+        try:
+            while True:
+                message = relay_from_wire(await self.channel.receive())
+                if isinstance(message, KeyframeWanted):
+                    feed = self._feeds.get(message.key)
+                    if feed is not None:
+                        feed.source.request_keyframe()
+        except (ChannelClosed, BadMessage) as exc:
+            log.info("relay link closed live=%s edge=%s: %s", self.live_id, self.edge_node, exc)
+        finally:
+            await self.close()
+
+    async def end(self) -> None:
+        """The live is over here: tell the edge, then close."""
+        self.channel.send(relay_to_wire(LiveOver()))
+        await self.close()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for feed in list(self._feeds.values()):
+            feed.source.remove_sink(feed)
+        self._feeds.clear()
+        await self.channel.close()
+        self._on_closed(self)
