@@ -7,6 +7,11 @@
  * sendto per datagram). It also records each packet's frame in the NACK history.
  * The Python version, send_frames in streamer/forwarding/datagrams.py, is the reference;
  * both are tested byte for byte against a decrypting receiver.
+ *
+ * send_lane sends one frame to every viewer of a lane. It packs every viewer's datagrams
+ * into one large buffer and sends them with sendmmsg, one message per viewer and GSO batch
+ * (each with its own destination and UDP_SEGMENT): when the viewers share one socket
+ * (--udp-port), a frame to a hundred viewers is one system call instead of a hundred.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -16,6 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #ifndef SOL_UDP
 #define SOL_UDP 17
@@ -33,13 +39,18 @@ typedef int (*protect_fn)(void *context, void *packet, int *length);
 
 static unsigned char buffer[GSO_MAX_BYTES];
 
+typedef struct Batch Batch;
+
 typedef struct {
     int fd; /* -1: every datagram goes to leftovers */
     const struct sockaddr *address;
     socklen_t address_length;
     int gso_refused;
     long segmented_sends;
-    PyObject *leftovers;
+    PyObject **leftovers; /* the list datagrams not sent directly go to (made when needed) */
+    unsigned char *base; /* where the next datagrams are written: `buffer`, or batch space */
+    Batch *batch;        /* NULL: send each batch of datagrams at once (send_frames) */
+    Py_ssize_t owner;    /* with a batch: this viewer's index in it */
 } Output;
 
 static int gso_unsupported(int error) {
@@ -47,7 +58,7 @@ static int gso_unsupported(int error) {
 }
 
 static int send_segmented(Output *out, Py_ssize_t end, int segment) {
-    struct iovec vector = {buffer, (size_t)end};
+    struct iovec vector = {out->base, (size_t)end};
     char control[CMSG_SPACE(sizeof(uint16_t))];
     memset(control, 0, sizeof(control));
     struct msghdr message = {0};
@@ -74,10 +85,34 @@ static int send_segmented(Output *out, Py_ssize_t end, int segment) {
     return 0;
 }
 
-/* Sends the `count` datagrams in buffer[:end] (`segment` bytes each, the last maybe
- * shorter). Once a direct send fails, the rest of the call goes to leftovers, in order. */
+static int batch_add(Output *out, Py_ssize_t end, Py_ssize_t count, int segment, int gso);
+
+/* Appends the datagrams in data[:size] (`segment` bytes each, the last maybe shorter) to
+ * the list in *slot, made when it is still NULL. */
+static int append_leftovers(PyObject **slot, const unsigned char *data, Py_ssize_t size,
+                            int segment) {
+    if (size > 0 && *slot == NULL && (*slot = PyList_New(0)) == NULL)
+        return -1;
+    for (Py_ssize_t start = 0; start < size; start += segment) {
+        Py_ssize_t length = size - start < segment ? size - start : segment;
+        PyObject *datagram = PyBytes_FromStringAndSize((const char *)data + start, length);
+        if (datagram == NULL)
+            return -1;
+        int failed = PyList_Append(*slot, datagram);
+        Py_DECREF(datagram);
+        if (failed)
+            return -1;
+    }
+    return 0;
+}
+
+/* Sends the `count` datagrams in base[:end] (`segment` bytes each, the last maybe
+ * shorter), or with a batch queues them for its sendmmsg. Once a direct send fails, the
+ * rest of the call goes to leftovers, in order. */
 static int flush(Output *out, Py_ssize_t end, Py_ssize_t count, int segment, int gso) {
     Py_ssize_t start = 0;
+    if (out->batch != NULL && out->fd >= 0)
+        return batch_add(out, end, count, segment, gso);
     if (out->fd >= 0) {
         if (count > 1 && gso && !out->gso_refused && send_segmented(out, end, segment)) {
             out->segmented_sends++;
@@ -89,7 +124,7 @@ static int flush(Output *out, Py_ssize_t end, Py_ssize_t count, int segment, int
             Py_ssize_t length = end - start < segment ? end - start : segment;
             ssize_t sent;
             do {
-                sent = sendto(out->fd, buffer + start, (size_t)length, 0, out->address,
+                sent = sendto(out->fd, out->base + start, (size_t)length, 0, out->address,
                               out->address_length);
             } while (sent < 0 && errno == EINTR);
             if (sent < 0) {
@@ -98,17 +133,7 @@ static int flush(Output *out, Py_ssize_t end, Py_ssize_t count, int segment, int
             }
         }
     }
-    for (; start < end; start += segment) {
-        Py_ssize_t length = end - start < segment ? end - start : segment;
-        PyObject *datagram = PyBytes_FromStringAndSize((const char *)buffer + start, length);
-        if (datagram == NULL)
-            return -1;
-        int failed = PyList_Append(out->leftovers, datagram);
-        Py_DECREF(datagram);
-        if (failed)
-            return -1;
-    }
-    return 0;
+    return append_leftovers(out->leftovers, out->base + start, end - start, segment);
 }
 
 static void put32(unsigned char *at, uint32_t value) {
@@ -181,7 +206,7 @@ static int pack_and_send(Output *out, const Sender *sender, PyObject *const *fra
                     return -1;
                 }
             }
-            unsigned char *packet = buffer + end;
+            unsigned char *packet = out->base + end;
             packet[0] = (unsigned char)sender->first_byte;
             packet[1] = (unsigned char)((index == last ? 0x80 : 0) | sender->payload_type);
             packet[2] = (unsigned char)(sequence >> 8);
@@ -267,8 +292,12 @@ static PyObject *send_frames(PyObject *module, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "send_frames: bad arguments");
         return NULL;
     }
-    Output out = {(int)fd, (const struct sockaddr *)PyBytes_AS_STRING(args[3]),
-                  (socklen_t)PyBytes_GET_SIZE(args[3]), 0, 0, args[10]};
+    PyObject *leftovers = args[10];
+    Output out = {(int)fd,    (const struct sockaddr *)PyBytes_AS_STRING(args[3]),
+                  (socklen_t)PyBytes_GET_SIZE(args[3]),
+                  0,          0,
+                  &leftovers, buffer,
+                  NULL,       0};
     if (out.address_length == 0)
         out.fd = -1;
     Totals totals = {0, 0, 0};
@@ -327,20 +356,177 @@ static int set_item(PyObject *entry, Py_ssize_t index, PyObject *value) {
     return PyList_SetItem(entry, index, value); /* steals `value`, even when it fails */
 }
 
-/* One lane entry: builds the frame's tuple for this viewer and sends it. 1 when the entry
- * must leave the lane (its leftovers go to `failed`); -1 with a Python error set when
- * this entry could not be sent (send_lane reports it and goes on with the others). */
-static int send_to_entry(PyObject *entry, protect_fn protect, PyObject *payloads,
-                         unsigned long frame_timestamp, unsigned long long ntp, PyObject *failed,
-                         int *gso_refused) {
-    PyObject *sock = PyList_GET_ITEM(entry, E_SOCKET);
-    PyObject *fileno = PyObject_CallMethod(sock, "fileno", NULL);
-    if (fileno == NULL)
-        return -1;
-    long fd = PyLong_AsLong(fileno);
-    Py_DECREF(fileno);
-    if (fd == -1 && PyErr_Occurred())
-        return -1;
+/* ---- send_lane: every viewer's datagrams of a frame in one sendmmsg ---- */
+
+#define LANE_BUFFER_BYTES (4 * 1024 * 1024)
+#define LANE_MESSAGES 1024 /* UIO_MAXIOV: the most one sendmmsg takes */
+
+typedef struct {
+    Py_ssize_t owner; /* the viewer's index in the send_lane call */
+    size_t offset;    /* in lane_buffer */
+    Py_ssize_t length;
+    int segment;
+    int count;
+    int gso; /* one message with UDP_SEGMENT; else `count` is 1 */
+    const struct sockaddr *address;
+    socklen_t address_length;
+} Message;
+
+typedef struct {
+    PyObject *leftovers; /* the datagrams it still owes once a send failed, in order */
+    long segmented_sends;
+    int failed; /* a send did not go straight out: the rest goes to leftovers */
+    int errored; /* reported with an exception instead */
+} Owner;
+
+struct Batch {
+    int fd;
+    size_t used;
+    Py_ssize_t count;
+    int gso_refused;
+    Owner *owners;
+    Message messages[LANE_MESSAGES];
+    struct mmsghdr headers[LANE_MESSAGES];
+    struct iovec vectors[LANE_MESSAGES];
+    char controls[LANE_MESSAGES][CMSG_SPACE(sizeof(uint16_t))];
+};
+
+static unsigned char lane_buffer[LANE_BUFFER_BYTES];
+static Batch lane_batch;
+static int lane_busy; /* send_lane is not reentrant (one static batch) */
+
+/* What `message` still owes from byte `from` on goes to its owner's leftovers. */
+static int owe(Batch *batch, const Message *message, Py_ssize_t from) {
+    Owner *owner = &batch->owners[message->owner];
+    owner->failed = 1;
+    return append_leftovers(&owner->leftovers, lane_buffer + message->offset + from,
+                            message->length - from, message->segment);
+}
+
+/* A GSO message the kernel would not take: its datagrams one by one. */
+static int send_one_by_one(Batch *batch, const Message *message) {
+    for (Py_ssize_t start = 0; start < message->length; start += message->segment) {
+        Py_ssize_t rest = message->length - start;
+        size_t length = (size_t)(rest < message->segment ? rest : message->segment);
+        ssize_t sent;
+        do {
+            sent = sendto(batch->fd, lane_buffer + message->offset + start, length, 0,
+                          message->address, message->address_length);
+        } while (sent < 0 && errno == EINTR);
+        if (sent < 0)
+            return owe(batch, message, start);
+    }
+    return 0;
+}
+
+static void prepare_header(Batch *batch, Py_ssize_t index) {
+    const Message *message = &batch->messages[index];
+    struct msghdr *header = &batch->headers[index].msg_hdr;
+    batch->vectors[index].iov_base = lane_buffer + message->offset;
+    batch->vectors[index].iov_len = (size_t)message->length;
+    memset(header, 0, sizeof(*header));
+    header->msg_name = (void *)message->address;
+    header->msg_namelen = message->address_length;
+    header->msg_iov = &batch->vectors[index];
+    header->msg_iovlen = 1;
+    if (message->gso) {
+        char *control = batch->controls[index];
+        memset(control, 0, sizeof(batch->controls[index]));
+        header->msg_control = control;
+        header->msg_controllen = sizeof(batch->controls[index]);
+        struct cmsghdr *item = CMSG_FIRSTHDR(header);
+        item->cmsg_level = SOL_UDP;
+        item->cmsg_type = UDP_SEGMENT;
+        item->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t size = (uint16_t)message->segment;
+        memcpy(CMSG_DATA(item), &size, sizeof(size));
+    }
+}
+
+/* Sends every queued message on the batch's socket, in order, in as few sendmmsg calls as
+ * the kernel allows. A viewer whose message is refused (socket busy, or any other error)
+ * owes the rest of its datagrams; the others' messages still go. -1 on a Python error. */
+static int batch_send(Batch *batch) {
+    Py_ssize_t index = 0;
+    while (index < batch->count) {
+        Message *message = &batch->messages[index];
+        Owner *owner = &batch->owners[message->owner];
+        if (owner->failed) {
+            if (owe(batch, message, 0) < 0)
+                return -1;
+            index++;
+            continue;
+        }
+        if (message->count > 1 && !message->gso) {
+            if (send_one_by_one(batch, message) < 0)
+                return -1;
+            index++;
+            continue;
+        }
+        Py_ssize_t end = index;
+        while (end < batch->count && end - index < LANE_MESSAGES) {
+            const Message *next = &batch->messages[end];
+            if (batch->owners[next->owner].failed || (next->count > 1 && !next->gso))
+                break;
+            prepare_header(batch, end);
+            end++;
+        }
+        int sent;
+        do {
+            sent = sendmmsg(batch->fd, batch->headers + index, (unsigned int)(end - index), 0);
+        } while (sent < 0 && errno == EINTR);
+        if (sent > 0) {
+            for (Py_ssize_t done = index; done < index + sent; done++)
+                if (batch->messages[done].gso)
+                    batch->owners[batch->messages[done].owner].segmented_sends++;
+            index += sent;
+            continue;
+        }
+        if (message->gso && gso_unsupported(errno)) {
+            batch->gso_refused = 1;
+            for (Py_ssize_t rest = index; rest < batch->count; rest++)
+                batch->messages[rest].gso = 0;
+            continue; /* sent one by one from now on */
+        }
+        if (owe(batch, message, 0) < 0)
+            return -1;
+        index++;
+    }
+    batch->count = 0;
+    batch->used = 0;
+    return 0;
+}
+
+/* Queues the `count` datagrams just written at out->base; sends the batch when it is full. */
+static int batch_add(Output *out, Py_ssize_t end, Py_ssize_t count, int segment, int gso) {
+    Batch *batch = out->batch;
+    Message *message = &batch->messages[batch->count++];
+    message->owner = out->owner;
+    message->offset = (size_t)(out->base - lane_buffer);
+    message->length = end;
+    message->segment = segment;
+    message->count = (int)count;
+    message->gso = count > 1 && gso && !batch->gso_refused;
+    message->address = out->address;
+    message->address_length = out->address_length;
+    batch->used += (size_t)end;
+    out->base = lane_buffer + batch->used;
+    if (batch->count == LANE_MESSAGES || LANE_BUFFER_BYTES - batch->used < GSO_MAX_BYTES) {
+        if (batch_send(batch) < 0)
+            return -1;
+        out->base = lane_buffer;
+        if (batch->owners[out->owner].failed)
+            out->fd = -1; /* its socket is busy: the rest of this viewer's datagrams are owed */
+    }
+    return 0;
+}
+
+/* One lane entry: builds the frame's tuple for this viewer and queues its datagrams in
+ * the batch (on socket `fd`). 0, or -1 with a Python error set when this entry could not
+ * be sent (send_lane reports it and goes on with the others). */
+static int send_to_entry(PyObject *entry, Py_ssize_t owner, int fd, protect_fn protect,
+                         PyObject *payloads, unsigned long frame_timestamp,
+                         unsigned long long ntp) {
     PyObject *address = PyList_GET_ITEM(entry, E_ADDRESS);
     PyObject *history = PyList_GET_ITEM(entry, E_HISTORY);
     if (!PyBytes_Check(address) || !PyList_Check(history) || PyList_GET_SIZE(history) == 0) {
@@ -388,61 +574,45 @@ static int send_to_entry(PyObject *entry, protect_fn protect, PyObject *payloads
     PyObject *sent = Py_BuildValue("(lOkN)", sequence, payloads, timestamp, extensions);
     if (sent == NULL)
         return -1;
-    PyObject *leftovers = PyList_New(0);
-    if (leftovers == NULL) {
-        Py_DECREF(sent);
-        return -1;
-    }
-    Output out = {(int)fd, (const struct sockaddr *)PyBytes_AS_STRING(address),
-                  (socklen_t)PyBytes_GET_SIZE(address), 0, 0, leftovers};
+    Batch *batch = &lane_batch;
+    Owner *state = &batch->owners[owner];
+    Output out = {fd,
+                  (const struct sockaddr *)PyBytes_AS_STRING(address),
+                  (socklen_t)PyBytes_GET_SIZE(address),
+                  0,
+                  0,
+                  &state->leftovers,
+                  lane_buffer + batch->used,
+                  batch,
+                  owner};
     if (out.address_length == 0)
         out.fd = -1;
+    if (out.fd < 0)
+        state->failed = 1;
     Totals totals = {0, 0, 0};
     int status = pack_and_send(&out, &sender, &sent, 1, &totals);
     Py_DECREF(sent);
-    int leave = 0;
-    PyObject *report = NULL;
-    if (status < 0) {
-        Py_DECREF(leftovers);
+    if (status < 0)
         return -1;
-    } else if (out.fd < 0) {
-        leave = 1;
-        report = leftovers;
-    } else {
-        Py_DECREF(leftovers);
-    }
     if (totals.packets) {
         Py_ssize_t packets = PyList_GET_SIZE(payloads);
         if (set_item(entry, E_SEQUENCE, PyLong_FromLong((sequence + packets) & 0xFFFF)) < 0 ||
             add_to_item(entry, E_PACKETS, totals.packets) < 0 ||
             add_to_item(entry, E_PAYLOAD_BYTES, totals.payload_bytes) < 0 ||
             add_to_item(entry, E_WIRE_BYTES, totals.wire_bytes) < 0 ||
-            add_to_item(entry, E_SEGMENTED_SENDS, out.segmented_sends) < 0 ||
             set_item(entry, E_LAST_NTP, PyLong_FromUnsignedLongLong(ntp)) < 0 ||
-            set_item(entry, E_LAST_TIMESTAMP, PyLong_FromUnsignedLong(timestamp)) < 0) {
-            Py_XDECREF(report);
-            return -1;
-        }
-    }
-    if (out.gso_refused)
-        *gso_refused = 1;
-    if (leave) {
-        PyObject *pair = Py_BuildValue("(ON)", entry, report);
-        if (pair == NULL)
-            return -1;
-        int appended = PyList_Append(failed, pair);
-        Py_DECREF(pair);
-        if (appended < 0)
+            set_item(entry, E_LAST_TIMESTAMP, PyLong_FromUnsignedLong(timestamp)) < 0)
             return -1;
     }
-    return leave;
+    return 0;
 }
 
 PyDoc_STRVAR(send_lane_doc,
 "send_lane(protect, entries, payloads, frame_timestamp, ntp, failed) -> gso_refused\n\n"
 "Sends one frame (its RTP payloads, shared) to every viewer of a lane: `entries` is a list\n"
 "of lane entries (lists laid out as LANE_FIELDS), each updated in place (sequence number,\n"
-"counters, NACK history). An entry whose direct send failed is reported in `failed` as\n"
+"counters, NACK history). The datagrams of consecutive entries on one socket go out in\n"
+"one sendmmsg per batch. An entry whose direct send failed is reported in `failed` as\n"
 "(entry, leftovers), the datagrams it still owes, in order; an entry that could not be\n"
 "sent at all (bad items, SRTP error) as (entry, exception), and the others are still sent.");
 
@@ -463,6 +633,50 @@ static int report_failed_entry(PyObject *entry, PyObject *failed) {
     return appended;
 }
 
+/* The socket's descriptor (the one before, when it is the same socket: with a shared
+ * port every entry has the one socket); -1 with a Python error set. */
+static int entry_fd(PyObject *entry, PyObject **last_socket, int *last_fd) {
+    PyObject *sock = PyList_GET_ITEM(entry, E_SOCKET);
+    if (sock == *last_socket)
+        return *last_fd;
+    PyObject *fileno = PyObject_CallMethod(sock, "fileno", NULL);
+    if (fileno == NULL)
+        return -1;
+    long fd = PyLong_AsLong(fileno);
+    Py_DECREF(fileno);
+    if (fd == -1 && PyErr_Occurred())
+        return -1;
+    *last_socket = sock;
+    *last_fd = (int)fd;
+    return (int)fd;
+}
+
+/* After the last send: each entry's GSO count, and the failed ones reported with what they
+ * still owe (only while `status` is 0: no Python error set). Releases every owner's
+ * leftovers. */
+static int settle_owners(PyObject *entries, Owner *owners, Py_ssize_t count, PyObject *failed,
+                         int status) {
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Owner *owner = &owners[i];
+        PyObject *entry = PyList_GET_ITEM(entries, i);
+        if (status == 0 && !owner->errored && owner->segmented_sends &&
+            add_to_item(entry, E_SEGMENTED_SENDS, owner->segmented_sends) < 0)
+            status = -1;
+        if (status == 0 && owner->failed && !owner->errored) {
+            if (owner->leftovers == NULL && (owner->leftovers = PyList_New(0)) == NULL) {
+                status = -1;
+            } else {
+                PyObject *pair = Py_BuildValue("(OO)", entry, owner->leftovers);
+                if (pair == NULL || PyList_Append(failed, pair) < 0)
+                    status = -1;
+                Py_XDECREF(pair);
+            }
+        }
+        Py_CLEAR(owner->leftovers);
+    }
+    return status;
+}
+
 static PyObject *send_lane(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     if (nargs != 6) {
@@ -481,24 +695,61 @@ static PyObject *send_lane(PyObject *module, PyObject *const *args, Py_ssize_t n
         PyErr_SetString(PyExc_TypeError, "send_lane: bad arguments");
         return NULL;
     }
-    int gso_refused = 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
+    if (lane_busy) {
+        PyErr_SetString(PyExc_RuntimeError, "send_lane is not reentrant");
+        return NULL;
+    }
+    Py_INCREF(entries);
+    Py_ssize_t count = PyList_GET_SIZE(entries);
+    Owner *owners = PyMem_Calloc((size_t)(count ? count : 1), sizeof(Owner));
+    if (owners == NULL) {
+        Py_DECREF(entries);
+        return PyErr_NoMemory();
+    }
+    lane_busy = 1;
+    Batch *batch = &lane_batch;
+    batch->owners = owners;
+    batch->count = 0;
+    batch->used = 0;
+    batch->gso_refused = 0;
+    batch->fd = -1;
+    PyObject *last_socket = NULL;
+    int last_fd = -1, status = 0;
+    for (Py_ssize_t i = 0; status == 0 && i < count; i++) {
         PyObject *entry = PyList_GET_ITEM(entries, i);
-        Py_INCREF(entry);
-        int status;
+        int sent = -1;
         if (!PyList_Check(entry) || PyList_GET_SIZE(entry) != E_SIZE) {
             PyErr_SetString(PyExc_TypeError, "a lane entry is a list of LANE_FIELDS items");
-            status = -1;
         } else {
-            status = send_to_entry(entry, protect, payloads, frame_timestamp, ntp, failed,
-                                   &gso_refused);
+            int fd = entry_fd(entry, &last_socket, &last_fd);
+            if (fd != -1 || !PyErr_Occurred()) {
+                if (fd >= 0 && batch->count && fd != batch->fd && batch_send(batch) < 0)
+                    status = -1; /* a Python error while sending: stop here */
+                else {
+                    if (fd >= 0)
+                        batch->fd = fd;
+                    sent = send_to_entry(entry, i, fd, protect, payloads, frame_timestamp, ntp);
+                }
+            }
         }
-        if (status < 0 && report_failed_entry(entry, failed) < 0) {
-            Py_DECREF(entry);
-            return NULL;
+        if (status == 0 && sent < 0) {
+            owners[i].failed = owners[i].errored = 1;
+            if (report_failed_entry(entry, failed) < 0)
+                status = -1;
         }
-        Py_DECREF(entry);
     }
+    if (status == 0 && batch->count && batch_send(batch) < 0)
+        status = -1;
+    batch->count = 0;
+    batch->used = 0;
+    status = settle_owners(entries, owners, count, failed, status);
+    int gso_refused = batch->gso_refused;
+    batch->owners = NULL;
+    PyMem_Free(owners);
+    lane_busy = 0;
+    Py_DECREF(entries);
+    if (status < 0)
+        return NULL;
     return PyBool_FromLong(gso_refused);
 }
 
