@@ -4,6 +4,7 @@ path reads and feeds: connection state, SRTP session, counters, the nominated IC
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -79,10 +80,17 @@ def handle_rtp_with(dtls: RTCDtlsTransport, handler: RtpHandler) -> None:
     handle._handle_rtp_data = handler
 
 
-def unprotect_from_socket(dtls: RTCDtlsTransport, on_rtp: Callable[[bytes], None]) -> bool:
+def unprotect_from_socket(
+    dtls: RTCDtlsTransport,
+    on_rtp: Callable[[bytes], None],
+    count_only: frozenset[int] = frozenset(),
+    on_counted: Callable[[], None] | None = None,
+) -> bool:
     """Unprotect RTP straight from the nominated pair's socket and give it to ``on_rtp``
-    (STUN, DTLS and RTCP still go through aioice and aiortc). False until both the pair and
-    the SRTP session exist."""
+    (STUN, DTLS and RTCP still go through aioice and aiortc). RTP of a payload type in
+    ``count_only`` is not decrypted, only counted with ``on_counted()`` (its header is in
+    the clear). Each wake-up also reads what else the socket already holds, so a burst
+    costs one event-loop callback. False until both the pair and the SRTP session exist."""
     handle: Any = dtls
     connection: Any = handle.transport._connection
     pair = connection._nominated.get(1)
@@ -91,10 +99,17 @@ def unprotect_from_socket(dtls: RTCDtlsTransport, on_rtp: Callable[[bytes], None
     protocol = pair.protocol
     forward = protocol.datagram_received
     unprotect = handle._rx_srtp.unprotect
+    transport = getattr(protocol, "transport", None)
+    sock = getattr(transport, "_sock", None)
+    recvfrom = sock.recvfrom if isinstance(sock, socket.socket) else None
 
-    def datagram_received(data: bytes, addr: Any) -> None:
+    def one(data: bytes, addr: Any) -> None:
         if 127 < data[0] < 192:
             if not 191 < data[1] < 224:  # RTP, not RTCP
+                if data[1] & 0x7F in count_only:
+                    if on_counted is not None:
+                        on_counted()
+                    return
                 try:
                     packet = unprotect(data)
                 except pylibsrtp.Error:  # a replay or a failed authentication
@@ -102,6 +117,17 @@ def unprotect_from_socket(dtls: RTCDtlsTransport, on_rtp: Callable[[bytes], None
                 on_rtp(packet)
             return
         forward(data, addr)
+
+    def datagram_received(data: bytes, addr: Any) -> None:
+        one(data, addr)
+        if recvfrom is None:
+            return
+        while True:
+            try:
+                data, addr = recvfrom(65536)
+            except OSError:  # nothing more queued (or an error the next read reports)
+                return
+            one(data, addr)
 
     protocol.datagram_received = datagram_received
     return True
