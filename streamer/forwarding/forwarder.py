@@ -127,7 +127,6 @@ class RtpForwarder:
         self._lane_due: float | None = None
         """When the lane entry is checked next (``time.monotonic()``), while in the lane."""
         self._report_due = 0.0
-        self._wheel: SenderWheel | None = None
         self._joins_lanes = lane_available() and hasattr(track, "join_lane")
         self.lane_joins = 0
         self.packets_sent = 0
@@ -172,7 +171,7 @@ class RtpForwarder:
         """Stands in for ``RTCRtpSender._run_rtcp``: the wheel calls ``tick``; BYE at the end."""
         handle = self._handle
         handle.rtcp_started()
-        wheel = self._wheel = SenderWheel.of(asyncio.get_running_loop())
+        wheel = SenderWheel.of(asyncio.get_running_loop())
         self._report_due = time.monotonic() + report_interval()
         wheel.add(self)
         try:
@@ -181,7 +180,6 @@ class RtpForwarder:
             pass
         finally:
             wheel.discard(self)
-            self._wheel = None
         try:
             await handle.send_bye()
         finally:
