@@ -174,7 +174,9 @@ class LeanViewer(TapViewer):
     per-packet handling: a frame is complete at its marker bit when its sequence numbers
     are contiguous (no NACK: a frame missing a packet counts as lost), as a browser would.
     Once connected (``go_direct``), SRTP packets skip aioice's and aiortc's per-packet
-    coroutines too: the ICE socket's protocol decrypts and handles them synchronously.
+    coroutines too: the ICE socket's protocol decrypts and handles them synchronously,
+    reading every datagram already queued at each wake-up, and only counts audio packets
+    (payload type in the clear header) without decrypting them.
     """
 
     def _on_track(self, track: MediaStreamTrack) -> None:
@@ -215,9 +217,14 @@ class LeanViewer(TapViewer):
 
     def go_direct(self) -> None:
         """Handle SRTP straight from the nominated pair's socket (STUN and DTLS still go
-        through aioice and aiortc); RTCP from the server is ignored, as before."""
+        through aioice and aiortc), draining what the socket holds at each wake-up; audio
+        packets are counted from their clear header without being decrypted (nothing is
+        checked in them but that they arrive); RTCP from the server is ignored, as before."""
         for transport in {t.receiver.transport for t in self.pc.getTransceivers()}:
-            unprotect_from_socket(transport, self._rtp)
+            unprotect_from_socket(transport, self._rtp, self._audio_types, self._count_audio)
+
+    def _count_audio(self) -> None:
+        self.receipts.audio += 1
 
     async def _on_rtp(self, data: bytes, arrival_time_ms: int) -> None:
         self._rtp(data)

@@ -108,7 +108,13 @@ def _parser() -> argparse.ArgumentParser:
         "--udp-port",
         type=int,
         metavar="BASE",
-        help="run the server with --udp-port BASE (one UDP socket per server process)",
+        help="run the server with --udp-port BASE (one UDP socket per server process; the "
+        "default picks free ports)",
+    )
+    parser.add_argument(
+        "--per-connection-ports",
+        action="store_true",
+        help="run the server without --udp-port: one UDP socket per peer connection",
     )
     parser.add_argument(
         "--settle",
@@ -352,9 +358,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.settle is None:
         args.settle = COMPARE_SETTLE_SECONDS if args.compare_single_port else SETTLE_SECONDS
-    if args.compare_single_port and args.udp_port is not None:
-        print("--compare-single-port picks its own ports: drop --udp-port", file=sys.stderr)
+    if (args.compare_single_port or args.per_connection_ports) and args.udp_port is not None:
+        print(
+            "--compare-single-port and --per-connection-ports pick the ports: drop --udp-port",
+            file=sys.stderr,
+        )
         return 2
+    if args.udp_port is None and not (args.compare_single_port or args.per_connection_ports):
+        # One socket per server process (sendmmsg to all of a worker's viewers): the
+        # cheaper path, so the default.
+        args.udp_port = free_udp_ports(1 + args.workers)
     processes = args.processes or max(1, min(8, math.ceil(args.viewers / 20)))
     _, load_cores = cores()
     pin_self(load_cores)
@@ -397,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline:
         pairs = [(first, run_load(args.baseline, loop, *load))]
         for _ in range(1, args.pairs):
-            ours = run_load("directlive", loop, *load, fast_forwarding=fast)
+            ours = run_load("directlive", loop, *load, fast_forwarding=fast, udp_port=args.udp_port)
             pairs.append((ours, run_load(args.baseline, loop, *load)))
         result.update(summarize(args.baseline, pairs))
     emit(result)

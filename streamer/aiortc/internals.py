@@ -75,6 +75,14 @@ def _expectations() -> dict[str, bool]:
         ),
         "stop() waits for the RTP events": "self.__rtp_exited.wait()" in stop
         and "self.__rtp_started.wait()" in stop,
+        "send() starts self._run_rtcp(), stop() waits for its events": "self._run_rtcp()" in send
+        and "self.__rtcp_exited.wait()" in stop
+        and "self.__rtcp_started.wait()" in stop,
+        "sender reports remember when (lsr) and name the CNAME": all(
+            line in report
+            for line in ("self.__lsr =", "self.__lsr_time =", "self.__cname", "RtcpByePacket(")
+        )
+        and callable(getattr(RTCRtpSender, "_send_rtcp", None)),
         "the sender has ssrc, RTX and msid fields": all(
             name in sender_init for name in ("self._ssrc", "self._rtx_ssrc", "self._stream_id")
         )

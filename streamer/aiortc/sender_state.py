@@ -5,17 +5,21 @@ extension block it renders per frame."""
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiortc import RTCRtpCodecParameters, RTCRtpSender
-from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap
+from aiortc.rtp import RTCP_SDES, RTCP_SR, HeaderExtensions, HeaderExtensionsMap, RtcpByePacket
 
 from directlive.errors import AiortcInternalsChanged
 
 _SENDER = "_RTCRtpSender__"
 RtpRunner = Callable[[RTCRtpCodecParameters], Coroutine[Any, Any, None]]
+RtcpRunner = Callable[[], Coroutine[Any, Any, None]]
 Retransmitter = Callable[[int], Coroutine[Any, Any, None]]
+_SENDER_REPORT = struct.Struct("!BBHLQLLL")
+"""An RTCP SR without report blocks: header, SSRC, NTP time, RTP time, packets, octets."""
 
 
 class SenderHandle:
@@ -36,6 +40,47 @@ class SenderHandle:
         sender._run_rtp = run
         sender._retransmit = retransmit
         sender._send_keyframe = on_keyframe_request
+
+    def take_over_reports(self, run: RtcpRunner) -> None:
+        """Run ``run`` instead of aiortc's RTCP loop (a task per sender that wakes up about
+        once a second to send a sender report, and sends BYE when cancelled)."""
+        self.sender._run_rtcp = run
+
+    def rtcp_started(self) -> None:
+        getattr(self.sender, _SENDER + "rtcp_started").set()
+
+    def rtcp_exited(self) -> None:
+        getattr(self.sender, _SENDER + "rtcp_exited").set()
+
+    def sender_report(self) -> bytes:
+        """The compound RTCP packet aiortc's loop would send now (SR from the counters
+        ``report`` keeps, then SDES with the CNAME), unprotected; like aiortc, remembers
+        when, for the round-trip time of the receiver reports that answer it."""
+        sender = self.sender
+        ntp: int = getattr(sender, _SENDER + "ntp_timestamp")
+        packet = _SENDER_REPORT.pack(
+            0x80,
+            RTCP_SR,
+            6,
+            sender._ssrc,
+            ntp,
+            getattr(sender, _SENDER + "rtp_timestamp"),
+            getattr(sender, _SENDER + "packet_count") & 0xFFFFFFFF,
+            getattr(sender, _SENDER + "octet_count") & 0xFFFFFFFF,
+        )
+        setattr(sender, _SENDER + "lsr", (ntp >> 16) & 0xFFFFFFFF)
+        setattr(sender, _SENDER + "lsr_time", time.time())
+        cname: str | None = getattr(sender, _SENDER + "cname")
+        if cname is None:
+            return packet
+        text = cname.encode("utf8")
+        chunk = struct.pack("!LBB", sender._ssrc, 1, len(text)) + text + b"\x00\x00"
+        chunk += b"\x00" * (-len(chunk) % 4)
+        return packet + struct.pack("!BBH", 0x81, RTCP_SDES, len(chunk) // 4) + chunk
+
+    async def send_bye(self) -> None:
+        """RTCP BYE, as aiortc's loop sends when it stops."""
+        await self.sender._send_rtcp([RtcpByePacket(sources=[self.sender._ssrc])])
 
     def runner_owner(self) -> object:
         """The object whose bound method runs the sender's RTP task (ours or aiortc's)."""

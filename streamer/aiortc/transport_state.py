@@ -4,6 +4,7 @@ path reads and feeds: connection state, SRTP session, counters, the nominated IC
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -79,10 +80,18 @@ def handle_rtp_with(dtls: RTCDtlsTransport, handler: RtpHandler) -> None:
     handle._handle_rtp_data = handler
 
 
-def unprotect_from_socket(dtls: RTCDtlsTransport, on_rtp: Callable[[bytes], None]) -> bool:
+def unprotect_from_socket(
+    dtls: RTCDtlsTransport,
+    on_rtp: Callable[[bytes], None],
+    count_only: frozenset[int] = frozenset(),
+    on_counted: Callable[[], None] | None = None,
+) -> bool:
     """Unprotect RTP straight from the nominated pair's socket and give it to ``on_rtp``
-    (STUN, DTLS and RTCP still go through aioice and aiortc). False until both the pair and
-    the SRTP session exist."""
+    (STUN, DTLS and RTCP still go through aioice and aiortc). RTP of a payload type in
+    ``count_only`` is not decrypted, only counted with ``on_counted()`` (its header is in
+    the clear). After a decrypted packet without the marker bit (more of its frame follows,
+    sent in the same burst), the socket is read again at once: a frame costs one
+    event-loop wake-up. False until both the pair and the SRTP session exist."""
     handle: Any = dtls
     connection: Any = handle.transport._connection
     pair = connection._nominated.get(1)
@@ -91,17 +100,36 @@ def unprotect_from_socket(dtls: RTCDtlsTransport, on_rtp: Callable[[bytes], None
     protocol = pair.protocol
     forward = protocol.datagram_received
     unprotect = handle._rx_srtp.unprotect
+    transport = getattr(protocol, "transport", None)
+    sock = getattr(transport, "_sock", None)
+    recvfrom = sock.recvfrom if isinstance(sock, socket.socket) else None
 
-    def datagram_received(data: bytes, addr: Any) -> None:
+    def one(data: bytes, addr: Any) -> bool:
+        """Handles one datagram; True when more of its frame is expected at once."""
         if 127 < data[0] < 192:
             if not 191 < data[1] < 224:  # RTP, not RTCP
+                if data[1] & 0x7F in count_only:
+                    if on_counted is not None:
+                        on_counted()
+                    return False
                 try:
                     packet = unprotect(data)
                 except pylibsrtp.Error:  # a replay or a failed authentication
-                    return
+                    return False
                 on_rtp(packet)
-            return
+                return not data[1] & 0x80
+            return False
         forward(data, addr)
+        return False
+
+    def datagram_received(data: bytes, addr: Any) -> None:
+        more = one(data, addr)
+        while more and recvfrom is not None:
+            try:
+                data, addr = recvfrom(65536)
+            except OSError:  # not there yet (or an error the next read reports)
+                return
+            more = one(data, addr)
 
     protocol.datagram_received = datagram_received
     return True

@@ -7,230 +7,15 @@
  * sendto per datagram). It also records each packet's frame in the NACK history.
  * The Python version, send_frames in streamer/forwarding/datagrams.py, is the reference;
  * both are tested byte for byte against a decrypting receiver.
+ *
+ * send_lane sends one frame to every viewer of a lane. It packs every viewer's datagrams
+ * into one large buffer and sends them with sendmmsg, one message per viewer and GSO batch
+ * (each with its own destination and UDP_SEGMENT): when the viewers share one socket
+ * (--udp-port), a frame to a hundred viewers is one system call instead of a hundred.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_fastsend.h"
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <stdint.h>
 #include <string.h>
-#include <sys/socket.h>
-
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-
-#define GSO_MAX_BYTES 65000
-#define SRTP_MAX_TRAILER 144 /* pylibsrtp.SRTP_MAX_TRAILER_LEN */
-#define BATCH_LIMIT (GSO_MAX_BYTES - SRTP_MAX_TRAILER)
-#define RTP_HEADER 12
-
-typedef int (*protect_fn)(void *context, void *packet, int *length);
-
-static unsigned char buffer[GSO_MAX_BYTES];
-
-typedef struct {
-    int fd; /* -1: every datagram goes to leftovers */
-    const struct sockaddr *address;
-    socklen_t address_length;
-    int gso_refused;
-    long segmented_sends;
-    PyObject *leftovers;
-} Output;
-
-static int gso_unsupported(int error) {
-    return error == EINVAL || error == ENOPROTOOPT || error == EOPNOTSUPP || error == EIO;
-}
-
-static int send_segmented(Output *out, Py_ssize_t end, int segment) {
-    struct iovec vector = {buffer, (size_t)end};
-    char control[CMSG_SPACE(sizeof(uint16_t))];
-    memset(control, 0, sizeof(control));
-    struct msghdr message = {0};
-    message.msg_name = (void *)out->address;
-    message.msg_namelen = out->address_length;
-    message.msg_iov = &vector;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_UDP;
-    header->cmsg_type = UDP_SEGMENT;
-    header->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-    uint16_t size = (uint16_t)segment;
-    memcpy(CMSG_DATA(header), &size, sizeof(size));
-    ssize_t sent;
-    do {
-        sent = sendmsg(out->fd, &message, 0);
-    } while (sent < 0 && errno == EINTR);
-    if (sent >= 0)
-        return 1;
-    if (gso_unsupported(errno))
-        out->gso_refused = 1;
-    return 0;
-}
-
-/* Sends the `count` datagrams in buffer[:end] (`segment` bytes each, the last maybe
- * shorter). Once a direct send fails, the rest of the call goes to leftovers, in order. */
-static int flush(Output *out, Py_ssize_t end, Py_ssize_t count, int segment, int gso) {
-    Py_ssize_t start = 0;
-    if (out->fd >= 0) {
-        if (count > 1 && gso && !out->gso_refused && send_segmented(out, end, segment)) {
-            out->segmented_sends++;
-            return 0;
-        }
-        if (count > 1 && !out->gso_refused)
-            out->fd = -1; /* the socket is busy: the asyncio transport takes the rest */
-        for (; out->fd >= 0 && start < end; start += segment) {
-            Py_ssize_t length = end - start < segment ? end - start : segment;
-            ssize_t sent;
-            do {
-                sent = sendto(out->fd, buffer + start, (size_t)length, 0, out->address,
-                              out->address_length);
-            } while (sent < 0 && errno == EINTR);
-            if (sent < 0) {
-                out->fd = -1;
-                break;
-            }
-        }
-    }
-    for (; start < end; start += segment) {
-        Py_ssize_t length = end - start < segment ? end - start : segment;
-        PyObject *datagram = PyBytes_FromStringAndSize((const char *)buffer + start, length);
-        if (datagram == NULL)
-            return -1;
-        int failed = PyList_Append(out->leftovers, datagram);
-        Py_DECREF(datagram);
-        if (failed)
-            return -1;
-    }
-    return 0;
-}
-
-static void put32(unsigned char *at, uint32_t value) {
-    at[0] = (unsigned char)(value >> 24);
-    at[1] = (unsigned char)(value >> 16);
-    at[2] = (unsigned char)(value >> 8);
-    at[3] = (unsigned char)value;
-}
-
-typedef struct {
-    protect_fn protect;
-    void *context;
-    long max_segments;
-    long first_byte;
-    long payload_type;
-    unsigned long ssrc;
-    PyObject *history; /* list */
-} Sender;
-
-typedef struct {
-    long packets;
-    long long wire_bytes;
-    long long payload_bytes;
-} Totals;
-
-/* Packs, protects and sends `count` frames, each (first sequence number, payloads, RTP
- * timestamp, extension block), recording each packet's frame in the NACK history.
- * 0 on success; -1 with a Python error set (a RuntimeError when srtp_protect failed). */
-static int pack_and_send(Output *out, const Sender *sender, PyObject *const *frames,
-                         Py_ssize_t count_frames, Totals *totals) {
-    Py_ssize_t history_size = PyList_GET_SIZE(sender->history);
-    int gso = sender->max_segments > 1;
-    /* The batch in buffer[:end]: count datagrams of wire_segment bytes, from packets of
-     * segment bytes before SRTP (libsrtp adds the same tag to every packet of a session). */
-    Py_ssize_t end = 0, count = 0, segment = 0, wire_segment = 0;
-    for (Py_ssize_t f = 0; f < count_frames; f++) {
-        PyObject *sent = frames[f];
-        if (!PyTuple_Check(sent) || PyTuple_GET_SIZE(sent) != 4 ||
-            !PyList_Check(PyTuple_GET_ITEM(sent, 1)) || !PyBytes_Check(PyTuple_GET_ITEM(sent, 3))) {
-            PyErr_SetString(PyExc_TypeError, "a frame is (sequence, payloads, timestamp, ext)");
-            return -1;
-        }
-        long sequence = PyLong_AsLong(PyTuple_GET_ITEM(sent, 0));
-        unsigned long timestamp = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(sent, 2));
-        if (PyErr_Occurred())
-            return -1;
-        PyObject *payloads = PyTuple_GET_ITEM(sent, 1);
-        PyObject *extensions = PyTuple_GET_ITEM(sent, 3);
-        const char *extension_bytes = PyBytes_AS_STRING(extensions);
-        Py_ssize_t extension_size = PyBytes_GET_SIZE(extensions);
-        Py_ssize_t header_size = RTP_HEADER + extension_size;
-        Py_ssize_t last = PyList_GET_SIZE(payloads) - 1;
-        for (Py_ssize_t index = 0; index <= last; index++) {
-            PyObject *payload = PyList_GET_ITEM(payloads, index);
-            if (!PyBytes_Check(payload)) {
-                PyErr_SetString(PyExc_TypeError, "an RTP payload is not bytes");
-                return -1;
-            }
-            Py_ssize_t payload_size = PyBytes_GET_SIZE(payload);
-            Py_ssize_t size = header_size + payload_size;
-            if (size > segment || count == sender->max_segments || end + size > BATCH_LIMIT) {
-                if (count) {
-                    if (flush(out, end, count, (int)wire_segment, gso) < 0)
-                        return -1;
-                    totals->wire_bytes += end;
-                    end = count = 0;
-                }
-                if (size > BATCH_LIMIT) {
-                    PyErr_Format(PyExc_ValueError, "RTP packet too long (%zd bytes)", size);
-                    return -1;
-                }
-            }
-            unsigned char *packet = buffer + end;
-            packet[0] = (unsigned char)sender->first_byte;
-            packet[1] = (unsigned char)((index == last ? 0x80 : 0) | sender->payload_type);
-            packet[2] = (unsigned char)(sequence >> 8);
-            packet[3] = (unsigned char)sequence;
-            put32(packet + 4, (uint32_t)timestamp);
-            put32(packet + 8, (uint32_t)sender->ssrc);
-            memcpy(packet + RTP_HEADER, extension_bytes, (size_t)extension_size);
-            memcpy(packet + header_size, PyBytes_AS_STRING(payload), (size_t)payload_size);
-            int length = (int)size;
-            int status = sender->protect(sender->context, packet, &length);
-            if (status != 0) {
-                PyErr_Format(PyExc_RuntimeError, "srtp_protect failed (status %d)", status);
-                return -1;
-            }
-            if (!count) {
-                segment = size;
-                wire_segment = length;
-            } else if (size < segment) {
-                segment = -1; /* a shorter datagram ends the batch */
-            }
-            count++;
-            end += length;
-            totals->payload_bytes += payload_size;
-            Py_INCREF(sent);
-            if (PyList_SetItem(sender->history, sequence % history_size, sent) < 0)
-                return -1; /* PyList_SetItem released `sent` */
-            sequence = (sequence + 1) & 0xFFFF;
-        }
-        totals->packets += last + 1;
-    }
-    if (count) {
-        if (flush(out, end, count, (int)wire_segment, gso) < 0)
-            return -1;
-        totals->wire_bytes += end;
-    }
-    return 0;
-}
-
-static int read_protect(PyObject *address, protect_fn *protect) {
-    uintptr_t value = (uintptr_t)PyLong_AsVoidPtr(address);
-    if (PyErr_Occurred())
-        return -1;
-    if (value == 0) {
-        PyErr_SetString(PyExc_ValueError, "null srtp_protect");
-        return -1;
-    }
-    *protect = (protect_fn)value;
-    return 0;
-}
 
 PyDoc_STRVAR(send_frames_doc,
 "send_frames(protect, context, fd, address, max_segments, first_byte, payload_type, ssrc,\n"
@@ -250,7 +35,7 @@ static PyObject *send_frames(PyObject *module, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     Sender sender;
-    if (read_protect(args[0], &sender.protect) < 0)
+    if (fs_read_protect(args[0], &sender.protect) < 0)
         return NULL;
     sender.context = PyLong_AsVoidPtr(args[1]);
     long fd = PyLong_AsLong(args[2]);
@@ -267,13 +52,17 @@ static PyObject *send_frames(PyObject *module, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "send_frames: bad arguments");
         return NULL;
     }
-    Output out = {(int)fd, (const struct sockaddr *)PyBytes_AS_STRING(args[3]),
-                  (socklen_t)PyBytes_GET_SIZE(args[3]), 0, 0, args[10]};
+    PyObject *leftovers = args[10];
+    Output out = {(int)fd,    (const struct sockaddr *)PyBytes_AS_STRING(args[3]),
+                  (socklen_t)PyBytes_GET_SIZE(args[3]),
+                  0,          0,
+                  &leftovers, fs_buffer,
+                  NULL,       0};
     if (out.address_length == 0)
         out.fd = -1;
     Totals totals = {0, 0, 0};
     PyObject *frames = args[8];
-    if (pack_and_send(&out, &sender, &PyList_GET_ITEM(frames, 0), PyList_GET_SIZE(frames),
+    if (fs_pack_and_send(&out, &sender, &PyList_GET_ITEM(frames, 0), PyList_GET_SIZE(frames),
                       &totals) < 0)
         return NULL;
     return Py_BuildValue("(lLLli)", totals.packets, totals.wire_bytes, totals.payload_bytes,
@@ -327,20 +116,14 @@ static int set_item(PyObject *entry, Py_ssize_t index, PyObject *value) {
     return PyList_SetItem(entry, index, value); /* steals `value`, even when it fails */
 }
 
-/* One lane entry: builds the frame's tuple for this viewer and sends it. 1 when the entry
- * must leave the lane (its leftovers go to `failed`); -1 with a Python error set when
- * this entry could not be sent (send_lane reports it and goes on with the others). */
-static int send_to_entry(PyObject *entry, protect_fn protect, PyObject *payloads,
-                         unsigned long frame_timestamp, unsigned long long ntp, PyObject *failed,
-                         int *gso_refused) {
-    PyObject *sock = PyList_GET_ITEM(entry, E_SOCKET);
-    PyObject *fileno = PyObject_CallMethod(sock, "fileno", NULL);
-    if (fileno == NULL)
-        return -1;
-    long fd = PyLong_AsLong(fileno);
-    Py_DECREF(fileno);
-    if (fd == -1 && PyErr_Occurred())
-        return -1;
+static int lane_busy; /* send_lane is not reentrant (one static batch) */
+
+/* One lane entry: builds the frame's tuple for this viewer and queues its datagrams in
+ * the batch (on socket `fd`). 0, or -1 with a Python error set when this entry could not
+ * be sent (send_lane reports it and goes on with the others). */
+static int send_to_entry(PyObject *entry, Py_ssize_t owner, int fd, protect_fn protect,
+                         PyObject *payloads, unsigned long frame_timestamp,
+                         unsigned long long ntp) {
     PyObject *address = PyList_GET_ITEM(entry, E_ADDRESS);
     PyObject *history = PyList_GET_ITEM(entry, E_HISTORY);
     if (!PyBytes_Check(address) || !PyList_Check(history) || PyList_GET_SIZE(history) == 0) {
@@ -388,61 +171,45 @@ static int send_to_entry(PyObject *entry, protect_fn protect, PyObject *payloads
     PyObject *sent = Py_BuildValue("(lOkN)", sequence, payloads, timestamp, extensions);
     if (sent == NULL)
         return -1;
-    PyObject *leftovers = PyList_New(0);
-    if (leftovers == NULL) {
-        Py_DECREF(sent);
-        return -1;
-    }
-    Output out = {(int)fd, (const struct sockaddr *)PyBytes_AS_STRING(address),
-                  (socklen_t)PyBytes_GET_SIZE(address), 0, 0, leftovers};
+    Batch *batch = &fs_lane_batch;
+    Owner *state = &batch->owners[owner];
+    Output out = {fd,
+                  (const struct sockaddr *)PyBytes_AS_STRING(address),
+                  (socklen_t)PyBytes_GET_SIZE(address),
+                  0,
+                  0,
+                  &state->leftovers,
+                  fs_lane_buffer + batch->used,
+                  batch,
+                  owner};
     if (out.address_length == 0)
         out.fd = -1;
+    if (out.fd < 0)
+        state->failed = 1;
     Totals totals = {0, 0, 0};
-    int status = pack_and_send(&out, &sender, &sent, 1, &totals);
+    int status = fs_pack_and_send(&out, &sender, &sent, 1, &totals);
     Py_DECREF(sent);
-    int leave = 0;
-    PyObject *report = NULL;
-    if (status < 0) {
-        Py_DECREF(leftovers);
+    if (status < 0)
         return -1;
-    } else if (out.fd < 0) {
-        leave = 1;
-        report = leftovers;
-    } else {
-        Py_DECREF(leftovers);
-    }
     if (totals.packets) {
         Py_ssize_t packets = PyList_GET_SIZE(payloads);
         if (set_item(entry, E_SEQUENCE, PyLong_FromLong((sequence + packets) & 0xFFFF)) < 0 ||
             add_to_item(entry, E_PACKETS, totals.packets) < 0 ||
             add_to_item(entry, E_PAYLOAD_BYTES, totals.payload_bytes) < 0 ||
             add_to_item(entry, E_WIRE_BYTES, totals.wire_bytes) < 0 ||
-            add_to_item(entry, E_SEGMENTED_SENDS, out.segmented_sends) < 0 ||
             set_item(entry, E_LAST_NTP, PyLong_FromUnsignedLongLong(ntp)) < 0 ||
-            set_item(entry, E_LAST_TIMESTAMP, PyLong_FromUnsignedLong(timestamp)) < 0) {
-            Py_XDECREF(report);
-            return -1;
-        }
-    }
-    if (out.gso_refused)
-        *gso_refused = 1;
-    if (leave) {
-        PyObject *pair = Py_BuildValue("(ON)", entry, report);
-        if (pair == NULL)
-            return -1;
-        int appended = PyList_Append(failed, pair);
-        Py_DECREF(pair);
-        if (appended < 0)
+            set_item(entry, E_LAST_TIMESTAMP, PyLong_FromUnsignedLong(timestamp)) < 0)
             return -1;
     }
-    return leave;
+    return 0;
 }
 
 PyDoc_STRVAR(send_lane_doc,
 "send_lane(protect, entries, payloads, frame_timestamp, ntp, failed) -> gso_refused\n\n"
 "Sends one frame (its RTP payloads, shared) to every viewer of a lane: `entries` is a list\n"
 "of lane entries (lists laid out as LANE_FIELDS), each updated in place (sequence number,\n"
-"counters, NACK history). An entry whose direct send failed is reported in `failed` as\n"
+"counters, NACK history). The datagrams of consecutive entries on one socket go out in\n"
+"one sendmmsg per batch. An entry whose direct send failed is reported in `failed` as\n"
 "(entry, leftovers), the datagrams it still owes, in order; an entry that could not be\n"
 "sent at all (bad items, SRTP error) as (entry, exception), and the others are still sent.");
 
@@ -463,6 +230,50 @@ static int report_failed_entry(PyObject *entry, PyObject *failed) {
     return appended;
 }
 
+/* The socket's descriptor (the one before, when it is the same socket: with a shared
+ * port every entry has the one socket); -1 with a Python error set. */
+static int entry_fd(PyObject *entry, PyObject **last_socket, int *last_fd) {
+    PyObject *sock = PyList_GET_ITEM(entry, E_SOCKET);
+    if (sock == *last_socket)
+        return *last_fd;
+    PyObject *fileno = PyObject_CallMethod(sock, "fileno", NULL);
+    if (fileno == NULL)
+        return -1;
+    long fd = PyLong_AsLong(fileno);
+    Py_DECREF(fileno);
+    if (fd == -1 && PyErr_Occurred())
+        return -1;
+    *last_socket = sock;
+    *last_fd = (int)fd;
+    return (int)fd;
+}
+
+/* After the last send: each entry's GSO count, and the failed ones reported with what they
+ * still owe (only while `status` is 0: no Python error set). Releases every owner's
+ * leftovers. */
+static int settle_owners(PyObject *entries, Owner *owners, Py_ssize_t count, PyObject *failed,
+                         int status) {
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Owner *owner = &owners[i];
+        PyObject *entry = PyList_GET_ITEM(entries, i);
+        if (status == 0 && !owner->errored && owner->segmented_sends &&
+            add_to_item(entry, E_SEGMENTED_SENDS, owner->segmented_sends) < 0)
+            status = -1;
+        if (status == 0 && owner->failed && !owner->errored) {
+            if (owner->leftovers == NULL && (owner->leftovers = PyList_New(0)) == NULL) {
+                status = -1;
+            } else {
+                PyObject *pair = Py_BuildValue("(OO)", entry, owner->leftovers);
+                if (pair == NULL || PyList_Append(failed, pair) < 0)
+                    status = -1;
+                Py_XDECREF(pair);
+            }
+        }
+        Py_CLEAR(owner->leftovers);
+    }
+    return status;
+}
+
 static PyObject *send_lane(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     if (nargs != 6) {
@@ -470,7 +281,7 @@ static PyObject *send_lane(PyObject *module, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     protect_fn protect;
-    if (read_protect(args[0], &protect) < 0)
+    if (fs_read_protect(args[0], &protect) < 0)
         return NULL;
     PyObject *entries = args[1], *payloads = args[2], *failed = args[5];
     unsigned long frame_timestamp = PyLong_AsUnsignedLong(args[3]);
@@ -481,24 +292,61 @@ static PyObject *send_lane(PyObject *module, PyObject *const *args, Py_ssize_t n
         PyErr_SetString(PyExc_TypeError, "send_lane: bad arguments");
         return NULL;
     }
-    int gso_refused = 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
+    if (lane_busy) {
+        PyErr_SetString(PyExc_RuntimeError, "send_lane is not reentrant");
+        return NULL;
+    }
+    Py_INCREF(entries);
+    Py_ssize_t count = PyList_GET_SIZE(entries);
+    Owner *owners = PyMem_Calloc((size_t)(count ? count : 1), sizeof(Owner));
+    if (owners == NULL) {
+        Py_DECREF(entries);
+        return PyErr_NoMemory();
+    }
+    lane_busy = 1;
+    Batch *batch = &fs_lane_batch;
+    batch->owners = owners;
+    batch->count = 0;
+    batch->used = 0;
+    batch->gso_refused = 0;
+    batch->fd = -1;
+    PyObject *last_socket = NULL;
+    int last_fd = -1, status = 0;
+    for (Py_ssize_t i = 0; status == 0 && i < count; i++) {
         PyObject *entry = PyList_GET_ITEM(entries, i);
-        Py_INCREF(entry);
-        int status;
+        int sent = -1;
         if (!PyList_Check(entry) || PyList_GET_SIZE(entry) != E_SIZE) {
             PyErr_SetString(PyExc_TypeError, "a lane entry is a list of LANE_FIELDS items");
-            status = -1;
         } else {
-            status = send_to_entry(entry, protect, payloads, frame_timestamp, ntp, failed,
-                                   &gso_refused);
+            int fd = entry_fd(entry, &last_socket, &last_fd);
+            if (fd != -1 || !PyErr_Occurred()) {
+                if (fd >= 0 && batch->count && fd != batch->fd && fs_batch_send(batch) < 0)
+                    status = -1; /* a Python error while sending: stop here */
+                else {
+                    if (fd >= 0)
+                        batch->fd = fd;
+                    sent = send_to_entry(entry, i, fd, protect, payloads, frame_timestamp, ntp);
+                }
+            }
         }
-        if (status < 0 && report_failed_entry(entry, failed) < 0) {
-            Py_DECREF(entry);
-            return NULL;
+        if (status == 0 && sent < 0) {
+            owners[i].failed = owners[i].errored = 1;
+            if (report_failed_entry(entry, failed) < 0)
+                status = -1;
         }
-        Py_DECREF(entry);
     }
+    if (status == 0 && batch->count && fs_batch_send(batch) < 0)
+        status = -1;
+    batch->count = 0;
+    batch->used = 0;
+    status = settle_owners(entries, owners, count, failed, status);
+    int gso_refused = batch->gso_refused;
+    batch->owners = NULL;
+    PyMem_Free(owners);
+    lane_busy = 0;
+    Py_DECREF(entries);
+    if (status < 0)
+        return NULL;
     return PyBool_FromLong(gso_refused);
 }
 

@@ -17,8 +17,11 @@ everything else (ICE, DTLS, SRTP keys, RTCP reception, SR/SDES/BYE):
   in one C call per viewer and drain when ``_fastsend`` is built; once the viewer is caught
   up, its source's ``ForwardingLane`` sends it each frame from C, with every other caught-up
   viewer, until a send does not go straight out or a periodic check finds something changed;
-- the sender's packet/octet counters and last RTP/NTP timestamps are kept up to date, so
-  aiortc's own RTCP loop sends correct sender reports (browsers need them for A/V sync);
+- the sender's packet/octet counters and last RTP/NTP timestamps are kept up to date, and
+  its sender reports (browsers need them for A/V sync) are sent from the worker's one
+  ``SenderWheel`` timer instead of aiortc's RTCP task per sender: the same SR and SDES,
+  at the same randomized 0.5-1.5 s interval, with the lane's counters folded in first, so
+  each SR's NTP/RTP pair is its last packet's; BYE when the sender stops, as aiortc does;
 - the last 128 packets can be rebuilt for NACK (their frame's payloads and header fields
   are kept), answered with RTX when negotiated (the sender's ``_retransmit``), and PLI/FIR
   still reach ``ViewerTrack.request_keyframe``;
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -68,6 +72,7 @@ from streamer.forwarding.datagrams import (
     send_frames,
 )
 from streamer.forwarding.lane import LaneEntry, lane_available, ntp_time
+from streamer.forwarding.wheel import SenderWheel
 from streamer.frames import EncodedFrame
 from streamer.viewer_track import ViewerTrack
 
@@ -76,7 +81,13 @@ log = logging.getLogger("directlive.streamer")
 WRITE_BUFFER_LIMIT = 256 * 1024
 """Bytes the socket's write buffer may hold before this viewer counts as slow."""
 LANE_CHECK_INTERVAL = 0.5
-"""Seconds between a lane member's checks (and folds of its counters into aiortc's)."""
+"""Seconds between a lane member's checks (and folds of its counters into aiortc's): with
+the wheel's tick, how stale a lane member's ``getStats`` counters may be (at most 0.75 s)."""
+
+
+def report_interval() -> float:
+    """Seconds to the next sender report: aiortc's, 0.5 to 1.5 at random."""
+    return 0.5 + random.random()
 
 
 class RtpForwarder:
@@ -113,13 +124,16 @@ class RtpForwarder:
         """The libsrtp context of ``_session``, the DTLS transport's SRTP session."""
         self._srtp_address = 0
         self._lane_entry: LaneEntry | None = None
-        self._lane_check: asyncio.TimerHandle | None = None
+        self._lane_due: float | None = None
+        """When the lane entry is checked next (``time.monotonic()``), while in the lane."""
+        self._report_due = 0.0
         self._joins_lanes = lane_available() and hasattr(track, "join_lane")
         self.lane_joins = 0
         self.packets_sent = 0
         self.octets_sent = 0
         self.retransmissions = 0
         self._handle.take_over(self._run, self._retransmit, on_keyframe_request)
+        self._handle.take_over_reports(self._run_reports)
 
     @property
     def segmented_sends(self) -> int:
@@ -152,6 +166,46 @@ class RtpForwarder:
             for task in list(self._fallback):
                 task.cancel()
             handle.rtp_exited()
+
+    async def _run_reports(self) -> None:
+        """Stands in for ``RTCRtpSender._run_rtcp``: the wheel calls ``tick``; BYE at the end."""
+        handle = self._handle
+        handle.rtcp_started()
+        wheel = SenderWheel.of(asyncio.get_running_loop())
+        self._report_due = time.monotonic() + report_interval()
+        wheel.add(self)
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            wheel.discard(self)
+        try:
+            await handle.send_bye()
+        finally:
+            handle.rtcp_exited()
+
+    def tick(self, now: float) -> None:
+        """The wheel's pass: the lane check and the sender report, when due."""
+        if self._lane_due is not None and now >= self._lane_due:
+            self._check_lane(now)
+        if now >= self._report_due:
+            self._report_due = now + report_interval()
+            self._send_report()
+
+    def _send_report(self) -> None:
+        """One sender report (SR and SDES), from counters brought up to date first."""
+        dtls = self._sender.transport
+        if not dtls_connected(dtls):
+            return
+        self._fold_lane()
+        data = srtp_session(dtls).protect_rtcp(self._handle.sender_report())
+        count_sent(dtls, 1, len(data))
+        writer, path = self._writer, self._path
+        if writer.transport is not None and path is not None and path.current(dtls):
+            writer.transport.sendto(data, writer.address)
+        else:
+            self._send_later([data])
 
     def _finish(self) -> None:
         done = self._done
@@ -288,9 +342,7 @@ class RtpForwarder:
             return
         self._lane_entry = entry
         self.lane_joins += 1
-        self._lane_check = asyncio.get_running_loop().call_later(
-            LANE_CHECK_INTERVAL, self._check_lane
-        )
+        self._lane_due = time.monotonic() + LANE_CHECK_INTERVAL
 
     def _fold_lane(self) -> None:
         """Bring this forwarder's and aiortc's counters up to date from the lane entry."""
@@ -316,9 +368,7 @@ class RtpForwarder:
         self._track.leave_lane()
         self._fold_lane()
         self._lane_entry = None
-        if self._lane_check is not None:
-            self._lane_check.cancel()
-            self._lane_check = None
+        self._lane_due = None
 
     def lane_failed(self, leftovers: list[bytes] | None) -> None:
         """The lane could not send straight to this viewer: what it still owes goes
@@ -333,9 +383,9 @@ class RtpForwarder:
             self._send_later(writer.collected)
             writer.collected = []
 
-    def _check_lane(self) -> None:
+    def _check_lane(self, now: float) -> None:
         """Twice a second: fold the counters, and leave if anything moved under the entry."""
-        self._lane_check = None
+        self._lane_due = None
         if self._lane_entry is None:
             return
         dtls = self._sender.transport
@@ -351,9 +401,7 @@ class RtpForwarder:
             and self._writer.transport.get_write_buffer_size() <= WRITE_BUFFER_LIMIT
         ):
             self._fold_lane()
-            self._lane_check = asyncio.get_running_loop().call_later(
-                LANE_CHECK_INTERVAL, self._check_lane
-            )
+            self._lane_due = now + LANE_CHECK_INTERVAL
             return
         self._leave_lane()
         self._drain()

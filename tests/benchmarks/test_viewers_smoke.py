@@ -51,4 +51,7 @@ def test_bench_viewers_compares_single_port_in_the_same_run() -> None:
     for run in (result, single):
         assert run["fps_mean"] > 0, "no frame reached a viewer"
         assert run["server_cpu_ms_per_viewer_s"] > 0
+        # Lean viewers count audio from the clear RTP header, without decrypting it.
+        assert run["viewers_without_audio"] == 0
+        assert run["samples_decoded_ok"] is True
     assert result["ratio_single_port_over_per_connection_cpu_per_viewer_s"] > 0
