@@ -27,7 +27,7 @@ class MediaLive:
             (source, publisher.codec_of(source))
             for publisher in self.publishers.values()
             if participant is None or publisher.participant == participant
-            for source in publisher.sources
+            for source in publisher.viewer_sources
         ]
 
     def participants(self) -> list[str]:

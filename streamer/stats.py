@@ -25,3 +25,9 @@ class ForwardingStats:
     """STUN Binding requests at the shared UDP port naming no connection's ufrag (dropped)."""
     udp_stray_datagrams: int = 0
     """Other datagrams at the shared UDP port from an address no connection learned (dropped)."""
+    layer_switches_up: int = 0
+    """Viewers moved to a higher layer of a participant (``streamer.layers``)."""
+    layer_switches_down: int = 0
+    """Viewers moved to a lower layer."""
+    layer_switch_keyframe_requests: int = 0
+    """Keyframes asked of a layer to move a viewer there (before coalescing)."""

@@ -154,9 +154,10 @@ class Streamer:
         return self.get(live_id).sources(participant)
 
     def participant_sources(self, live_id: str, participant: str) -> list[TrackSource]:
-        """The tracks ``participant`` publishes (the recorder's input); none when not."""
+        """The tracks ``participant`` publishes (the recorder's input), the best layer of a
+        layered picture only; none when not publishing."""
         publisher = self.get(live_id).publishers.get(participant)
-        return [] if publisher is None else list(publisher.sources)
+        return [] if publisher is None else publisher.best_sources
 
     def _publisher(self, live_id: str, participant: str) -> PublisherSession:
         publisher = self.get(live_id).publishers.get(participant)
@@ -234,10 +235,17 @@ class Streamer:
         return answer
 
     async def watch(
-        self, live_id: str, viewer: str, offer_sdp: str, participant: str | None = None
+        self,
+        live_id: str,
+        viewer: str,
+        offer_sdp: str,
+        participant: str | None = None,
+        *,
+        max_layer: int | None = None,
     ) -> tuple[str, str]:
         """Attach a viewer to every participant's tracks (as many as the offer has m-lines
-        for), or to one ``participant``'s; returns ``(session_id, answer_sdp)``."""
+        for), or to one ``participant``'s; returns ``(session_id, answer_sdp)``. A layered
+        picture is sent at most at layer ``max_layer`` (0 = lowest; None: any)."""
         live = self.get(live_id)
         if participant is not None and participant not in live.publishers:
             raise NotFound(f"{participant} is not publishing", code="participant_not_found")
@@ -251,7 +259,11 @@ class Streamer:
         if self.workers is not None:
             link = await self.workers.place()
             session = link.new_session(
-                session_id=session_id, live_id=live_id, user=viewer, participant=participant
+                session_id=session_id,
+                live_id=live_id,
+                user=viewer,
+                participant=participant,
+                max_layer=max_layer,
             )
         else:
             session = ViewerSession(
@@ -264,6 +276,7 @@ class Streamer:
                 fast_forwarding=self.config.fast_forwarding,
                 participant=participant,
                 udp_mux=self.udp_mux,
+                max_layer=max_layer,
             )
         try:
             answer = await session.answer(offer_sdp, sources)

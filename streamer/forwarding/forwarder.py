@@ -280,7 +280,7 @@ class RtpForwarder:
             (self._first_byte, self._payload_type, self._ssrc),
             extensions,
             self._srtp_address,
-            self._timestamp_origin,
+            (self._timestamp_origin + getattr(self._track, "timestamp_offset", 0)) & 0xFFFFFFFF,
             self._history,
             self._sequence_number,
         )

@@ -70,6 +70,10 @@ class Watch:
     participant: str | None
     sdp: str
     sources: list[int]
+    layers: list[list[int]]
+    """Per entry of ``sources``: the keys of the layers it stands for (m-line order), or []."""
+    max_layer: int | None
+    """The highest layer the viewer wants (0 = lowest), None: any."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class OfferSources:
     op: ClassVar[str] = "offer"
     session_id: str
     sources: list[int]
+    layers: list[list[int]]
+    """As ``Watch.layers``."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,8 @@ _BY_OP: dict[str, type[Message]] = {
 }
 _TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,),
+    "int | None": (int, type(None)),
+    "list[list[int]]": (list,),
     "str": (str,),
     "str | None": (str, type(None)),
     "list[int]": (list,),
