@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 from signaling.appkeys import HUB, LIVES, STREAMER
 from signaling.hub import Hub
 from signaling.room_events import RoomEvents
-from streamer import Streamer
+from streamer import LAYER_GAUGES, Streamer
 
 
 class DirectliveCollector(Collector):
@@ -51,9 +51,20 @@ class DirectliveCollector(Collector):
             "keyframe_requests_from_viewers": "PLI/FIR received from viewers",
             "udp_unknown_ufrag": "STUN requests at a shared UDP port naming no connection",
             "udp_stray_datagrams": "Datagrams at a shared UDP port from no known peer",
+            "layer_switches_up": "Viewers moved to a higher layer of a layered picture",
+            "layer_switches_down": "Viewers moved to a lower layer of a layered picture",
+            "layer_switch_keyframe_requests": "Keyframes asked of a layer to move a viewer there",
         }
         for name, help_text in counters.items():
             yield CounterMetricFamily(f"directlive_{name}", help_text, getattr(stats, name))
+        layers = GaugeMetricFamily(
+            "directlive_layer_viewers",
+            "Viewer tracks of a layered picture on each layer (0: lowest; 2: 2 and above)",
+            labels=["layer"],
+        )
+        for layer, name in enumerate(LAYER_GAUGES):
+            layers.add_metric([str(layer)], getattr(stats, name))
+        yield layers
         yield CounterMetricFamily(
             "directlive_room_events_queued",
             "Room events (comments, reactions, counts...) queued on sockets, one per socket",

@@ -13,6 +13,7 @@ from streamer.aiortc import HostAddresses, check_internals
 from streamer.aiortc.udp_mux import UdpMux
 from streamer.config import MediaConfig
 from streamer.forwarding.datagrams import UdpGso
+from streamer.layers.viewer_layers import count_layer_viewers
 from streamer.live import MediaLive
 from streamer.publisher import PublisherSession
 from streamer.source import TrackSource
@@ -91,6 +92,16 @@ class Streamer:
 
     async def refresh_forwarding_stats(self) -> None:
         """Fetch the workers' counters, for ``forwarding_totals``."""
+        count_layer_viewers(
+            self.stats,
+            (
+                choice
+                for live in self._lives.values()
+                for session in live.viewers.values()
+                if isinstance(session, ViewerSession)
+                for choice in session.layered.values()
+            ),
+        )
         if self.workers is not None:
             await self.workers.refresh_stats()
 

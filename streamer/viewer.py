@@ -52,6 +52,9 @@ class AnyViewerSession(Protocol):
     async def accept_answer(self, sdp: str) -> None:
         """The viewer's answer to ``offer_sources``'s offer."""
 
+    async def set_max_layer(self, max_layer: int | None) -> None:
+        """Send no layer above ``max_layer`` from now on (None: any)."""
+
     async def close(self) -> None: ...
 
 
@@ -122,7 +125,7 @@ class ViewerSession:
         self.layered[id(track)] = ViewerLayers(layers, track, start, source.stats, self.max_layer)
         return track
 
-    def set_max_layer(self, max_layer: int | None) -> None:
+    async def set_max_layer(self, max_layer: int | None) -> None:
         """Cap every layered track at ``max_layer`` from now on (None: no cap)."""
         self.max_layer = max_layer
         for layered in self.layered.values():

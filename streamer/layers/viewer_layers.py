@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from aiortc import RTCRtpSender
 
@@ -11,8 +12,17 @@ from streamer.layers.layer_set import LayerSet
 from streamer.layers.selector import LayerSelector, LinkReport
 from streamer.layers.switch import LayerSwitch
 from streamer.source import TrackSource
-from streamer.stats import ForwardingStats
+from streamer.stats import LAYER_GAUGES, ForwardingStats
 from streamer.viewer_track import ViewerTrack
+
+
+def count_layer_viewers(stats: ForwardingStats, choices: Iterable[ViewerLayers]) -> None:
+    """Set the ``viewers_on_layer_*`` gauges of ``stats`` from every viewer's layer now."""
+    counts = [0] * len(LAYER_GAUGES)
+    for choice in choices:
+        counts[min(choice.rank, len(counts) - 1)] += 1
+    for name, count in zip(LAYER_GAUGES, counts, strict=True):
+        setattr(stats, name, count)
 
 
 def starting_layer(layers: LayerSet, cap: int | None) -> TrackSource:

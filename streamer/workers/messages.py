@@ -77,6 +77,15 @@ class Watch:
 
 
 @dataclass(frozen=True)
+class LayerCap:
+    """Request: send the session no layer above ``max_layer`` (None: any)."""
+
+    op: ClassVar[str] = "layer"
+    session_id: str
+    max_layer: int | None
+
+
+@dataclass(frozen=True)
 class Leave:
     op: ClassVar[str] = "leave"
     session_id: str
@@ -116,7 +125,7 @@ class StatsWanted:
 
 
 Notice = SourceOpen | SourceClose | KeyframeWanted | ViewerLost
-Request = Watch | Leave | Candidate | OfferSources | AcceptAnswer | StatsWanted
+Request = Watch | LayerCap | Leave | Candidate | OfferSources | AcceptAnswer | StatsWanted
 Message = Notice | Request
 _BY_OP: dict[str, type[Message]] = {
     cls.op: cls
@@ -126,6 +135,7 @@ _BY_OP: dict[str, type[Message]] = {
         KeyframeWanted,
         ViewerLost,
         Watch,
+        LayerCap,
         Leave,
         Candidate,
         OfferSources,

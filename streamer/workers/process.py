@@ -22,6 +22,7 @@ from streamer.aiortc import HostAddresses, check_internals
 from streamer.aiortc.udp_mux import UdpMux
 from streamer.forwarding.datagrams import UdpGso
 from streamer.layers.layer_set import LayerSet
+from streamer.layers.viewer_layers import count_layer_viewers
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.viewer import SourceWithCodec, ViewerSession
@@ -29,6 +30,7 @@ from streamer.workers.messages import (
     AcceptAnswer,
     Candidate,
     KeyframeWanted,
+    LayerCap,
     Leave,
     Message,
     OfferSources,
@@ -134,6 +136,9 @@ class MediaWorker:
         if isinstance(request, Watch):
             return await self._watch(request)
         if isinstance(request, StatsWanted):
+            count_layer_viewers(
+                self.stats, (c for s in self.sessions.values() for c in s.layered.values())
+            )
             return dataclasses.asdict(self.stats)
         session = self._session(request.session_id)
         if isinstance(request, Leave):
@@ -145,6 +150,9 @@ class MediaWorker:
             return None
         if isinstance(request, OfferSources):
             return await session.offer_sources(self._sources(request.sources, request.layers))
+        if isinstance(request, LayerCap):
+            await session.set_max_layer(request.max_layer)
+            return None
         if isinstance(request, AcceptAnswer):
             await session.accept_answer(request.sdp)
             return None

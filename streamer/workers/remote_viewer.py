@@ -12,7 +12,14 @@ from directlive.errors import DirectliveError
 from streamer.source import TrackSource
 from streamer.viewer import SourceWithCodec
 from streamer.workers.feeds import Feeds, SourceFeed
-from streamer.workers.messages import AcceptAnswer, Candidate, Leave, OfferSources, Watch
+from streamer.workers.messages import (
+    AcceptAnswer,
+    Candidate,
+    LayerCap,
+    Leave,
+    OfferSources,
+    Watch,
+)
 from streamer.workers.wire import WireProtocol
 
 log = logging.getLogger("directlive.streamer")
@@ -72,6 +79,10 @@ class RemoteViewerSession:
         request = OfferSources(session_id=self.session_id, sources=keys, layers=layers)
         offer: str | None = await self._wire.request(request)
         return offer
+
+    async def set_max_layer(self, max_layer: int | None) -> None:
+        self.max_layer = max_layer
+        await self._wire.request(LayerCap(session_id=self.session_id, max_layer=max_layer))
 
     async def accept_answer(self, sdp: str) -> None:
         await self._wire.request(AcceptAnswer(session_id=self.session_id, sdp=sdp))
