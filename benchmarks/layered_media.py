@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import av
@@ -86,6 +86,7 @@ def _context(width: int, height: int, bitrate: int, gop: int) -> av.VideoCodecCo
         "lag-in-frames": "0",
         "minrate": str(bitrate),
         "maxrate": str(bitrate),
+        "max-intra-rate": "600",
     }
     return context
 
@@ -95,7 +96,7 @@ def _picture(index: int, width: int, height: int) -> av.VideoFrame:
     phase = index * 0.2
     scale = width / 640
     luma = 110 + 50 * np.sin(x / (23.0 * scale) + phase) * np.cos(y / (31.0 * scale) - phase)
-    luma = luma + np.random.default_rng(index).normal(0, 12, luma.shape)
+    luma = luma + np.random.default_rng(index).normal(0, 4, luma.shape)
     plane = np.clip(luma, 0, 255).astype(np.uint8)
     draw_counter(plane, index)
     return av.VideoFrame.from_ndarray(plane, format="gray").reformat(format="yuv420p")
@@ -137,21 +138,25 @@ def encode_layers(
 
 @dataclass
 class Position:
-    """Where the loop is, shared by every layer: frame ``n`` shows ``n + skipped``."""
+    """Where the loop is, shared by every layer: frame number ``n`` of every layer shows
+    the same counter (decided by the first layer that sends it)."""
 
     skipped: int = 0
     jump_after: int | None = None
     """A keyframe was asked for: from the first frame numbered at least this, skip ahead."""
-    _jumped_at: int = -1
+    shown: dict[int, int] = field(default_factory=dict)
 
     def index(self, number: int, gop: int) -> int:
-        if self.jump_after is not None and number >= self.jump_after and number != self._jumped_at:
+        known = self.shown.get(number)
+        if known is not None:
+            return known
+        if self.jump_after is not None and number >= self.jump_after:
             self.jump_after = None
-            shown = number + self.skipped
-            if shown % gop:
-                self.skipped += gop - shown % gop
-            self._jumped_at = number
-        return number + self.skipped
+            if (number + self.skipped) % gop:
+                self.skipped += gop - (number + self.skipped) % gop
+        index = self.shown[number] = number + self.skipped
+        self.shown.pop(number - 300, None)
+        return index
 
 
 class LayerTrack(MediaStreamTrack):

@@ -49,6 +49,12 @@ class ViewerTrack(MediaStreamTrack):
         self.frames_dropped = 0
         self.timestamp_offset = 0
         """Added to each frame's timestamp: where a layer switch re-based this viewer's clock."""
+        self.sequence_gap = 0
+        """Sequence numbers the forwarder leaves out before its next packet (a layer switch:
+        a receiver whose jitter buffer waits for a packet of the old layer that will never
+        come gives up on it at once and starts on the new layer's keyframe)."""
+        self.skipped: tuple[int, int] | None = None
+        """(first, count) of the sequence numbers last left out, set by the forwarder."""
 
     def prime(self, gop: Sequence[EncodedFrame]) -> None:
         """Queue the cached GOP so the viewer decodes a picture at once.

@@ -19,6 +19,10 @@ PENDING_RETRY = 3.0
 """Seconds after which a move whose keyframe never came is asked for again."""
 PROBE_TRIAL = 4.0
 """A move up that is undone within this many seconds was a failed probe."""
+TRIAL_NACKS = 10
+"""Packets NACKed within ``TRIAL_NACK_WINDOW`` of a probe that mean it failed (receiver
+reports come only every 0.5 to 1.5 s; NACKs come at once)."""
+TRIAL_NACK_WINDOW = 0.5
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class LayerSelector:
         self._settled_at = -SETTLE
         self._up_at: float | None = None
         self._asked_at = 0.0
+        self._nacks: list[tuple[float, int]] = []
 
     def limit(self, cap: int | None, now: float) -> int | None:
         """A new cap (None: none); the rank to move to, if the cap forces one."""
@@ -64,6 +69,18 @@ class LayerSelector:
         self.rank = rank
         self._settled_at = now
         self._clean_since = now
+
+    def nacked(self, count: int, now: float) -> int | None:
+        """``count`` packets were NACKed: during a probe, many at once undo it."""
+        if self._up_at is None or self.target != self.rank or now - self._up_at >= PROBE_TRIAL:
+            self._nacks.clear()
+            return None
+        self._nacks = [(t, n) for t, n in self._nacks if now - t < TRIAL_NACK_WINDOW]
+        self._nacks.append((now, count))
+        if sum(n for _, n in self._nacks) < TRIAL_NACKS:
+            return None
+        self._nacks.clear()
+        return self._ask(self.rank - 1, now)
 
     def decide(self, report: LinkReport, now: float) -> int | None:
         """The rank to move to after ``report``."""

@@ -10,6 +10,12 @@ from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.viewer_track import ViewerTrack
 
+SEQUENCE_GAP = 600
+"""Sequence numbers left out at a switch: more than a receiver's jitter buffer holds
+(aiortc's holds 512 video packets and waits for a lost one until it overflows), so one
+waiting for a lost packet of the old layer drops it and starts on the new layer's keyframe
+at once; fewer than Chromium's NACK list keeps (1000)."""
+
 
 class LayerSwitch:
     """One viewer track and the layer feeding it.
@@ -21,7 +27,8 @@ class LayerSwitch:
     re-based so the keyframe follows the last frame it was sent by the time that passed
     between them. SSRC and sequence numbers are the viewer's sender's own, so the viewer
     sees one continuous track; the VP8 picture id jumps at that keyframe, which decoders
-    accept (a keyframe references nothing).
+    accept (a keyframe references nothing). The sequence numbers jump too, by
+    ``SEQUENCE_GAP``, so a receiver stuck on a packet the old layer lost moves on.
     """
 
     def __init__(
@@ -82,6 +89,7 @@ class LayerSwitch:
         if not source.adopt(track):
             old.adopt(track)
             return
+        track.sequence_gap = SEQUENCE_GAP
         self.current = source
         if new_rank > old_rank:
             self.switches_up += 1

@@ -18,10 +18,12 @@ from tests.media.peers import Exchange, client_pc
 STREAM_ID = "camera"
 
 
-async def publish_layers(tracks: list[LayerTrack], exchange: Exchange) -> RTCPeerConnection:
-    """One connection, one sendonly m-line per layer (top first), all in one msid stream;
-    each layer's PLI reaches its track."""
-    pc = client_pc()
+async def publish_layers(
+    tracks: list[LayerTrack], exchange: Exchange, pc: RTCPeerConnection | None = None
+) -> RTCPeerConnection:
+    """One connection (``pc``, else one on loopback), one sendonly m-line per layer (top
+    first), all in one msid stream; each layer's PLI reaches its track."""
+    pc = pc or client_pc()
     try:
         for index, track in enumerate(tracks):
             sender = pc.addTransceiver(track, direction="sendonly").sender
@@ -69,7 +71,8 @@ class DecodingViewer:
 
     pc: RTCPeerConnection = field(default_factory=client_pc)
     frames: list[Decoded] = field(default_factory=list)
-    decoder_errors: int = 0
+    decoder_errors: list[float] = field(default_factory=list)
+    """When each frame the decoder refused arrived."""
 
     def __post_init__(self) -> None:
         self.pc.addTransceiver("video", direction="recvonly")
@@ -85,7 +88,7 @@ class DecodingViewer:
         try:
             pictures = self._decoder.decode(av.Packet(data))
         except av.FFmpegError:
-            self.decoder_errors += 1
+            self.decoder_errors.append(now)
             return
         for picture in pictures:
             counter = read_counter(picture.to_ndarray(format="gray"))
