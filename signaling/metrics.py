@@ -12,7 +12,12 @@ from prometheus_client.registry import Collector
 from signaling.appkeys import HUB, LIVES, STREAMER
 from signaling.hub import Hub
 from signaling.room_events import RoomEvents
-from streamer import LAYER_GAUGES, Streamer
+from streamer import ForwardingStats, Streamer
+
+LAYER_GAUGES = sorted(
+    name for name in ForwardingStats.__dataclass_fields__ if name.startswith("viewers_on_layer_")
+)
+"""``viewers_on_layer_0``, ``_1``, ``_2``: the layer gauges, lowest first."""
 
 
 class DirectliveCollector(Collector):

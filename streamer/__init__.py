@@ -6,13 +6,12 @@ and the names below, its whole face.
 
 from streamer.aiortc import LOOPBACK, HostAddresses, check_internals, new_peer_connection
 from streamer.config import MediaConfig
-from streamer.stats import LAYER_GAUGES, ForwardingStats
+from streamer.stats import ForwardingStats
 from streamer.streamer import Streamer
 from streamer.viewer import AnyViewerSession
 from streamer.workers.pool import default_worker_count
 
 __all__ = [
-    "LAYER_GAUGES",
     "LOOPBACK",
     "AnyViewerSession",
     "ForwardingStats",
