@@ -48,22 +48,35 @@ class LayerSwitch:
         """Called with (old rank, new rank) once a switch is done."""
         self.switches_up = 0
         self.switches_down = 0
+        self._released = False
+        """Whether the current layer stopped feeding the track ahead of a move down."""
 
     @property
     def rank(self) -> int:
         return self.layers.rank_of(self.current)
 
     def request(self, target: TrackSource) -> None:
-        """Move to ``target`` at its next keyframe (cancels a pending move elsewhere)."""
+        """Move to ``target`` at its next keyframe (cancels a pending move elsewhere). Moving
+        down, the current layer stops feeding the track at once: its frames are what the
+        link could not carry, and would only be lost (and their loss stall the receiver)."""
         if target is self.pending:
             return
         self._cancel()
         if target is self.current or target.closed:
+            self._resume()
             return
         self.pending = target
         target.watch_keyframes(self._at_keyframe)
         self._stats.layer_switch_keyframe_requests += 1
+        if self.layers.rank_of(target) < self.layers.rank_of(self.current) and not self._released:
+            self.current.release(self.track)
+            self._released = True
         target.request_keyframe()
+
+    def _resume(self) -> None:
+        if self._released:
+            self._released = False
+            self.current.adopt(self.track)
 
     def _cancel(self) -> None:
         if self.pending is not None:
@@ -86,6 +99,7 @@ class LayerSwitch:
             sent = last.timestamp + track.timestamp_offset
             track.timestamp_offset = (sent + elapsed - frame.timestamp) & 0xFFFFFFFF
         old.release(track)
+        self._released = False
         if not source.adopt(track):
             old.adopt(track)
             return
