@@ -1,9 +1,10 @@
 """Pre-encoded layered media: the same counter picture at several sizes, looped cheaply.
 
-Each layer is encoded once, with a keyframe every GOP. A keyframe request (PLI) on any
-layer makes every layer jump ahead to the loop's next keyframe, as soon as a live encoder
-would make one (so a layer switch waits one frame, not a GOP; the picture skips ahead a
-little, its counter keeps increasing, and the layers keep showing the same moment).
+Each layer is encoded once, with a keyframe every GOP. A keyframe request (PLI) makes that
+layer jump ahead to the loop's next keyframe, as soon as a live encoder would make one (so
+a layer switch waits one frame, not a GOP; the picture skips ahead a little and its counter
+keeps increasing; the layers' counters then differ, so a viewer switching layers may see
+its counter step back or ahead).
 (Splicing in a keyframe from a second encoder does not work: VP8 delta frames carry on
 the first encoder's probability state.) The counter is drawn in cells scaled to the
 layer's width, so every layer can be read back.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -136,46 +137,24 @@ def encode_layers(
     return loops
 
 
-@dataclass
-class Position:
-    """Where the loop is, shared by every layer: frame number ``n`` of every layer shows
-    the same counter (decided by the first layer that sends it)."""
-
-    skipped: int = 0
-    jump_after: int | None = None
-    """A keyframe was asked for: from the first frame numbered at least this, skip ahead."""
-    shown: dict[int, int] = field(default_factory=dict)
-
-    def index(self, number: int, gop: int) -> int:
-        known = self.shown.get(number)
-        if known is not None:
-            return known
-        if self.jump_after is not None and number >= self.jump_after:
-            self.jump_after = None
-            if (number + self.skipped) % gop:
-                self.skipped += gop - (number + self.skipped) % gop
-        index = self.shown[number] = number + self.skipped
-        self.shown.pop(number - 300, None)
-        return index
-
-
 class LayerTrack(MediaStreamTrack):
     """Plays one layer at its real pace; ``request_keyframe`` makes the next frame the
     loop's next keyframe. ``sent[n]`` is (when frame ``n`` went to aiortc, its counter)."""
 
     kind = "video"
 
-    def __init__(self, loop: LayerLoop, clock: Clock, position: Position) -> None:
+    def __init__(self, loop: LayerLoop, clock: Clock) -> None:
         super().__init__()
         self.loop = loop
         self.sent: list[tuple[float, int]] = []
         self.keyframe_requests = 0
         self._clock = clock
-        self._position = position
+        self._skipped = 0
+        self._key_next = False
 
     def request_keyframe(self) -> None:
         self.keyframe_requests += 1
-        self._position.jump_after = len(self.sent)
+        self._key_next = True
 
     async def recv(self) -> av.Packet[Any]:
         number = len(self.sent)
@@ -183,7 +162,11 @@ class LayerTrack(MediaStreamTrack):
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        index = self._position.index(number, self.loop.gop) % len(self.loop.deltas)
+        gop = self.loop.gop
+        if self._key_next and (number + self._skipped) % gop:
+            self._skipped += gop - (number + self._skipped) % gop
+        self._key_next = False
+        index = (number + self._skipped) % len(self.loop.deltas)
         packet = av.Packet(self.loop.deltas[index])
         packet.pts = number * VIDEO_TICKS
         packet.time_base = VIDEO_TIME_BASE
@@ -194,5 +177,4 @@ class LayerTrack(MediaStreamTrack):
 def layer_tracks(loops: list[LayerLoop]) -> list[LayerTrack]:
     """One track per layer, all on one clock (so layer ``i``'s frame ``n`` is the same moment)."""
     clock = Clock()
-    position = Position()
-    return [LayerTrack(loop, clock, position) for loop in loops]
+    return [LayerTrack(loop, clock) for loop in loops]

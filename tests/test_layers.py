@@ -136,11 +136,10 @@ async def test_capped_viewer_gets_the_low_layer_and_switches_keep_decoding(
         for viewer in (low, top):
             assert viewer.decoder_errors == []
             assert all(f.counter is not None for f in viewer.frames), "a frame came out broken"
-            counters = [f.counter for f in viewer.frames if f.counter is not None]
             sizes = [f.size for f in viewer.frames]
             changes = sum(1 for a, b in itertools.pairwise(sizes) if a != b)
             assert changes >= 1  # more only if the loaded machine lost packets
-            assert increasing(counters, LOOP_FRAMES, repeats=changes), counters
+            assert increasing(viewer.frames, LOOP_FRAMES), [f.counter for f in viewer.frames]
     finally:
         await low.close()
         await top.close()

@@ -111,10 +111,16 @@ class DecodingViewer:
         await self.pc.close()
 
 
-def increasing(counters: list[int], loop: int, repeats: int = 0) -> bool:
-    """Whether each counter is ahead of the one before, modulo the loop's length (a layer
-    skips ahead at most half a loop to a keyframe), but for at most ``repeats`` repeated
-    values (at a layer switch the new layer's keyframe may show the moment the old layer's
-    last frame showed: the layers' frames of one moment reach the server one after another)."""
-    steps = [(b - a) % loop for a, b in itertools.pairwise(counters)]
-    return all(step < loop // 2 for step in steps) and steps.count(0) <= repeats
+def increasing(frames: list[Decoded], loop: int) -> bool:
+    """Whether, within each run of one layer's frames, every counter is ahead of the one
+    before, modulo the loop's length (a layer skips ahead at most a GOP to a keyframe).
+    Across a switch the counter may step either way: each layer skips on its own."""
+    runs: list[list[int]] = [[]]
+    previous: tuple[int, int] | None = None
+    for frame in frames:
+        if frame.size != previous and runs[-1]:
+            runs.append([])
+        previous = frame.size
+        if frame.counter is not None:
+            runs[-1].append(frame.counter)
+    return all(0 < (b - a) % loop < loop // 2 for run in runs for a, b in itertools.pairwise(run))
