@@ -123,4 +123,4 @@ def increasing(frames: list[Decoded], loop: int) -> bool:
         previous = frame.size
         if frame.counter is not None:
             runs[-1].append(frame.counter)
-    return all(0 < (b - a) % loop < loop // 2 for run in runs for a, b in itertools.pairwise(run))
+    return all(0 < (b - a) % loop <= loop // 2 for run in runs for a, b in itertools.pairwise(run))

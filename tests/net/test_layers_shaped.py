@@ -93,7 +93,7 @@ def steps_ok(frames: list[tuple[float, int, int, int | None]]) -> bool:
         previous = (width, height)
         if counter is not None:
             runs[-1].append(counter)
-    return all(0 < (b - a) % LOOP < LOOP // 2 for run in runs for a, b in itertools.pairwise(run))
+    return all(0 < (b - a) % LOOP <= LOOP // 2 for run in runs for a, b in itertools.pairwise(run))
 
 
 def flowing_lower(frames: Frames, at: float) -> bool:
