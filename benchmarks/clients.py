@@ -27,9 +27,19 @@ from aiortc.codecs import depayload
 from aiortc.mediastreams import MediaStreamTrack
 
 from benchmarks.harness import token, wait_message
-from benchmarks.media import MediaLoop, decode_counters, is_keyframe, loop_tracks
+from benchmarks.media import (
+    FPS,
+    VIDEO_TICKS,
+    VIDEO_TIME_BASE,
+    Clock,
+    LoopTrack,
+    MediaLoop,
+    decode_counters,
+    is_keyframe,
+    loop_tracks,
+)
 from streamer import LOOPBACK, new_peer_connection
-from streamer.aiortc.sender_state import redirect_keyframe_requests
+from streamer.aiortc.sender_state import name_stream, redirect_keyframe_requests
 from streamer.aiortc.tap import tap_receiver
 from streamer.aiortc.transport_state import handle_rtp_with, unprotect_from_socket
 
@@ -75,8 +85,16 @@ def run_worker(pipe: Connection, main: Callable[[], Coroutine[Any, Any, None]]) 
 # ---- the publisher ----------------------------------------------------------------------
 
 
-def publisher_worker(pipe: Connection, base: str, loop: MediaLoop, restart_on_pli: bool) -> None:
-    """Publish ``loop`` over WHIP; send ("live", live_id); on "stop" send ("sent", times)."""
+def publisher_worker(
+    pipe: Connection,
+    base: str,
+    loop: MediaLoop,
+    restart_on_pli: bool,
+    lower_layers: list[list[bytes]] | None = None,
+) -> None:
+    """Publish ``loop`` over WHIP; send ("live", live_id); on "stop" send ("sent", times).
+    With ``lower_layers`` (each a loop of frames), ``loop`` is the top layer of a layered
+    picture and each lower layer goes on its own m-line of the same msid stream."""
 
     async def main() -> None:
         video, audio = loop_tracks(loop, restart_on_pli=restart_on_pli)
@@ -84,6 +102,21 @@ def publisher_worker(pipe: Connection, base: str, loop: MediaLoop, restart_on_pl
         sender = pc.addTransceiver(video, direction="sendonly").sender
         # aiortc turns a PLI into a flag for its own encoders; this track wants it instead.
         redirect_keyframe_requests(sender, video.request_keyframe)
+        if lower_layers:
+            name_stream(sender, "camera", "layer0")
+            for index, frames in enumerate(lower_layers, start=1):
+                lower = LoopTrack(
+                    "video",
+                    frames,
+                    Clock(),
+                    period=1 / FPS,
+                    ticks=VIDEO_TICKS,
+                    time_base=VIDEO_TIME_BASE,
+                    restart_on_pli=restart_on_pli,
+                )
+                layer = pc.addTransceiver(lower, direction="sendonly").sender
+                name_stream(layer, "camera", f"layer{index}")
+                redirect_keyframe_requests(layer, lower.request_keyframe)
         pc.addTransceiver(audio, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
         assert pc.localDescription is not None

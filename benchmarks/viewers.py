@@ -43,7 +43,8 @@ from benchmarks.harness import (
 )
 from benchmarks.janus_clients import janus_viewers_worker, rtp_publisher_worker
 from benchmarks.janus_server import JanusServer, janus_available, run_janus
-from benchmarks.media import VIDEO_TICKS, MediaLoop, encode_loop
+from benchmarks.layered_media import LAYERS, encode_layers
+from benchmarks.media import FPS, VIDEO_TICKS, MediaLoop, encode_loop
 from benchmarks.pairs import summarize
 from streamer.config import FAST_FORWARDING_ENV
 
@@ -82,6 +83,15 @@ def _parser() -> argparse.ArgumentParser:
         "ratios as the median over pairs",
     )
     parser.add_argument("--processes", type=int, default=0, help="viewer processes (0: auto)")
+    parser.add_argument(
+        "--layers",
+        type=int,
+        choices=(1, 2, 3),
+        default=1,
+        help="with 2 or 3, the same load runs again with the publisher sending that many "
+        "layers (the loop on top; 320x240 and 160x120 below) in the same invocation; "
+        "reports the layered run and its CPU per viewer-second over the single-layer one's",
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -223,7 +233,7 @@ def run_load(
     publisher: Worker | None = None
     with _server(kind, server_core, loop, args, fast_forwarding, udp_port) as server:
         try:
-            publisher = _publisher(server, loop)
+            publisher = _publisher(server, loop, getattr(args, "lower_layers", None))
             live_id = publisher.receive(60, "the publisher going live")[1]
             # MediaRelay re-encodes: its frames are not the loop's bytes.
             crc_index = None if kind == "relay" else loop.crc_index()
@@ -333,11 +343,14 @@ def _server(
         yield server
 
 
-def _publisher(server: Server, loop: MediaLoop) -> Worker:
-    """The loop's publisher: plain RTP into Janus's mountpoint, WHIP into the others."""
+def _publisher(
+    server: Server, loop: MediaLoop, lower_layers: list[list[bytes]] | None = None
+) -> Worker:
+    """The loop's publisher: plain RTP into Janus's mountpoint, WHIP into the others (with
+    ``lower_layers`` below the loop, as layers of one picture)."""
     if isinstance(server, JanusServer):
         return spawn(rtp_publisher_worker, server.video_port, server.audio_port, loop)
-    return spawn(publisher_worker, server.url, loop, False)
+    return spawn(publisher_worker, server.url, loop, False, lower_layers)
 
 
 def _load_cpu_seconds(load: list[Worker]) -> float:
@@ -400,6 +413,20 @@ def main(argv: list[str] | None = None) -> int:
         result["single_port"] = single
         result["ratio_single_port_over_per_connection_cpu_per_viewer_s"] = _ratio(
             single["server_cpu_ms_per_viewer_s"], result["server_cpu_ms_per_viewer_s"], digits=3
+        )
+    if args.layers > 1:
+        if args.codec != "vp8":
+            print("--layers needs --codec vp8", file=sys.stderr)
+            return 2
+        lower = encode_layers(
+            LAYERS[1 : args.layers], seconds=len(loop.video) / FPS, gop_seconds=loop.gop / FPS
+        )
+        args.lower_layers = [layer.deltas for layer in lower]
+        layered = run_load("directlive", loop, *load, fast_forwarding=fast)
+        args.lower_layers = None
+        result["layered"] = {"layers": args.layers, **layered}
+        result["ratio_layered_over_single_cpu_per_viewer_s"] = _ratio(
+            layered["server_cpu_ms_per_viewer_s"], result["server_cpu_ms_per_viewer_s"], digits=3
         )
     if args.forwarding == "both":
         aiortc = run_load("directlive", loop, *load, fast_forwarding=False)

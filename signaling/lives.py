@@ -134,6 +134,7 @@ class LiveService:
         *,
         participant: str | None = None,
         owner: Connection | None = None,
+        max_layer: int | None = None,
     ) -> tuple[str, str]:
         """Attach ``viewer`` if fanout allows it; returns ``(session_id, answer_sdp)``.
 
@@ -154,7 +155,9 @@ class LiveService:
         try:
             if self.edges is not None:
                 await self.edges.ensure_media(live_id)
-            session_id, answer = await self.streamer.watch(live_id, viewer, offer_sdp, participant)
+            session_id, answer = await self.streamer.watch(
+                live_id, viewer, offer_sdp, participant, max_layer=max_layer
+            )
         finally:
             self._joining[key] -= 1
             if not self._joining[key]:
@@ -189,6 +192,15 @@ class LiveService:
         await self.streamer.leave(live_id, session_id)
         self.cobroadcast.forget(session_id)
         self.room.viewers_changed(live_id)
+
+    async def set_max_layer(
+        self, viewer: str, live_id: str, session_id: str, max_layer: int | None
+    ) -> None:
+        """Cap the layers ``viewer``'s session gets from now on (None: no cap)."""
+        session = self.streamer.session(live_id, session_id)
+        if session.user != viewer:
+            raise Forbidden("this viewer session is someone else's", code="not_your_session")
+        await session.set_max_layer(max_layer)
 
     async def add_candidate(
         self,

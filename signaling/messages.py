@@ -9,6 +9,9 @@ from directlive.errors import BadRequest, PayloadTooLarge
 from signaling.json_input import MAX_DEPTH, is_unicode, nesting_depth, parse_json
 from signaling.room_messages import RoomMessage, parse_room_message
 
+MAX_LAYER = 9
+"""The highest ``max_layer`` a client may ask for (a cap above the top layer means the top)."""
+
 
 @dataclass(frozen=True)
 class Auth:
@@ -39,6 +42,17 @@ class Watch:
     via_thread: str | None
     participant: str | None = None
     """Watch only this participant; ``None``: every participant."""
+    max_layer: int | None = None
+    """The highest layer of a layered picture to send (0 = lowest); ``None``: any."""
+
+
+@dataclass(frozen=True)
+class LayerCap:
+    """Change a watching session's ``max_layer`` (a tile shrank, grew or was hidden)."""
+
+    live_id: str
+    session_id: str
+    max_layer: int | None
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,9 @@ class Candidate:
     sdp_mid: str | None
 
 
-ClientMessage = Auth | Ping | LiveStart | LiveEnd | Watch | Leave | Candidate | RoomMessage
+ClientMessage = (
+    Auth | Ping | LiveStart | LiveEnd | Watch | LayerCap | Leave | Candidate | RoomMessage
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,19 @@ def _str(body: dict[str, object], key: str, *, optional: bool = False) -> str | 
         return None
     if not isinstance(value, str) or (not optional and not value):
         raise BadRequest(f"field {key!r} must be a non-empty string", code="bad_message")
+    return value
+
+
+def parse_max_layer(value: object) -> int | None:
+    """A ``max_layer`` preference: absent/null, or an integer 0..MAX_LAYER."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 2:
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_LAYER:
+        raise BadRequest(
+            f"max_layer must be an integer from 0 to {MAX_LAYER}", code="bad_max_layer"
+        )
     return value
 
 
@@ -99,6 +128,13 @@ def _parse_body(kind: str, body: dict[str, object]) -> ClientMessage:
             _req(body, "sdp"),
             _str(body, "via_thread", optional=True),
             _str(body, "participant", optional=True),
+            parse_max_layer(body.get("max_layer")),
+        )
+    if kind == "layer":
+        return LayerCap(
+            _req(body, "live_id"),
+            _req(body, "session_id"),
+            parse_max_layer(body.get("max_layer")),
         )
     if kind == "leave":
         return Leave(_req(body, "live_id"), _req(body, "session_id"))

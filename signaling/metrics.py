@@ -12,7 +12,12 @@ from prometheus_client.registry import Collector
 from signaling.appkeys import HUB, LIVES, STREAMER
 from signaling.hub import Hub
 from signaling.room_events import RoomEvents
-from streamer import Streamer
+from streamer import ForwardingStats, Streamer
+
+LAYER_GAUGES = sorted(
+    name for name in ForwardingStats.__dataclass_fields__ if name.startswith("viewers_on_layer_")
+)
+"""``viewers_on_layer_0``, ``_1``, ``_2``: the layer gauges, lowest first."""
 
 
 class DirectliveCollector(Collector):
@@ -51,6 +56,9 @@ class DirectliveCollector(Collector):
             "keyframe_requests_from_viewers": "PLI/FIR received from viewers",
             "udp_unknown_ufrag": "STUN requests at a shared UDP port naming no connection",
             "udp_stray_datagrams": "Datagrams at a shared UDP port from no known peer",
+            "layer_switches_up": "Viewers moved to a higher layer of a layered picture",
+            "layer_switches_down": "Viewers moved to a lower layer of a layered picture",
+            "layer_switch_keyframe_requests": "Keyframes asked of a layer to move a viewer there",
         }
         for name, help_text in counters.items():
             yield CounterMetricFamily(f"directlive_{name}", help_text, getattr(stats, name))
@@ -80,6 +88,14 @@ class DirectliveCollector(Collector):
             "Relay links open on this node, feeding edges or pulled from origins",
             self._streamer.relay_links_open,
         )
+        layers = GaugeMetricFamily(
+            "directlive_layer_viewers",
+            "Viewer tracks of a layered picture on each layer (0: lowest; 2: 2 and above)",
+            labels=["layer"],
+        )
+        for layer, name in enumerate(LAYER_GAUGES):
+            layers.add_metric([str(layer)], getattr(stats, name))
+        yield layers
         yield CounterMetricFamily(
             "directlive_room_events_queued",
             "Room events (comments, reactions, counts...) queued on sockets, one per socket",

@@ -16,6 +16,7 @@ from signaling.messages import (
     Candidate,
     ClientMessage,
     Envelope,
+    LayerCap,
     Leave,
     LiveEnd,
     LiveStart,
@@ -156,9 +157,21 @@ async def _handle(request: web.Request, connection: Connection, message: ClientM
         case LiveEnd(live_id=live_id):
             await lives.end_live(user, live_id)
             return {"type": "live.end.ok", "live_id": live_id}
-        case Watch(live_id=live_id, sdp=sdp, via_thread=via_thread, participant=participant):
+        case Watch(
+            live_id=live_id,
+            sdp=sdp,
+            via_thread=via_thread,
+            participant=participant,
+            max_layer=max_layer,
+        ):
             session_id, answer = await lives.watch(
-                user, live_id, sdp, via_thread, participant=participant, owner=connection
+                user,
+                live_id,
+                sdp,
+                via_thread,
+                participant=participant,
+                owner=connection,
+                max_layer=max_layer,
             )
             return {
                 "type": "watch.answer",
@@ -166,6 +179,9 @@ async def _handle(request: web.Request, connection: Connection, message: ClientM
                 "session_id": session_id,
                 "sdp": answer,
             }
+        case LayerCap(live_id=live_id, session_id=session_id, max_layer=max_layer):
+            await lives.set_max_layer(user, live_id, session_id, max_layer)
+            return {"type": "layer.ok", "session_id": session_id, "max_layer": max_layer}
         case Leave(live_id=live_id, session_id=session_id):
             await lives.leave(user, live_id, session_id)
             return {"type": "left", "live_id": live_id, "session_id": session_id}

@@ -8,6 +8,7 @@ from aiohttp import web
 from signaling.appkeys import CONFIG, LIVES, SESSION_TAGS, USER
 from signaling.http_body import read_sdp
 from signaling.ice_servers import ice_servers_for
+from signaling.messages import parse_max_layer
 from signaling.trickle import CONTENT_TYPE as TRICKLE_TYPE
 
 
@@ -67,8 +68,9 @@ async def post_whep(request: web.Request) -> web.Response:
     offer = await read_sdp(request, request.app[CONFIG].max_sdp_bytes)
     via_thread = request.query.get("via_thread") or None
     participant = request.query.get("participant") or None
+    max_layer = parse_max_layer(request.query.get("max_layer") or None)
     session_id, answer = await request.app[LIVES].watch(
-        request[USER], live_id, offer, via_thread, participant=participant
+        request[USER], live_id, offer, via_thread, participant=participant, max_layer=max_layer
     )
     return _sdp_created(request, answer, f"/whep/{live_id}/{session_id}")
 

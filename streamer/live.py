@@ -28,7 +28,15 @@ class MediaLive:
             (source, publisher.codec_of(source))
             for publisher in self.publishers.values()
             if participant is None or publisher.participant == participant
-            for source in publisher.sources
+            for source in publisher.viewer_sources
+        ]
+
+    def best_sources(self) -> list[SourceWithCodec]:
+        """One track per picture, a layered picture's best layer only (what relays carry)."""
+        return [
+            (source, publisher.codec_of(source))
+            for publisher in self.publishers.values()
+            for source in publisher.best_sources
         ]
 
     def participants(self) -> list[str]:

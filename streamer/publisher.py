@@ -22,6 +22,8 @@ from streamer.aiortc.peer import (
 from streamer.aiortc.tap import receives_track, send_picture_loss, tap_receiver
 from streamer.aiortc.udp_mux import UdpMux
 from streamer.forwarding.datagrams import UdpGso
+from streamer.layers.layer_set import LayerSet
+from streamer.layers.offer import layer_groups
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 
@@ -50,6 +52,8 @@ class PublisherSession:
         self.pc = new_peer_connection(host_addresses, udp_mux)
         self._gso = gso or UdpGso()
         self.sources: list[TrackSource] = []
+        self.layer_sets: list[LayerSet] = []
+        """Video tracks offered as layers of one picture (``streamer.layers.offer``)."""
         self.codecs: dict[str, RTCRtpCodecParameters] = {}
         self._stats = stats
         self._on_connection_lost = on_connection_lost
@@ -63,6 +67,7 @@ class PublisherSession:
     async def answer(self, offer_sdp: str) -> str:
         """Accept the publisher's offer; every received track is tapped, never decoded."""
         await apply_offer(self.pc, offer_sdp)
+        by_mid: dict[str, TrackSource] = {}
         for transceiver in self.pc.getTransceivers():
             if not receives_track(transceiver.receiver):
                 continue
@@ -81,12 +86,33 @@ class PublisherSession:
             tap_receiver(transceiver.receiver, self._frame_sink(source))
             self.sources.append(source)
             self.codecs[source.track_id] = codec
+            if transceiver.kind == "video" and transceiver.mid is not None:
+                by_mid[transceiver.mid] = source
         if not self.sources:
             raise BadRequest("the offer publishes no audio or video track", code="no_media")
+        for mids in layer_groups(offer_sdp, list(by_mid)):
+            try:
+                self.layer_sets.append(LayerSet([by_mid[mid] for mid in mids]))
+            except ValueError as exc:
+                log.warning(
+                    "live=%s user=%s tracks not layered: %s", self.live_id, self.participant, exc
+                )
         if self._consent_by_inactivity:
             replace_consent_with_inactivity(self.pc)
         resend_first_dtls_flight(self.pc)
         return await make_answer(self.pc)
+
+    @property
+    def viewer_sources(self) -> list[TrackSource]:
+        """The tracks a viewer is offered: each layer set stands as its first m-line's."""
+        others = {id(s) for layers in self.layer_sets for s in layers.sources[1:]}
+        return [source for source in self.sources if id(source) not in others]
+
+    @property
+    def best_sources(self) -> list[TrackSource]:
+        """One track per picture, the best layer of a layered one (recording, relays)."""
+        best = {id(layers.primary): layers.top() for layers in self.layer_sets}
+        return [best.get(id(source), source) for source in self.viewer_sources]
 
     def codec_of(self, source: TrackSource) -> RTCRtpCodecParameters:
         return self.codecs[source.track_id]
@@ -119,6 +145,8 @@ class PublisherSession:
             self._on_connection_lost(self)
 
     async def close(self) -> None:
+        for layers in self.layer_sets:
+            layers.close()
         for source in self.sources:
             source.close()
         await close_quietly(self.pc)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from streamer.forwarding.datagrams import UdpGso
 from streamer.forwarding.lane import ForwardingLane, LaneEntry, LaneMember
@@ -14,9 +14,13 @@ from streamer.frames import EncodedFrame, is_keyframe
 from streamer.stats import ForwardingStats
 from streamer.viewer_track import ViewerTrack
 
+if TYPE_CHECKING:
+    from streamer.layers.layer_set import LayerSet
+
 log = logging.getLogger("directlive.streamer")
 
 KeyframeRequester = Callable[[], None]
+KeyframeWatcher = Callable[["TrackSource", EncodedFrame], None]
 
 
 class FrameSink(Protocol):
@@ -67,6 +71,15 @@ class TrackSource:
         self._last_keyframe_request = -float("inf")
         self._pending_request: asyncio.TimerHandle | None = None
         self._closed = False
+        self.layers: LayerSet | None = None
+        """The participant's layers this track is one of (``streamer.layers``), or None."""
+        self.last_frame: EncodedFrame | None = None
+        self.bytes_received = 0
+        self._keyframe_watchers: list[KeyframeWatcher] = []
+
+    @property
+    def stats(self) -> ForwardingStats:
+        return self._stats
 
     @property
     def viewer_count(self) -> int:
@@ -101,8 +114,12 @@ class TrackSource:
         for a worker's copy of the source) to every viewer and sink."""
         if self._closed:
             return
+        self.last_frame = frame
+        self.bytes_received += len(frame.data)
         if self.kind == "video":
             if frame.keyframe:
+                for watcher in tuple(self._keyframe_watchers):
+                    watcher(self, frame)
                 self._gop = [frame]
             elif self._gop and len(self._gop) < self._gop_limit:
                 self._gop.append(frame)
@@ -134,6 +151,31 @@ class TrackSource:
     def lane_size(self) -> int:
         """Viewers whose frames the lane sends."""
         return len(self._lane)
+
+    def watch_keyframes(self, watcher: KeyframeWatcher) -> None:
+        """Call ``watcher`` at each keyframe, before any viewer is offered it (a layer switch
+        moves viewers here then)."""
+        self._keyframe_watchers.append(watcher)
+
+    def unwatch_keyframes(self, watcher: KeyframeWatcher) -> None:
+        if watcher in self._keyframe_watchers:
+            self._keyframe_watchers.remove(watcher)
+
+    def adopt(self, track: ViewerTrack) -> bool:
+        """Take over a viewer track another layer of the participant was feeding; it is
+        offered this source's frames from the next one on (False once closed)."""
+        if self._closed:
+            return False
+        track.rebind(self)
+        self._viewers.add(track)
+        return True
+
+    def release(self, track: ViewerTrack) -> None:
+        """Stop feeding ``track`` without ending it (it moves to another layer); a lane
+        member leaves the lane first, so its forwarder takes its sequence numbers back."""
+        self._viewers.discard(track)
+        if track in self._lane:
+            self._lane.release(track)
 
     def add_sink(self, sink: FrameSink) -> None:
         """Send ``sink`` every frame from now on; the caller sends it ``gop`` first."""

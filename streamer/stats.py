@@ -25,3 +25,17 @@ class ForwardingStats:
     """STUN Binding requests at the shared UDP port naming no connection's ufrag (dropped)."""
     udp_stray_datagrams: int = 0
     """Other datagrams at the shared UDP port from an address no connection learned (dropped)."""
+    layer_switches_up: int = 0
+    """Viewers moved to a higher layer of a participant (``streamer.layers``)."""
+    layer_switches_down: int = 0
+    """Viewers moved to a lower layer."""
+    layer_switch_keyframe_requests: int = 0
+    """Keyframes asked of a layer to move a viewer there (before coalescing)."""
+    viewers_on_layer_0: int = 0
+    """Gauge, counted at each scrape: viewer tracks on the lowest layer of a layered picture."""
+    viewers_on_layer_1: int = 0
+    viewers_on_layer_2: int = 0
+    """On layer 2 or above."""
+
+
+LAYER_GAUGES = ("viewers_on_layer_0", "viewers_on_layer_1", "viewers_on_layer_2")

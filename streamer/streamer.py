@@ -15,6 +15,7 @@ from streamer.aiortc import HostAddresses, check_internals
 from streamer.aiortc.udp_mux import UdpMux
 from streamer.config import MediaConfig
 from streamer.forwarding.datagrams import UdpGso
+from streamer.layers.viewer_layers import count_layer_viewers
 from streamer.live import MediaLive
 from streamer.publisher import PublisherSession
 from streamer.relay.edge import AnyPublisher
@@ -104,6 +105,16 @@ class Streamer:
 
     async def refresh_forwarding_stats(self) -> None:
         """Fetch the workers' counters, for ``forwarding_totals``."""
+        count_layer_viewers(
+            self.stats,
+            (
+                choice
+                for live in self._lives.values()
+                for session in live.viewers.values()
+                if isinstance(session, ViewerSession)
+                for choice in session.layered.values()
+            ),
+        )
         if self.workers is not None:
             await self.workers.refresh_stats()
 
@@ -217,9 +228,10 @@ class Streamer:
         return self.get(live_id).sources(participant)
 
     def participant_sources(self, live_id: str, participant: str) -> list[TrackSource]:
-        """The tracks ``participant`` publishes (the recorder's input); none when not."""
+        """The tracks ``participant`` publishes (the recorder's input), the best layer of a
+        layered picture only; none when not publishing."""
         publisher = self.get(live_id).publishers.get(participant)
-        return [] if publisher is None else list(publisher.sources)
+        return [] if publisher is None else publisher.best_sources
 
     def _publisher(self, live_id: str, participant: str) -> AnyPublisher:
         publisher = self.get(live_id).publishers.get(participant)
@@ -299,10 +311,17 @@ class Streamer:
         return answer
 
     async def watch(
-        self, live_id: str, viewer: str, offer_sdp: str, participant: str | None = None
+        self,
+        live_id: str,
+        viewer: str,
+        offer_sdp: str,
+        participant: str | None = None,
+        *,
+        max_layer: int | None = None,
     ) -> tuple[str, str]:
         """Attach a viewer to every participant's tracks (as many as the offer has m-lines
-        for), or to one ``participant``'s; returns ``(session_id, answer_sdp)``."""
+        for), or to one ``participant``'s; returns ``(session_id, answer_sdp)``. A layered
+        picture is sent at most at layer ``max_layer`` (0 = lowest; None: any)."""
         live = self.get(live_id)
         if participant is not None and participant not in live.publishers:
             raise NotFound(f"{participant} is not publishing", code="participant_not_found")
@@ -316,7 +335,11 @@ class Streamer:
         if self.workers is not None:
             link = await self.workers.place()
             session = link.new_session(
-                session_id=session_id, live_id=live_id, user=viewer, participant=participant
+                session_id=session_id,
+                live_id=live_id,
+                user=viewer,
+                participant=participant,
+                max_layer=max_layer,
             )
         else:
             session = ViewerSession(
@@ -329,6 +352,7 @@ class Streamer:
                 fast_forwarding=self.config.fast_forwarding,
                 participant=participant,
                 udp_mux=self.udp_mux,
+                max_layer=max_layer,
             )
         try:
             answer = await session.answer(offer_sdp, sources)

@@ -25,6 +25,7 @@ from streamer.aiortc.udp_mux import UdpMux
 from streamer.config import default_fast_forwarding
 from streamer.forwarding.datagrams import UdpGso
 from streamer.forwarding.forwarder import RtpForwarder
+from streamer.layers.viewer_layers import ViewerLayers, starting_layer
 from streamer.source import TrackSource
 from streamer.viewer_track import ViewerTrack
 
@@ -51,6 +52,9 @@ class AnyViewerSession(Protocol):
     async def accept_answer(self, sdp: str) -> None:
         """The viewer's answer to ``offer_sources``'s offer."""
 
+    async def set_max_layer(self, max_layer: int | None) -> None:
+        """Send no layer above ``max_layer`` from now on (None: any)."""
+
     async def close(self) -> None: ...
 
 
@@ -69,6 +73,7 @@ class ViewerSession:
         fast_forwarding: bool | None = None,
         participant: str | None = None,
         udp_mux: UdpMux | None = None,
+        max_layer: int | None = None,
     ) -> None:
         self.participant = participant
         """The one participant this session watches; ``None``: every participant."""
@@ -82,6 +87,11 @@ class ViewerSession:
         self._gso = gso or UdpGso()
         self.pc = new_peer_connection(host_addresses, udp_mux)
         self.tracks: list[tuple[TrackSource, ViewerTrack]] = []
+        """(the source listed for the track, which for layers is the set's primary; the track)."""
+        self.max_layer = max_layer
+        """The highest layer (0 = lowest) of a layered picture this viewer wants; None: any."""
+        self.layered: dict[int, ViewerLayers] = {}
+        """By ``id`` of the viewer track: the layer choice of each layered track."""
         self._on_connection_lost = on_connection_lost
         self._closed = False
         self.pc.on("connectionstatechange", self._on_state_change)
@@ -98,12 +108,28 @@ class ViewerSession:
             source, codec = match
             pin_viewer_codec(transceiver, codec)
             unused.remove(match)
-            track = source.subscribe()
+            track = self._subscribe(source)
             self.tracks.append((source, track))
             transceiver.sender.replaceTrack(track)
             transceiver.direction = "sendonly"
             self._prepare_sender(transceiver.sender, source, codec, track)
         return await make_answer(self.pc)
+
+    def _subscribe(self, source: TrackSource) -> ViewerTrack:
+        """A track of ``source``, or of the layer to start on when it stands for layers."""
+        layers = source.layers
+        if layers is None:
+            return source.subscribe()
+        start = starting_layer(layers, self.max_layer)
+        track = start.subscribe()
+        self.layered[id(track)] = ViewerLayers(layers, track, start, source.stats, self.max_layer)
+        return track
+
+    async def set_max_layer(self, max_layer: int | None) -> None:
+        """Cap every layered track at ``max_layer`` from now on (None: no cap)."""
+        self.max_layer = max_layer
+        for layered in self.layered.values():
+            layered.limit(max_layer)
 
     def _prepare_sender(
         self,
@@ -120,6 +146,9 @@ class ViewerSession:
         else:
             install_packer(sender, codec.mimeType, track.request_keyframe)
         name_stream(sender, source.participant, source.track_id)
+        layered = self.layered.get(id(track))
+        if layered is not None:
+            layered.watch_feedback(sender)
 
     def _on_state_change(self) -> None:
         state = self.pc.connectionState
@@ -140,7 +169,7 @@ class ViewerSession:
         if not new:
             return None
         for source, codec in new:
-            track = source.subscribe()
+            track = self._subscribe(source)
             self.tracks.append((source, track))  # before anything can fail: detach() finds it
             transceiver = self.pc.addTransceiver(track, direction="sendonly")
             transceiver.setCodecPreferences(capabilities_like(codec))
@@ -158,7 +187,11 @@ class ViewerSession:
     def detach(self) -> None:
         """Stop receiving frames (the connection may stay open a moment longer)."""
         for source, track in self.tracks:
-            source.unsubscribe(track)
+            layered = self.layered.pop(id(track), None)
+            if layered is not None:
+                layered.close()
+            else:
+                source.unsubscribe(track)
         self.tracks.clear()
 
     async def close(self) -> None:

@@ -47,6 +47,14 @@ class ViewerTrack(MediaStreamTrack):
         self._listener: Callable[[], None] | None = None
         self._awaiting_keyframe = kind == "video"
         self.frames_dropped = 0
+        self.timestamp_offset = 0
+        """Added to each frame's timestamp: where a layer switch re-based this viewer's clock."""
+        self.sequence_gap = 0
+        """Sequence numbers the forwarder leaves out before its next packet (a layer switch:
+        a receiver whose jitter buffer waits for a packet of the old layer that will never
+        come gives up on it at once and starts on the new layer's keyframe)."""
+        self.skipped: tuple[int, int] | None = None
+        """(first, count) of the sequence numbers last left out, set by the forwarder."""
 
     def prime(self, gop: Sequence[EncodedFrame]) -> None:
         """Queue the cached GOP so the viewer decodes a picture at once.
@@ -55,7 +63,7 @@ class ViewerTrack(MediaStreamTrack):
         timestamp: the decoder gets every frame it needs, the player shows them immediately
         instead of replaying seconds of the past, and live frames follow on their own clock.
         """
-        last = gop[-1].timestamp
+        last = gop[-1].timestamp + self.timestamp_offset
         count = len(gop)
         self._queue.extend(
             (frame, (last - (count - 1 - index)) & 0xFFFFFFFF) for index, frame in enumerate(gop)
@@ -83,10 +91,14 @@ class ViewerTrack(MediaStreamTrack):
                 self._queue.popleft()
                 self._drop(1)
         self._awaiting_keyframe = False
-        self._queue.append((frame, frame.timestamp))
+        self._queue.append((frame, (frame.timestamp + self.timestamp_offset) & 0xFFFFFFFF))
         self._stats.frames_forwarded += 1
         self._stats.bytes_forwarded += len(frame.data)
         self._wake()
+
+    def rebind(self, source: TrackOrigin) -> None:
+        """Frames come from ``source`` from now on (a layer switch, at its keyframe)."""
+        self._source = source
 
     def request_keyframe(self) -> None:
         """The viewer reported picture loss (PLI/FIR)."""

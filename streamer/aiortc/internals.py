@@ -91,6 +91,10 @@ def _expectations() -> dict[str, bool]:
             name in retransmit for name in ("self.__rtx_payload_type", "self.__rtx_sequence_number")
         ),
         "a sender can be disabled": "self._enabled" in sender_init,
+        # streamer.aiortc.feedback
+        "the RTP router hands RTCP to _handle_rtcp_packet": "recipient._handle_rtcp_packet("
+        in _source(RTCDtlsTransport._handle_rtcp_data)
+        and "report.fraction_lost" in rtcp,
         # streamer.aiortc.transport_state
         "DTLS protects with _tx_srtp": "self._tx_srtp.protect(data)"
         in _source(RTCDtlsTransport._send_rtp)

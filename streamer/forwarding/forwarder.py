@@ -256,6 +256,11 @@ class RtpForwarder:
             self._session, self._srtp = session, srtp_context(session)
             self._srtp_address = context_address(self._srtp)
         origin, seq, mime_type = self._timestamp_origin, self._sequence_number, self._mime_type
+        gap = getattr(self._track, "sequence_gap", 0)
+        if gap:
+            self._track.sequence_gap = 0
+            self._track.skipped = (seq, gap)
+            seq = (seq + gap) & 0xFFFF
         frames: list[Sent] = []
         timestamp = 0
         for frame, frame_timestamp in ready:
@@ -334,7 +339,7 @@ class RtpForwarder:
             (self._first_byte, self._payload_type, self._ssrc),
             extensions,
             self._srtp_address,
-            self._timestamp_origin,
+            (self._timestamp_origin + getattr(self._track, "timestamp_offset", 0)) & 0xFFFFFFFF,
             self._history,
             self._sequence_number,
         )
@@ -439,6 +444,8 @@ class RtpForwarder:
             return None
         first, payloads, timestamp, extensions = sent
         index = (sequence_number - first) & 0xFFFF
+        if index >= len(payloads):
+            return None  # left out (a layer switch's gap): its slot holds an older packet
         marker = 0x80 if index == len(payloads) - 1 else 0
         header = RTP_HEADER.pack(
             self._first_byte, marker | self._payload_type, sequence_number, timestamp, self._ssrc

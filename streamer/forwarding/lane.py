@@ -185,6 +185,10 @@ class ForwardingLane:
             # By identity: list.remove would compare entries item by item.
             self._items = [other for other in self._items if other is not items]
 
+    def release(self, key: Hashable) -> None:
+        """``key`` leaves, its member told as if its socket were busy (nothing owed)."""
+        self._drop(key, [])
+
     def send(self, frame: EncodedFrame) -> None:
         """``frame`` to every entry; entries whose send did not go straight out, or failed,
         leave (each on its own: the others are sent the frame all the same)."""

@@ -17,6 +17,7 @@ from aiortc import RTCRtpCodecParameters
 
 from directlive.errors import NotFound
 from streamer.forwarding.datagrams import UdpGso
+from streamer.layers.layer_set import LayerSet
 from streamer.publisher import PublisherSession
 from streamer.relay.channel import ChannelClosed, RelayChannel
 from streamer.relay.messages import LiveOver, Ready, relay_from_wire
@@ -45,6 +46,16 @@ class RelayedParticipant:
         self.codecs: dict[str, RTCRtpCodecParameters] = {}
         self.connected = asyncio.Event()
         self.connected.set()
+        self.layer_sets: list[LayerSet] = []
+        """Always empty: a link carries one layer of each picture, its origin's best."""
+
+    @property
+    def viewer_sources(self) -> list[TrackSource]:
+        return self.sources
+
+    @property
+    def best_sources(self) -> list[TrackSource]:
+        return self.sources
 
     def codec_of(self, source: TrackSource) -> RTCRtpCodecParameters:
         return self.codecs[source.track_id]

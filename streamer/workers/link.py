@@ -50,7 +50,13 @@ class WorkerLink:
         return list(self._sessions.values())
 
     def new_session(
-        self, *, session_id: str, live_id: str, user: str, participant: str | None
+        self,
+        *,
+        session_id: str,
+        live_id: str,
+        user: str,
+        participant: str | None,
+        max_layer: int | None = None,
     ) -> RemoteViewerSession:
         """A viewer session served by this worker, counted here until it is released."""
         session = RemoteViewerSession(
@@ -62,6 +68,7 @@ class WorkerLink:
             feeds=self.feeds,
             on_release=self._forget,
             participant=participant,
+            max_layer=max_layer,
         )
         self._sessions[session_id] = session
         return session

@@ -70,6 +70,19 @@ class Watch:
     participant: str | None
     sdp: str
     sources: list[int]
+    layers: list[list[int]]
+    """Per entry of ``sources``: the keys of the layers it stands for (m-line order), or []."""
+    max_layer: int | None
+    """The highest layer the viewer wants (0 = lowest), None: any."""
+
+
+@dataclass(frozen=True)
+class LayerCap:
+    """Request: send the session no layer above ``max_layer`` (None: any)."""
+
+    op: ClassVar[str] = "layer"
+    session_id: str
+    max_layer: int | None
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,8 @@ class OfferSources:
     op: ClassVar[str] = "offer"
     session_id: str
     sources: list[int]
+    layers: list[list[int]]
+    """As ``Watch.layers``."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +125,7 @@ class StatsWanted:
 
 
 Notice = SourceOpen | SourceClose | KeyframeWanted | ViewerLost
-Request = Watch | Leave | Candidate | OfferSources | AcceptAnswer | StatsWanted
+Request = Watch | LayerCap | Leave | Candidate | OfferSources | AcceptAnswer | StatsWanted
 Message = Notice | Request
 _BY_OP: dict[str, type[Message]] = {
     cls.op: cls
@@ -120,6 +135,7 @@ _BY_OP: dict[str, type[Message]] = {
         KeyframeWanted,
         ViewerLost,
         Watch,
+        LayerCap,
         Leave,
         Candidate,
         OfferSources,
@@ -129,6 +145,8 @@ _BY_OP: dict[str, type[Message]] = {
 }
 _TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,),
+    "int | None": (int, type(None)),
+    "list[list[int]]": (list,),
     "str": (str,),
     "str | None": (str, type(None)),
     "list[int]": (list,),

@@ -21,6 +21,8 @@ from directlive.errors import DirectliveError, NotFound, Unavailable
 from streamer.aiortc import HostAddresses, check_internals
 from streamer.aiortc.udp_mux import UdpMux
 from streamer.forwarding.datagrams import UdpGso
+from streamer.layers.layer_set import LayerSet
+from streamer.layers.viewer_layers import count_layer_viewers
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.viewer import SourceWithCodec, ViewerSession
@@ -28,6 +30,7 @@ from streamer.workers.messages import (
     AcceptAnswer,
     Candidate,
     KeyframeWanted,
+    LayerCap,
     Leave,
     Message,
     OfferSources,
@@ -60,6 +63,8 @@ class MediaWorker:
         self.gso = UdpGso(settings.udp_gso)
         self.sources: dict[int, tuple[TrackSource, RTCRtpCodecParameters]] = {}
         self.sessions: dict[str, ViewerSession] = {}
+        self.layer_sets: dict[tuple[int, ...], LayerSet] = {}
+        """Layer sets over the copies of sources, by their keys in m-line order."""
         self.wire = WireProtocol(self._on_frame, self._on_message)
         self.udp_mux: UdpMux | None = None
         if settings.udp_port is not None:
@@ -101,6 +106,8 @@ class MediaWorker:
         entry = self.sources.pop(message.key, None)
         if entry is not None:
             entry[0].close()
+        for keys in [keys for keys in self.layer_sets if message.key in keys]:
+            self.layer_sets.pop(keys).close()
 
     # ---- requests ------------------------------------------------------------------
 
@@ -129,6 +136,9 @@ class MediaWorker:
         if isinstance(request, Watch):
             return await self._watch(request)
         if isinstance(request, StatsWanted):
+            count_layer_viewers(
+                self.stats, (c for s in self.sessions.values() for c in s.layered.values())
+            )
             return dataclasses.asdict(self.stats)
         session = self._session(request.session_id)
         if isinstance(request, Leave):
@@ -139,16 +149,24 @@ class MediaWorker:
             await session.add_candidate(request.candidate, request.sdp_mid)
             return None
         if isinstance(request, OfferSources):
-            return await session.offer_sources(self._sources(request.sources))
+            return await session.offer_sources(self._sources(request.sources, request.layers))
+        if isinstance(request, LayerCap):
+            await session.set_max_layer(request.max_layer)
+            return None
         if isinstance(request, AcceptAnswer):
             await session.accept_answer(request.sdp)
             return None
         raise NotFound(f"no such request: {request.op}")
 
-    def _sources(self, keys: list[int]) -> list[SourceWithCodec]:
-        missing = [key for key in keys if key not in self.sources]
-        if missing:
+    def _sources(self, keys: list[int], layers: list[list[int]]) -> list[SourceWithCodec]:
+        """The sources of ``keys``, each tied to its layers (``Watch.layers``) here too."""
+        wanted = [*keys, *(key for group in layers for key in group)]
+        if any(key not in self.sources for key in wanted):
             raise NotFound("the live's tracks ended", code="live_not_found")
+        for group in layers:
+            if len(group) > 1 and tuple(group) not in self.layer_sets:
+                members = [self.sources[key][0] for key in group]
+                self.layer_sets[tuple(group)] = LayerSet(members)
         return [self.sources[key] for key in keys]
 
     def _session(self, session_id: str) -> ViewerSession:
@@ -168,10 +186,11 @@ class MediaWorker:
             fast_forwarding=self.settings.fast_forwarding,
             participant=request.participant,
             udp_mux=self.udp_mux,
+            max_layer=request.max_layer,
         )
         self.sessions[session.session_id] = session
         try:
-            return await session.answer(request.sdp, self._sources(request.sources))
+            return await session.answer(request.sdp, self._sources(request.sources, request.layers))
         except BaseException:
             self.sessions.pop(session.session_id, None)
             await session.close()

@@ -6,10 +6,20 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from aiortc import RTCRtpCodecParameters
+
 from directlive.errors import DirectliveError
+from streamer.source import TrackSource
 from streamer.viewer import SourceWithCodec
 from streamer.workers.feeds import Feeds, SourceFeed
-from streamer.workers.messages import AcceptAnswer, Candidate, Leave, OfferSources, Watch
+from streamer.workers.messages import (
+    AcceptAnswer,
+    Candidate,
+    LayerCap,
+    Leave,
+    OfferSources,
+    Watch,
+)
 from streamer.workers.wire import WireProtocol
 
 log = logging.getLogger("directlive.streamer")
@@ -30,8 +40,10 @@ class RemoteViewerSession:
         feeds: Feeds,
         on_release: Callable[[RemoteViewerSession], None],
         participant: str | None = None,
+        max_layer: int | None = None,
     ) -> None:
         self.session_id = session_id
+        self.max_layer = max_layer
         self.live_id = live_id
         self.user = user
         self.participant = participant
@@ -43,13 +55,16 @@ class RemoteViewerSession:
         self._closed = False
 
     async def answer(self, offer_sdp: str, sources: list[SourceWithCodec]) -> str:
+        keys, layers = self._feed(sources)
         request = Watch(
             session_id=self.session_id,
             live_id=self.live_id,
             user=self.user,
             participant=self.participant,
             sdp=offer_sdp,
-            sources=self._feed(sources),
+            sources=keys,
+            layers=layers,
+            max_layer=self.max_layer,
         )
         answer: str = await self._wire.request(request)
         return answer
@@ -60,23 +75,36 @@ class RemoteViewerSession:
         )
 
     async def offer_sources(self, sources: list[SourceWithCodec]) -> str | None:
-        request = OfferSources(session_id=self.session_id, sources=self._feed(sources))
+        keys, layers = self._feed(sources)
+        request = OfferSources(session_id=self.session_id, sources=keys, layers=layers)
         offer: str | None = await self._wire.request(request)
         return offer
+
+    async def set_max_layer(self, max_layer: int | None) -> None:
+        self.max_layer = max_layer
+        await self._wire.request(LayerCap(session_id=self.session_id, max_layer=max_layer))
 
     async def accept_answer(self, sdp: str) -> None:
         await self._wire.request(AcceptAnswer(session_id=self.session_id, sdp=sdp))
 
-    def _feed(self, sources: list[SourceWithCodec]) -> list[int]:
-        """Make sure the worker receives ``sources``; their keys on that worker."""
-        keys = []
+    def _feed(self, sources: list[SourceWithCodec]) -> tuple[list[int], list[list[int]]]:
+        """Make sure the worker receives ``sources`` (every layer of a layered one); their
+        keys on that worker, and per source the keys of its layers (or [])."""
+        keys: list[int] = []
+        layers: list[list[int]] = []
         for source, codec in sources:
-            feed = self._feeds.open(source, codec)
-            if feed not in self.feeds:
-                feed.readers += 1
-                self.feeds.append(feed)
-            keys.append(feed.key)
-        return keys
+            keys.append(self._open(source, codec))
+            layer_set = source.layers
+            members = [] if layer_set is None else layer_set.sources
+            layers.append([self._open(member, codec) for member in members])
+        return keys, layers
+
+    def _open(self, source: TrackSource, codec: RTCRtpCodecParameters) -> int:
+        feed = self._feeds.open(source, codec)
+        if feed not in self.feeds:
+            feed.readers += 1
+            self.feeds.append(feed)
+        return feed.key
 
     def release(self) -> None:
         """Forget the session here; feeds no other session on the worker reads stop."""

@@ -52,7 +52,18 @@ class NetLab:
         self.namespaces.append(self.ns(role))
         self._in(role, "ip", "link", "set", "lo", "up")
 
-    def _link(self, a: str, a_addr: str, b: str, b_addr: str) -> None:
+    def namespace(self, role: str) -> None:
+        """A new namespace ``role`` with its loopback up (deleted by ``close``)."""
+        self._namespace(role)
+
+    def link(self, a: str, a_addr: str, b: str, b_addr: str) -> tuple[str, str]:
+        """A veth pair between namespaces ``a`` and ``b``; its (a, b) interface names."""
+        return self._link(a, a_addr, b, b_addr)
+
+    def run_in(self, role: str, *argv: str) -> None:
+        self._in(role, *argv)
+
+    def _link(self, a: str, a_addr: str, b: str, b_addr: str) -> tuple[str, str]:
         """A veth pair between namespaces ``a`` and ``b`` (addresses with their /prefix)."""
         a_if, b_if = f"{self.prefix}{a[:3]}{b[:3]}"[:15], f"{self.prefix}{b[:3]}{a[:3]}"[:15]
         run(
@@ -62,6 +73,7 @@ class NetLab:
         for role, name, address in ((a, a_if, a_addr), (b, b_if, b_addr)):
             self._in(role, "ip", "addr", "add", address, "dev", name)
             self._in(role, "ip", "link", "set", name, "up")
+        return a_if, b_if
 
     def _nft(self, role: str, ruleset: str) -> None:
         self._in(role, "nft", "-f", "-", input_text=ruleset)

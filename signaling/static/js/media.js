@@ -187,6 +187,22 @@ export class Viewer {
     this.retryTimer = null;
     this.lostTimer = null;
     this.offSocket = socket.on("session.offer", (m) => this.renegotiate(m));
+    // A hidden page asks for the lowest layer of a layered picture, a visible one for any.
+    this.maxLayer = document.hidden ? 0 : null;
+    this.onVisibility = () => this.setMaxLayer(document.hidden ? 0 : null).catch(() => {});
+    document.addEventListener("visibilitychange", this.onVisibility);
+  }
+
+  async setMaxLayer(maxLayer) {
+    if (maxLayer === this.maxLayer) return;
+    this.maxLayer = maxLayer;
+    if (!this.sessionId || this.stopped) return;
+    await this.socket.request({
+      type: "layer",
+      live_id: this.liveId,
+      session_id: this.sessionId,
+      max_layer: maxLayer,
+    });
   }
 
   async start() {
@@ -204,6 +220,7 @@ export class Viewer {
     const sdp = await offerOf(pc);
     const message = { type: "watch", live_id: this.liveId, sdp };
     if (this.viaThread) message.via_thread = this.viaThread;
+    if (this.maxLayer !== null) message.max_layer = this.maxLayer;
     let reply;
     try {
       reply = await this.socket.request(message);
@@ -280,6 +297,7 @@ export class Viewer {
 
   stop() {
     this.stopped = true;
+    document.removeEventListener("visibilitychange", this.onVisibility);
     clearTimeout(this.retryTimer);
     clearTimeout(this.lostTimer);
     this.offSocket();
