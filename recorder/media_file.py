@@ -9,6 +9,7 @@ trailer (cues, duration). Interleaving waits at most ``interleave_ms`` for a sta
 from __future__ import annotations
 
 import contextlib
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,8 +20,8 @@ import av
 from av.container import OutputContainer
 from av.stream import Stream
 
-from recorder.bitstream import VideoParams, opus_head
 from recorder.templates import template
+from streamer.bitstream import VideoParams
 
 Codec = Literal["vp8", "h264", "opus"]
 CODEC_OF_MIME: Mapping[str, Codec] = {
@@ -28,6 +29,11 @@ CODEC_OF_MIME: Mapping[str, Codec] = {
     "video/h264": "h264",
     "audio/opus": "opus",
 }
+
+
+def opus_head(channels: int = 2, sample_rate: int = 48_000) -> bytes:
+    """The ``OpusHead`` Matroska wants as codec private data (RFC 7845 5.1), pre-skip 0."""
+    return b"OpusHead" + struct.pack("<BBHIhB", 1, channels, 0, sample_rate, 0, 0)
 
 
 class WriteFailed(Exception):

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from aiortc.mediastreams import MediaStreamError
 
-from recorder.bitstream import BitstreamError, VideoParams, h264_params, vp8_params
 from recorder.media_file import (
     CODEC_OF_MIME,
     MediaFile,
@@ -30,6 +29,7 @@ from recorder.media_file import (
     WriteFailed,
     container_format,
 )
+from streamer.bitstream import BitstreamError, VideoParams, h264_params, vp8_params
 from streamer.frames import AUDIO_CLOCK_RATE, VIDEO_CLOCK_RATE, EncodedFrame
 from streamer.source import TrackSource
 from streamer.viewer_track import ViewerTrack

@@ -10,8 +10,8 @@ import pytest
 
 from benchmarks.layered_media import LayerLoop, encode_layers, layer_tracks
 from streamer import MediaConfig, Streamer
+from streamer.bitstream import coded_size
 from streamer.layers.offer import layer_groups
-from streamer.layers.resolution import coded_size, sps_size
 from streamer.layers.selector import PROBE_FIRST, SETTLE, LayerSelector, LinkReport
 from tests.media.layered import DecodingViewer, increasing, publish_layers
 from tests.media.peers import wait_for
@@ -45,7 +45,7 @@ def test_layers_rank_by_the_size_their_keyframes_carry(loops: list[LayerLoop]) -
     frame.pts = 0
     data = b"".join(bytes(p) for p in [*encoder.encode(frame), *encoder.encode(None)])
     assert coded_size("video/H264", data) == (320, 180)  # cropped from 320x192
-    assert sps_size(b"\x67") is None
+    assert coded_size("video/H264", b"\x00\x00\x00\x01\x67") is None  # an SPS cut short
 
 
 def test_video_m_lines_of_one_msid_stream_are_layers() -> None:

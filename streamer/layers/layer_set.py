@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from streamer.bitstream import coded_size
 from streamer.frames import EncodedFrame
-from streamer.layers.resolution import coded_size
 from streamer.source import TrackSource
 
 RATE_WINDOW = 1.0

@@ -8,7 +8,8 @@ import av
 import numpy as np
 import pytest
 
-from recorder.bitstream import BitstreamError, h264_params, opus_head, vp8_params
+from recorder.media_file import opus_head
+from streamer.bitstream import BitstreamError, h264_params, vp8_params
 
 
 def _keyframe(codec: str, width: int, height: int) -> bytes:

@@ -12,11 +12,11 @@ import aiohttp
 import pytest
 
 from benchmarks.harness import free_port
-from recorder.bitstream import vp8_params
 from recorder.media_file import MediaFile, TrackSpec, WriteFailed
 from recorder.participant import _errno_of
 from signaling.appkeys import STREAMER
 from signaling.auth import TokenIssuer
+from streamer.bitstream import vp8_params
 from tests.media.peers import publish, video_source, wait_for
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
 from tests.recorder.helpers import (

@@ -16,10 +16,10 @@ from fanout import Fanout, MemoryStore
 from fanout.post_models import Recording
 from fanout.recordings import Recordings
 from recorder import RecorderConfig
-from recorder.bitstream import vp8_params
 from recorder.media_file import MediaFile, TrackSpec
 from signaling.auth import TokenIssuer
 from signaling.live_recordings import LiveRecordings
+from streamer.bitstream import vp8_params
 from tests.media.peers import publish, wait_for
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
 from tests.recorder.helpers import (

@@ -1,9 +1,9 @@
-"""What a muxer needs to know about a track, read from its first encoded frames, never decoded.
+"""What a keyframe says about its picture, read from the bitstream, never decoded.
 
-A Matroska header wants each video track's picture size and, for H.264, the SPS and PPS as
-codec private data; Opus wants an ``OpusHead``. This module reads them out of the bitstream:
-the VP8 keyframe header (RFC 6386 9.1), the H.264 sequence parameter set (ITU-T H.264 7.3.2.1)
-and the Annex-B NAL framing the streamer hands us.
+The recorder's Matroska header wants each video track's picture size and, for H.264, the SPS
+and PPS as codec private data; the layers of one participant are ranked by picture size. Both
+come from here: the VP8 keyframe header (RFC 6386 9.1), the H.264 sequence parameter set
+(ITU-T H.264 7.3.2.1) and the Annex-B NAL framing the receiver tap hands us.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class VideoParams:
 
 def vp8_params(keyframe: bytes) -> VideoParams:
     """Picture size from a VP8 keyframe's uncompressed header (start code 9d 01 2a)."""
-    if len(keyframe) < 10 or keyframe[3:6] != b"\x9d\x01\x2a":
+    if len(keyframe) < 10 or keyframe[0] & 0x01 or keyframe[3:6] != b"\x9d\x01\x2a":
         raise BitstreamError("not a VP8 keyframe")
     width, height = struct.unpack("<HH", keyframe[6:10])
     return VideoParams(width & 0x3FFF, height & 0x3FFF)
@@ -163,6 +163,21 @@ def sps_picture_size(sps: bytes) -> tuple[int, int]:
     return width, height
 
 
-def opus_head(channels: int = 2, sample_rate: int = 48_000) -> bytes:
-    """The ``OpusHead`` Matroska wants as codec private data (RFC 7845 5.1), pre-skip 0."""
-    return b"OpusHead" + struct.pack("<BBHIhB", 1, channels, 0, sample_rate, 0, 0)
+def coded_size(mime_type: str, data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a keyframe of ``mime_type``, or None when it carries none (a delta
+    frame, audio, an unreadable header)."""
+    mime = mime_type.lower()
+    try:
+        if mime == "video/vp8":
+            params = vp8_params(data)
+            width, height = params.width, params.height
+        elif mime == "video/h264":
+            sps = next((u for u in nal_units(data) if u[0] & 0x1F == NAL_SPS), None)
+            if sps is None:
+                return None
+            width, height = sps_picture_size(sps)
+        else:
+            return None
+    except BitstreamError:
+        return None
+    return (width, height) if width > 0 and height > 0 else None
