@@ -13,8 +13,13 @@ SETTLE = 1.0
 still describe the layer it left)."""
 PROBE_FIRST = 3.0
 """Clean seconds before the first try of the next layer up."""
-PROBE_MAX = 8.0
-"""Longest wait between tries up after failed ones (each failure doubles the wait)."""
+PROBE_BACKOFF = 4.0
+"""How much each failed try up lengthens the wait before the next: a failed try costs about
+a second of stalled video (the link loses the bigger layer, then the way back down waits for
+a keyframe), so a link that cannot carry it is not asked again soon."""
+PROBE_MAX = 12.0
+"""Longest wait between tries up after failed ones: a link that recovers gets the layer back
+within about this long."""
 PENDING_RETRY = 3.0
 """Seconds after which a move whose keyframe never came is asked for again."""
 PROBE_TRIAL = 4.0
@@ -64,7 +69,7 @@ class LayerSelector:
         if rank > self.rank:
             self._up_at = now
         elif self._up_at is not None and now - self._up_at < PROBE_TRIAL:
-            self.probe_wait = min(self.probe_wait * 2, PROBE_MAX)
+            self.probe_wait = min(self.probe_wait * PROBE_BACKOFF, PROBE_MAX)
             self._up_at = None
         self.rank = rank
         self._settled_at = now
