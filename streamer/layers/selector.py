@@ -13,13 +13,12 @@ SETTLE = 1.0
 still describe the layer it left)."""
 PROBE_FIRST = 3.0
 """Clean seconds before the first try of the next layer up."""
-PROBE_BACKOFF = 4.0
-"""How much each failed try up lengthens the wait before the next: a failed try costs about
-a second of stalled video (the link loses the bigger layer, then the way back down waits for
-a keyframe), so a link that cannot carry it is not asked again soon."""
-PROBE_MAX = 12.0
-"""Longest wait between tries up after failed ones: a link that recovers gets the layer back
-within about this long."""
+PROBE_BACKOFF = 2.0
+"""How much each failed try up lengthens the wait before the next."""
+PROBE_MAX = 8.0
+"""Longest wait between tries up after failed ones: a viewer on the lowest layer of a link
+that recovered is back on the top within about this plus ``PROBE_FIRST`` (and a failed try
+costs little: about half a second of stalled video)."""
 PENDING_RETRY = 3.0
 """Seconds after which a move whose keyframe never came is asked for again."""
 PROBE_TRIAL = 4.0
