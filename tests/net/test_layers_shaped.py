@@ -7,9 +7,6 @@ by a veth pair whose ``srv`` side sends through ``tc qdisc ... tbf rate 400kbit`
 viewer receives is limited; tbf drops what does not fit and queues a little). ``view``
 watches the layered live and has its shaping lifted midway; ``solo`` watches a single-layer
 live of the same top picture over the same kind of link at the same time.
-
-Opt-in (``DIRECTLIVE_SHAPED_LAYERS=1``) until it has passed on a quiet machine: on one shared
-with other test runs its decoding viewers fall seconds behind and its timings mean nothing.
 """
 
 from __future__ import annotations
@@ -134,10 +131,6 @@ def peer(lab: Lab, role: str, name: str, *args: str) -> None:
     lab.spawn(role, [sys.executable, "-m", "tests.clients.layer_peer", *args], name)
 
 
-@pytest.mark.skipif(
-    os.environ.get("DIRECTLIVE_SHAPED_LAYERS") != "1",
-    reason="opt-in until proven on a quiet machine (DIRECTLIVE_SHAPED_LAYERS=1)",
-)
 def test_a_shaped_viewer_gets_a_lower_layer_and_smooth_video(
     shaped_lab: tuple[Lab, str, str], tmp_path: Path
 ) -> None:
