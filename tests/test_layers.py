@@ -12,7 +12,14 @@ from benchmarks.layered_media import LayerLoop, encode_layers, layer_tracks
 from streamer import MediaConfig, Streamer
 from streamer.bitstream import coded_size
 from streamer.layers.offer import layer_groups
-from streamer.layers.selector import PROBE_FIRST, SETTLE, LayerSelector, LinkReport
+from streamer.layers.selector import (
+    PROBE_BACKOFF,
+    PROBE_FIRST,
+    PROBE_MAX,
+    SETTLE,
+    LayerSelector,
+    LinkReport,
+)
 from tests.media.layered import DecodingViewer, increasing, publish_layers
 from tests.media.peers import wait_for
 
@@ -87,7 +94,8 @@ def test_selector_goes_down_at_once_and_up_only_after_clean_reports() -> None:
     probe_at = clean_from + 2 + PROBE_FIRST
     assert selector.decide(LinkReport(0.5), probe_at + SETTLE) == 1  # the probe failed
     selector.switched(1, probe_at + SETTLE + 0.2)
-    assert selector.probe_wait == 2 * PROBE_FIRST  # so the next one waits longer
+    assert selector.probe_wait == min(PROBE_BACKOFF * PROBE_FIRST, PROBE_MAX)  # waits longer
+    assert selector.probe_wait > PROBE_FIRST
     assert selector.limit(0, probe_at + 3) == 0  # a cap moves it at once
     assert LayerSelector(count=3, rank=2, cap=7).cap == 2
 

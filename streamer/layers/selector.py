@@ -13,8 +13,12 @@ SETTLE = 1.0
 still describe the layer it left)."""
 PROBE_FIRST = 3.0
 """Clean seconds before the first try of the next layer up."""
+PROBE_BACKOFF = 2.0
+"""How much each failed try up lengthens the wait before the next."""
 PROBE_MAX = 8.0
-"""Longest wait between tries up after failed ones (each failure doubles the wait)."""
+"""Longest wait between tries up after failed ones: a viewer on the lowest layer of a link
+that recovered is back on the top within about this plus ``PROBE_FIRST`` (and a failed try
+costs little: about half a second of stalled video)."""
 PENDING_RETRY = 3.0
 """Seconds after which a move whose keyframe never came is asked for again."""
 PROBE_TRIAL = 4.0
@@ -64,7 +68,7 @@ class LayerSelector:
         if rank > self.rank:
             self._up_at = now
         elif self._up_at is not None and now - self._up_at < PROBE_TRIAL:
-            self.probe_wait = min(self.probe_wait * 2, PROBE_MAX)
+            self.probe_wait = min(self.probe_wait * PROBE_BACKOFF, PROBE_MAX)
             self._up_at = None
         self.rank = rank
         self._settled_at = now

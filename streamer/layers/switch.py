@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from streamer.frames import VIDEO_CLOCK_RATE, EncodedFrame
@@ -15,6 +16,11 @@ SEQUENCE_GAP = 600
 (aiortc's holds 512 video packets and waits for a lost one until it overflows), so one
 waiting for a lost packet of the old layer drops it and starts on the new layer's keyframe
 at once; fewer than Chromium's NACK list keeps (1000)."""
+DRAIN = 0.25
+"""Seconds between stopping the layer a viewer leaves for a lower one and asking the lower
+one for its keyframe: the link's queue, full of what it could not carry, empties first, so
+the keyframe is not cut there (a cut keyframe leaves the viewer nothing to decode until
+the next one)."""
 
 
 class LayerSwitch:
@@ -50,6 +56,7 @@ class LayerSwitch:
         self.switches_down = 0
         self._released = False
         """Whether the current layer stopped feeding the track ahead of a move down."""
+        self._drain: asyncio.TimerHandle | None = None
 
     @property
     def rank(self) -> int:
@@ -66,11 +73,18 @@ class LayerSwitch:
             self._resume()
             return
         self.pending = target
+        if self.layers.rank_of(target) < self.layers.rank_of(self.current):
+            if not self._released:
+                self.current.release(self.track)
+                self._released = True
+            self._drain = asyncio.get_running_loop().call_later(DRAIN, self._ask, target)
+        else:
+            self._ask(target)
+
+    def _ask(self, target: TrackSource) -> None:
+        self._drain = None
         target.watch_keyframes(self._at_keyframe)
         self._stats.layer_switch_keyframe_requests += 1
-        if self.layers.rank_of(target) < self.layers.rank_of(self.current) and not self._released:
-            self.current.release(self.track)
-            self._released = True
         target.request_keyframe()
 
     def _resume(self) -> None:
@@ -79,6 +93,9 @@ class LayerSwitch:
             self.current.adopt(self.track)
 
     def _cancel(self) -> None:
+        if self._drain is not None:
+            self._drain.cancel()
+            self._drain = None
         if self.pending is not None:
             self.pending.unwatch_keyframes(self._at_keyframe)
             self.pending = None

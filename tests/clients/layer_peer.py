@@ -4,8 +4,9 @@ tests.clients.layer_peer`` inside a network namespace.
 ``publish``  goes live over WHIP with ``--layers`` pre-encoded counter layers
              (``benchmarks.layered_media``: 640x480, 320x240, 160x120; one is the top only);
              prints ``{"live_id", "connected"}`` once connected and appends
-             ``<monotonic time> <counter>`` to ``--log`` for every frame it sends, until
-             terminated.
+             ``<monotonic time> <counter> <layer>`` to ``--log`` for every frame it sends
+             on any layer (0 = top; each layer skips ahead on its own keyframe requests, so
+             their counters differ), until terminated.
 ``watch``    watches over WHEP for ``--seconds``, decoding every frame itself, then writes
              ``{"connected", "frames": [[time, width, height, counter|null]], "decoder_errors"}``
              to ``--out``. The monotonic clock is the machine's, shared across namespaces.
@@ -25,7 +26,7 @@ from typing import IO
 import aiohttp
 from aiortc import RTCConfiguration, RTCPeerConnection
 
-from benchmarks.layered_media import LAYERS, encode_layers, layer_tracks
+from benchmarks.layered_media import LAYERS, LayerTrack, encode_layers, layer_tracks
 from tests.media.layered import DecodingViewer, publish_layers
 
 
@@ -40,14 +41,17 @@ async def _post(url: str, token: str, sdp: str) -> tuple[int, str, str]:
 
 
 class _LogWriter:
-    def __init__(self, log: IO[str]) -> None:
+    def __init__(self, log: IO[str], tracks: list[LayerTrack]) -> None:
         self.log = log
-        self.written = 0
+        self.tracks = tracks
+        self.written = [0] * len(tracks)
 
-    def flush_from(self, sent: list[tuple[float, int]]) -> None:
-        for at, counter in sent[self.written :]:
-            self.log.write(f"{at:.6f} {counter}\n")
-        self.written = len(sent)
+    def flush(self) -> None:
+        for layer, track in enumerate(self.tracks):
+            sent = track.sent[self.written[layer] :]
+            self.written[layer] += len(sent)
+            for at, counter in sent:
+                self.log.write(f"{at:.6f} {counter} {layer}\n")
         self.log.flush()
 
 
@@ -74,7 +78,7 @@ async def publish(args: argparse.Namespace) -> None:
 
     await publish_layers(tracks, exchange, pc)
     with open(args.log, "w") as log:  # noqa: ASYNC230 (a local file, flushed once a second)
-        writer = _LogWriter(log)
+        writer = _LogWriter(log, tracks)
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(connected.wait(), 15)
@@ -82,9 +86,9 @@ async def publish(args: argparse.Namespace) -> None:
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
-                writer.flush_from(tracks[0].sent)
+                writer.flush()
         finally:
-            writer.flush_from(tracks[0].sent)
+            writer.flush()
             await pc.close()
 
 

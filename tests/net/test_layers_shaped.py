@@ -7,9 +7,6 @@ by a veth pair whose ``srv`` side sends through ``tc qdisc ... tbf rate 400kbit`
 viewer receives is limited; tbf drops what does not fit and queues a little). ``view``
 watches the layered live and has its shaping lifted midway; ``solo`` watches a single-layer
 live of the same top picture over the same kind of link at the same time.
-
-Opt-in (``DIRECTLIVE_SHAPED_LAYERS=1``) until it has passed on a quiet machine: on one shared
-with other test runs its decoding viewers fall seconds behind and its timings mean nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.layered_media import LAYERS
 from tests.net.conftest import Lab, first_json_line, token
 from tests.net.netlab import NetLab
 
@@ -40,6 +38,7 @@ SHAPED_SECONDS = 18.0
 WATCH_SECONDS = 36.0
 SOLO_SECONDS = 16.0
 LOOP = 120
+LAYER_OF_WIDTH = {width: layer for layer, (width, _, _) in enumerate(LAYERS)}
 
 
 @dataclass
@@ -62,23 +61,26 @@ def load(path: Path) -> Frames:
 
 
 class SendTimes:
-    """When each counter value left a publisher (its log), to time frames end to end."""
+    """When each counter value left a publisher on each layer (its log), to time frames end
+    to end. Each layer skips ahead on its own keyframe requests, so a frame is timed
+    against the sends of the layer it was decoded from (known by its width)."""
 
     def __init__(self, path: Path) -> None:
-        self._times: dict[int, list[float]] = {}
+        self._times: dict[tuple[int, int], list[float]] = {}
         for line in path.read_text().splitlines():
-            at, counter = line.split()
-            self._times.setdefault(int(counter), []).append(float(at))
+            at, counter, layer = line.split()
+            self._times.setdefault((int(layer), int(counter)), []).append(float(at))
 
-    def latency(self, counter: int, received_at: float) -> float:
-        times = self._times.get(counter, [])
+    def latency(self, width: int, counter: int, received_at: float) -> float:
+        layer = LAYER_OF_WIDTH[width]
+        times = self._times.get((layer, counter), [])
         position = bisect.bisect_right(times, received_at)
-        assert position, f"counter {counter} was never sent before it was received"
+        assert position, f"counter {counter} of layer {layer} was never sent before receipt"
         return received_at - times[position - 1]
 
 
 def latencies(frames: list[tuple[float, int, int, int | None]], sent: SendTimes) -> list[float]:
-    return [sent.latency(c, t) for t, _, _, c in frames if c is not None]
+    return [sent.latency(w, c, t) for t, w, _, c in frames if c is not None]
 
 
 def steps_ok(frames: list[tuple[float, int, int, int | None]]) -> bool:
@@ -129,10 +131,6 @@ def peer(lab: Lab, role: str, name: str, *args: str) -> None:
     lab.spawn(role, [sys.executable, "-m", "tests.clients.layer_peer", *args], name)
 
 
-@pytest.mark.skipif(
-    os.environ.get("DIRECTLIVE_SHAPED_LAYERS") != "1",
-    reason="opt-in until proven on a quiet machine (DIRECTLIVE_SHAPED_LAYERS=1)",
-)
 def test_a_shaped_viewer_gets_a_lower_layer_and_smooth_video(
     shaped_lab: tuple[Lab, str, str], tmp_path: Path
 ) -> None:
