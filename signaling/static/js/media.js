@@ -96,11 +96,9 @@ function addVideo(pc, track, stream) {
 
 function sendingPc(stream, onState) {
   const pc = newPeerConnection();
-  // Video first: the server receives only the first of several video m-lines that follow
-  // an audio one (seen with Chromium).
-  for (const track of stream.getVideoTracks()) addVideo(pc, track, stream);
-  for (const track of stream.getAudioTracks()) {
-    pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+  for (const track of stream.getTracks()) {
+    if (track.kind === "video") addVideo(pc, track, stream);
+    else pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
   }
   pc.onconnectionstatechange = () => onState(pc.connectionState);
   return pc;
