@@ -22,6 +22,7 @@ from streamer.aiortc.peer import (
 from streamer.aiortc.tap import receives_track, send_picture_loss, tap_receiver
 from streamer.aiortc.udp_mux import UdpMux
 from streamer.forwarding.datagrams import UdpGso
+from streamer.layers.answer import layered_answer
 from streamer.layers.layer_set import LayerSet
 from streamer.layers.offer import layer_groups
 from streamer.source import TrackSource
@@ -100,7 +101,10 @@ class PublisherSession:
         if self._consent_by_inactivity:
             replace_consent_with_inactivity(self.pc)
         resend_first_dtls_flight(self.pc)
-        return await make_answer(self.pc)
+        layer_mids = {
+            mid for layers in self.layer_sets for mid, s in by_mid.items() if s in layers.sources
+        }
+        return layered_answer(await make_answer(self.pc), layer_mids)
 
     @property
     def viewer_sources(self) -> list[TrackSource]:

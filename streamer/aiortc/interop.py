@@ -103,3 +103,32 @@ def resend_first_dtls_flight(pc: RTCPeerConnection) -> None:
     Resending early is harmless: DTLS's replay window discards a duplicate."""
     for ice in _ice_transports(pc):
         _FirstFlightResender(ice)
+
+
+def bundle_every_mid(pc: RTCPeerConnection) -> None:
+    """Put every m-line of the offer's BUNDLE group on the group's transport.
+
+    With its balanced policy aiortc puts each further m-line of a kind on the first one's
+    transport as it creates it, then skips those when the BUNDLE moves that first one onto the
+    group's transport: after an audio m-line, every video m-line but the first is left on a
+    stopped transport and its packets are dropped. Call between setRemoteDescription and the
+    answer (the receivers register with their transport when the answer is applied)."""
+    description = pc.remoteDescription
+    group = next(
+        (
+            line.split()[1:]
+            for line in description.sdp.splitlines()
+            if line.startswith("a=group:BUNDLE")
+        ),
+        [],
+    )
+    by_mid = {t.mid: t for t in pc.getTransceivers() if t.mid is not None}
+    primary = by_mid.get(group[0]) if group else None
+    if primary is None:
+        return
+    transport = primary.receiver.transport
+    for mid in group[1:]:
+        transceiver = by_mid.get(mid)
+        if transceiver is not None and transceiver.receiver.transport is not transport:
+            transceiver.receiver.setTransport(transport)
+            transceiver.sender.setTransport(transport)

@@ -12,6 +12,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from directlive.errors import BadRequest, PayloadTooLarge
 from streamer.aiortc.ice import HostAddresses
+from streamer.aiortc.interop import bundle_every_mid
 from streamer.aiortc.udp_mux import UdpMux
 
 log = logging.getLogger("directlive.streamer")
@@ -59,6 +60,7 @@ def parse_offer(sdp: str, host_addresses: HostAddresses) -> RTCSessionDescriptio
 async def apply_offer(pc: PeerConnection, sdp: str) -> None:
     """``setRemoteDescription`` of a client's offer, checked first."""
     await apply_remote(pc, parse_offer(sdp, pc.host_addresses))
+    bundle_every_mid(pc)
 
 
 async def apply_remote(pc: RTCPeerConnection, description: RTCSessionDescription) -> None:

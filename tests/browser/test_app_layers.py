@@ -1,5 +1,7 @@
-"""A Chromium viewer that caps its layer (WHEP ``?max_layer=0``) receives the lowest layer of
-an aiortc publisher's three; one without a cap receives the top."""
+"""The web app publishes the camera as three layers (headless Chromium, fake 640x480 camera):
+Chromium encodes every layer at its own size, the server takes them as one layered picture,
+a Chromium viewer that caps its layer (WHEP ``?max_layer=0``) receives the lowest and one
+without a cap the top."""
 
 from __future__ import annotations
 
@@ -9,10 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser
 
-from benchmarks.layered_media import encode_layers, layer_tracks
 from signaling.appkeys import STREAMER
 from tests.browser.app_client import Person, people
-from tests.media.layered import publish_layers
+from tests.browser.test_app_share_watch import go_live
 from tests.media.peers import wait_for
 from tests.server import RunningServer, running_server, server_config
 
@@ -62,26 +63,24 @@ async def video_width(person: Person, query: str) -> int:
     return width
 
 
-async def test_a_capped_chromium_viewer_gets_the_lowest_layer(
+async def test_the_app_publishes_layers_and_a_capped_viewer_gets_the_lowest(
     browser: Browser, server: RunningServer
 ) -> None:
-    live_ids: list[str] = []
-
-    async def go_live(sdp: str) -> str:
-        live_id, answer = await server.whip("alice", sdp)
-        live_ids.append(live_id)
-        return answer
-
-    publisher = await publish_layers(layer_tracks(encode_layers(seconds=2.0)), go_live)
-    try:
-        async with people(browser, server, "bob") as (bob,):
-            media = server.app[STREAMER].get(live_ids[0])
-            layers = media.publishers["alice"].layer_sets[0]
-            await wait_for(lambda: all(s.has_keyframe for s in layers.sources), 10, "keyframes")
-            token = server.tokens.mint("bob")
-            await bob.evaluate(WATCH, [live_ids[0], token, "?max_layer=0"], timeout=30)
-            assert await video_width(bob, "?max_layer=0") == 160
-            await bob.evaluate(WATCH, [live_ids[0], token, ""], timeout=30)
-            assert await video_width(bob, "") == 640
-    finally:
-        await publisher.close()
+    async with people(browser, server, "alice", "bob") as (alice, bob):
+        live_id = await go_live(alice)
+        widths = await alice.until(
+            "() => { const p = window.directliveApp.debug.golive.publisher;"
+            " return p && p.layerWidths.length === 3 && p.layerWidths.every((w) => w > 0)"
+            " && p.layerWidths; }",
+            timeout=20,
+        )
+        assert widths == [640, 320, 160]
+        media = server.app[STREAMER].get(live_id)
+        (layers,) = media.publishers["alice"].layer_sets
+        assert len(layers.sources) == 3
+        await wait_for(lambda: all(s.bytes_received for s in layers.sources), 15, "every layer")
+        token = server.tokens.mint("bob")
+        await bob.evaluate(WATCH, [live_id, token, "?max_layer=0"], timeout=30)
+        assert await video_width(bob, "?max_layer=0") == 160
+        await bob.evaluate(WATCH, [live_id, token, ""], timeout=30)
+        assert await video_width(bob, "") == 640

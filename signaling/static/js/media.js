@@ -71,10 +71,34 @@ function newPeerConnection() {
   return new RTCPeerConnection({ iceServers });
 }
 
+// The camera is published as three layers (docs/protocol.md "Layered publishing"): one
+// transceiver each, all in the camera's stream, the top first. Viewers on weak links get a
+// lower one.
+const LAYERS = [
+  { scaleResolutionDownBy: 1, maxBitrate: 900_000 },
+  { scaleResolutionDownBy: 2, maxBitrate: 300_000 },
+  { scaleResolutionDownBy: 4, maxBitrate: 100_000 },
+];
+
+// One transceiver per layer; a browser that refuses per-transceiver encodings sends fewer
+// layers, or one plain video track.
+function addVideo(pc, track, stream) {
+  let added = 0;
+  try {
+    for (const encoding of LAYERS) {
+      pc.addTransceiver(track, { direction: "sendonly", streams: [stream], sendEncodings: [encoding] });
+      added += 1;
+    }
+  } catch {
+    if (added === 0) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+  }
+}
+
 function sendingPc(stream, onState) {
   const pc = newPeerConnection();
   for (const track of stream.getTracks()) {
-    pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    if (track.kind === "video") addVideo(pc, track, stream);
+    else pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
   }
   pc.onconnectionstatechange = () => onState(pc.connectionState);
   return pc;
@@ -107,11 +131,12 @@ export class Publisher {
     if (liveId) await this.socket.request({ type: "live.end", live_id: liveId });
   }
 
-  // The camera was flipped: send the new track in place of the old one, no renegotiation.
+  // The camera was flipped: every layer sends the new track in place of the old one, no
+  // renegotiation.
   async replaceVideoTrack(track) {
     if (!this.pc) return;
-    const sender = this.pc.getSenders().find((s) => s.track && s.track.kind === "video");
-    if (sender) await sender.replaceTrack(track);
+    const senders = this.pc.getSenders().filter((s) => s.track && s.track.kind === "video");
+    await Promise.all(senders.map((sender) => sender.replaceTrack(track)));
   }
 
   close() {

@@ -192,15 +192,17 @@ export class Broadcast {
   }
 
   async publisherStats() {
-    const out = { packetsSent: 0, framesEncoded: 0, connectionState: this.connection };
+    const out = { packetsSent: 0, framesEncoded: 0, layerWidths: [], connectionState: this.connection };
     if (!this.publisher || !this.publisher.pc) return out;
     const stats = await this.publisher.pc.getStats();
     stats.forEach((s) => {
       if (s.type === "outbound-rtp" && s.kind === "video") {
-        out.packetsSent = s.packetsSent || 0;
-        out.framesEncoded = s.framesEncoded || 0;
+        out.packetsSent += s.packetsSent || 0;
+        out.framesEncoded += s.framesEncoded || 0;
+        out.layerWidths.push(s.frameWidth || 0);
       }
     });
+    out.layerWidths.sort((a, b) => b - a);
     return out;
   }
 }
