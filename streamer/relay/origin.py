@@ -12,6 +12,7 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 
+from streamer.feed_gate import KeyframeGate
 from streamer.frames import EncodedFrame
 from streamer.relay.channel import ChannelClosed, RelayChannel
 from streamer.relay.messages import LiveOver, Ready, relay_from_wire, relay_to_wire
@@ -42,21 +43,12 @@ class RelayFeed:
         self.link = link
         self.key = key
         self.source = source
-        self._awaiting_keyframe = False
+        self._gate = KeyframeGate(source)
 
     def frame(self, frame: EncodedFrame) -> None:
         channel = self.link.channel
         stats = self.link.stats
-        behind = channel.backlog > LINK_BACKLOG_LIMIT
-        if self.source.kind == "video":
-            if behind or (self._awaiting_keyframe and not frame.keyframe):
-                if not self._awaiting_keyframe:
-                    self.source.request_keyframe()  # coalesced with the source's viewers
-                self._awaiting_keyframe = True
-                stats.frames_dropped += 1
-                return
-            self._awaiting_keyframe = False
-        elif behind:
+        if not self._gate.admit(frame, behind=channel.backlog > LINK_BACKLOG_LIMIT):
             stats.frames_dropped += 1
             return
         if channel.send(frame_to_wire(self.key, frame)):

@@ -7,13 +7,14 @@ import itertools
 from aiortc import RTCRtpCodecParameters
 
 from directlive.errors import Unavailable
+from streamer.feed_gate import KeyframeGate
 from streamer.frames import EncodedFrame
 from streamer.source import TrackSource
 from streamer.workers.messages import SourceClose, SourceOpen, codec_to_wire, frame_to_wire
 from streamer.workers.wire import WireProtocol
 
 FEED_BUFFER_LIMIT = 8 * 1024 * 1024
-"""Bytes queued to a worker before its feeds drop video to the next keyframe."""
+"""Bytes queued to a worker before its feeds drop video to the next keyframe (asked for)."""
 
 
 class SourceFeed:
@@ -25,22 +26,13 @@ class SourceFeed:
         self.source = source
         self.readers = 0
         """Sessions on the worker that read this feed."""
-        self._awaiting_keyframe = False
+        self._gate = KeyframeGate(source)
         self.frames_sent = 0
         self.frames_dropped = 0
 
     def frame(self, frame: EncodedFrame) -> None:
         wire = self.feeds.wire
-        if self.source.kind == "video":
-            if self._awaiting_keyframe and not frame.keyframe:
-                self.frames_dropped += 1
-                return
-            if wire.write_buffer_size > FEED_BUFFER_LIMIT:
-                self._awaiting_keyframe = True
-                self.frames_dropped += 1
-                return
-            self._awaiting_keyframe = False
-        elif wire.write_buffer_size > FEED_BUFFER_LIMIT:
+        if not self._gate.admit(frame, behind=wire.write_buffer_size > FEED_BUFFER_LIMIT):
             self.frames_dropped += 1
             return
         if wire.send_frame(frame_to_wire(self.key, frame)):
