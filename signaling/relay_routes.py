@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
@@ -20,6 +19,7 @@ from directlive.node_keys import verify_request
 from fanout.node_directory import NodeDirectory
 from signaling.appkeys import FANOUT, LIVES, NODE_KEY, STREAMER
 from signaling.auth import is_user_id
+from signaling.json_input import parse_json
 from signaling.origin_calls import END_PATH, GUEST_CANDIDATE_PATH, GUEST_PATH
 from streamer import Streamer
 
@@ -70,12 +70,9 @@ async def _signed_body(request: web.Request) -> dict[str, object]:
     node = verify_request(request.app[NODE_KEY], headers, request.method, request.path, body)
     if node is None:
         raise Unauthorized("not signed by a node of this deployment", code="bad_node_signature")
-    try:
-        value = json.loads(body)
-    except ValueError as exc:
-        raise BadRequest("not JSON", code="bad_json") from exc
+    value = parse_json(body)
     if not isinstance(value, dict):
-        raise BadRequest("a JSON object is expected", code="bad_json")
+        raise BadRequest("the body must be a JSON object", code="bad_body")
     return value
 
 

@@ -245,6 +245,12 @@ async def test_internal_routes_refuse_what_no_node_signed(tmp_path: Path) -> Non
             ) as response:
                 assert response.status == 403  # signed by a node, still not the host
                 assert (await response.json())["error"]["code"] == "not_host"
+            bad_bodies = ((b'{"user": ', "malformed_json"), (b"[1]", "bad_body"))
+            for raw, code in bad_bodies:
+                signed = sign_request(key, "b", "POST", path, raw)
+                async with origin.http.post(origin.url + path, data=raw, headers=signed) as answer:
+                    assert answer.status == 400
+                    assert (await answer.json())["error"]["code"] == code
             async with origin.http.get(f"{origin.url}/internal/relay/{live_id}") as response:
                 assert response.status == 400  # no nonce
             assert origin.app[STREAMER].has_media(live_id)
