@@ -44,7 +44,7 @@ async def test_ffmpeg_publishes_h264_and_opus_past_consent_expiry(
         exchange, _ = whep_exchange(server, "bob", live.live_id)
         await viewer.watch(exchange)
         await wait_for(lambda: len(viewer.received.counters) >= 60, 15, "60 decoded frames")
-        assert viewer.received.audio_frames > 0
+        await wait_for(lambda: viewer.received.audio_frames > 0, 10, "decoded audio")
         assert viewer.received.sizes == {(640, 480)}
 
         # Counted in the publisher's own frames, so the session is surely past aioice's ~30 s

@@ -112,7 +112,7 @@ async def test_publisher_and_viewers_share_one_socket_and_the_fast_path(
         for viewer in viewers:
             counters = viewer.received.counters
             assert all(b > a for a, b in itertools.pairwise(counters)), counters
-        assert viewers[0].received.audio_frames > 0
+        await wait_for(lambda: viewers[0].received.audio_frames > 0, 10, "decoded audio")
         # Every answer offers the one port, and each connection has its own ufrag.
         assert all(candidate_ports(answer) == {mux.port} for answer in answers)
         ufrags = {
