@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import aiohttp
 import pytest
 
@@ -114,14 +117,22 @@ async def test_metrics_count_forwarding(server: RunningServer) -> None:
     try:
         await viewer.watch(exchange)
         await wait_for(lambda: len(viewer.received.counters) >= 30, 15, "frames")
-        async with server.http.get(f"{server.url}/metrics", headers=server.auth("ops")) as response:
-            assert response.status == 200
-            text = await response.text()
-        values = {
-            line.split()[0]: float(line.split()[1])
-            for line in text.splitlines()
-            if line and not line.startswith("#")
-        }
+        values: dict[str, float] = {}
+        deadline = time.monotonic() + 10
+        # Media workers report their counters to the main process periodically.
+        while values.get("directlive_frames_forwarded_total", 0) < 10:
+            assert time.monotonic() < deadline, f"forwarding not counted: {values}"
+            async with server.http.get(
+                f"{server.url}/metrics", headers=server.auth("ops")
+            ) as response:
+                assert response.status == 200
+                text = await response.text()
+            values = {
+                line.split()[0]: float(line.split()[1])
+                for line in text.splitlines()
+                if line and not line.startswith("#")
+            }
+            await asyncio.sleep(0.1)
         assert values["directlive_lives"] == 1
         assert values["directlive_viewers"] == 1
         assert values["directlive_frames_forwarded_total"] >= 10
