@@ -80,7 +80,9 @@ async def test_late_viewer_starts_without_waiting_for_the_next_keyframe(
     streamer: Streamer,
 ) -> None:
     live_id = streamer.new_live_id()
-    video = PreEncodedVideoTrack(gop_seconds=10.0)  # keyframes at frames 0, 300, 600 ...
+    # Small frames: publisher, server and viewer share one process, which on a loaded machine
+    # otherwise has no CPU left to catch up (the gap stays open at 640x480; no socket drops).
+    video = PreEncodedVideoTrack(gop_seconds=10.0, width=320, height=240)  # keyframes: 0, 300, ...
     gop = 300
     publisher = await publish([video], lambda sdp: streamer.publish(live_id, "alice", sdp))
     # Encoded frames, not decoded ones: catching up is the server's doing, and a starved test
