@@ -1,0 +1,77 @@
+"""The web app asks for the lowest layer of a picture whose tile is small: a viewer on a
+narrow screen (the host's tile under 240 CSS px wide) gets the host's 160x120 layer, which
+the server counts on layer 0; widened, the tile asks for any layer and the top comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, ViewportSize
+
+from signaling.appkeys import STREAMER
+from tests.browser.app_client import PHONE, Person, people
+from tests.browser.test_app_share_watch import go_live
+from tests.media.peers import wait_for
+from tests.server import RunningServer, running_server, server_config
+from tests.test_layers_http import metric
+
+NARROW: ViewportSize = {"width": 200, "height": 420}
+HOST_TILE = """
+() => {
+  const d = window.directliveApp.debug.watch;
+  const t = d && d.tiles.find((tile) => tile.user === "alice");
+  return t && t.videoWidth > 0 && t;
+}
+"""
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    async with running_server(server_config(tmp_path, dev=True)) as running:
+        yield running
+
+
+async def host_tile_shows(person: Person, width: int, timeout: float) -> dict[str, object]:
+    tile: dict[str, object] = await person.until(
+        f"() => {{ const t = ({HOST_TILE})(); return t && t.videoWidth === {width} && t; }}",
+        timeout=timeout,
+    )
+    return tile
+
+
+async def until_layer_viewers(server: RunningServer, layer: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    line = f'directlive_layer_viewers{{layer="{layer}"}}'
+    while await metric(server, line) != 1:
+        assert time.monotonic() < deadline, f"no viewer on layer {layer} after {timeout}s"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_small_tile_gets_the_lowest_layer_and_the_top_once_it_grows(
+    browser: Browser, server: RunningServer
+) -> None:
+    async with people(browser, server, "alice", "bob") as (alice, bob):
+        live_id = await go_live(alice)
+        (layers,) = server.app[STREAMER].get(live_id).publishers["alice"].layer_sets
+        await wait_for(lambda: all(s.has_keyframe for s in layers.sources), 15, "every layer")
+
+        await bob.page.set_viewport_size(NARROW)
+        await bob.goto(f"#/watch/{live_id}")
+        assert await bob.evaluate("() => document.hidden") is False  # no page-wide cap
+        tile = await host_tile_shows(bob, 160, timeout=20)
+        assert tile["small"] is True
+        width = tile["width"]
+        assert isinstance(width, int | float), tile
+        assert width < 240, tile
+        await until_layer_viewers(server, 0, timeout=10)
+        assert await metric(server, 'directlive_layer_viewers{layer="2"}') == 0
+
+        await bob.page.set_viewport_size(PHONE)  # 390 px wide: the tile is no longer small
+        tile = await host_tile_shows(bob, 640, timeout=30)
+        assert tile["small"] is False
+        await until_layer_viewers(server, 2, timeout=10)
+        await bob.screenshot("app-small-tile-grown.png")
