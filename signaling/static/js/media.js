@@ -215,7 +215,9 @@ export class Viewer {
     // A hidden page asks for the lowest layer of a layered picture, a visible one for any;
     // a small or off-screen tile for the lowest layer of its participant's picture.
     this.maxLayer = document.hidden ? 0 : null;
-    this.participantLayers = new Map(); // participant -> max_layer
+    // participant -> max_layer asked for: kept when a tile goes, so a returning guest's new
+    // (large) tile lifts a cap the server still holds for that name.
+    this.participantLayers = new Map();
     this.onVisibility = () => this.setMaxLayer(document.hidden ? 0 : null).catch(() => {});
     document.addEventListener("visibilitychange", this.onVisibility);
   }
@@ -370,6 +372,7 @@ export class WhepViewer {
     this.onTrack = onTrack;
     this.pc = null;
     this.location = null;
+    this.maxLayer = null;
   }
 
   async start() {
@@ -398,7 +401,8 @@ export class WhepViewer {
 
   // Caps this session's layers over the socket (the host's small tile of a guest).
   async setMaxLayer(socket, maxLayer) {
-    if (!this.location) return;
+    if (!this.location || maxLayer === this.maxLayer) return;
+    this.maxLayer = maxLayer;
     await socket.request({
       type: "layer",
       live_id: this.liveId,

@@ -32,7 +32,7 @@ export class Tiles {
     Object.assign(tile, seen);
     if (tile.local || tile.width === null) return;
     const small = !tile.onScreen || tile.width < SMALL_TILE_PX;
-    if (small === tile.small) return;
+    if (small === tile.small) return; // a new tile reports its first state, small or not
     tile.small = small;
     this.onSmall(tile.key, small);
   }
@@ -51,7 +51,7 @@ export class Tiles {
         video,
         h("span", { class: "tile-label" }, label),
       );
-      tile = { key, el, video, stream: new MediaStream(), local, width: null, onScreen: true, small: false };
+      tile = { key, el, video, stream: new MediaStream(), local, width: null, onScreen: true, small: null };
       video.srcObject = tile.stream;
       this.tiles.set(key, tile);
       this.el.append(el);
