@@ -1,6 +1,7 @@
 """The web app asks for the lowest layer of a picture whose tile is small: a viewer on a
 narrow screen (the host's tile under 240 CSS px wide) gets the host's 160x120 layer, which
-the server counts on layer 0; widened, the tile asks for any layer and the top comes back."""
+the server counts on layer 0; widened, the tile asks for any layer and the top comes back;
+moved off-screen, it asks for the lowest again."""
 
 from __future__ import annotations
 
@@ -75,3 +76,12 @@ async def test_a_small_tile_gets_the_lowest_layer_and_the_top_once_it_grows(
         assert tile["small"] is False
         await until_layer_viewers(server, 2, timeout=10)
         await bob.screenshot("app-small-tile-grown.png")
+
+        # Wide but off-screen (as if scrolled away): the lowest layer again.
+        await bob.evaluate(
+            "() => { document.querySelector('[data-testid=tiles]').style.transform ="
+            " 'translateY(300vh)'; }"
+        )
+        tile = await host_tile_shows(bob, 160, timeout=20)
+        assert tile["small"] is True
+        await until_layer_viewers(server, 0, timeout=10)
