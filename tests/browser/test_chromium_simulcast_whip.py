@@ -78,6 +78,7 @@ async def test_chromium_simulcast_offer_is_forwarded_as_its_best_layer(
         encodings = cast(
             list[dict[str, Any]], await evaluate(page, "() => directlive.publisherEncodings()")
         )
+        preference = await evaluate(page, "() => directlive.keepResolution()")
 
         pc.addTransceiver("video", direction="recvonly")
         pc.on("track", lambda track: tasks.append(asyncio.ensure_future(log.consume(track))))
@@ -88,14 +89,15 @@ async def test_chromium_simulcast_offer_is_forwarded_as_its_best_layer(
 
         await wait_for(
             lambda: len([f for f in log.frames if f[1:] == (640, 480)]) >= 30,
-            20,
+            30,
             "30 decoded frames of the top size (640x480)",
         )
         timestamps = [pts for pts, _, _ in log.frames]
         assert all(b > a for a, b in itertools.pairwise(timestamps)), timestamps
         sent = await evaluate(page, "() => directlive.publisherStats()")
         print(
-            f"simulcast offer answered without simulcast; Chromium's encodings now {encodings}; "
+            f"simulcast offer answered without simulcast; Chromium's encodings now {encodings} "
+            f"(degradation preference {preference}); "
             f"outbound video {sent['encodings']}; the aiortc viewer decoded {len(log.frames)} "
             f"frames sized {sorted({f[1:] for f in log.frames})}"
         )

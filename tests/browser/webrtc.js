@@ -177,5 +177,15 @@ window.directlive = (() => {
     }));
   }
 
-  return { publish, publisherStats, publisherEncodings, watch, firstFrame, viewerStats, close };
+  // Asks the video sender to keep its resolution under CPU or bandwidth pressure (drop frames
+  // instead), so a test can tell which encoding arrives by its size.
+  async function keepResolution() {
+    const sender = state.publisher.getSenders().find((s) => s.track && s.track.kind === "video");
+    const parameters = sender.getParameters();
+    parameters.degradationPreference = "maintain-resolution";
+    await sender.setParameters(parameters);
+    return sender.getParameters().degradationPreference || null;
+  }
+
+  return { publish, publisherStats, publisherEncodings, keepResolution, watch, firstFrame, viewerStats, close };
 })();
