@@ -1,7 +1,7 @@
 """The web app asks for the lowest layer of a picture whose tile is small: a viewer on a
 narrow screen (the host's tile under 240 CSS px wide) gets the host's 160x120 layer, which
 the server counts on layer 0; widened, the tile asks for any layer and the viewer climbs;
-moved off-screen, it asks for the lowest again."""
+moved off-screen, it asks for the lowest again. The host's view of a guest does the same."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from playwright.async_api import Browser, ViewportSize
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from signaling.appkeys import STREAMER
-from tests.browser.app_client import PHONE, Person, people
-from tests.browser.test_app_share_watch import go_live
+from tests.browser.app_client import PHONE, Person, api, people
+from tests.browser.test_app_share_watch import go_live, plays
 from tests.media.peers import wait_for
 from tests.server import RunningServer, running_server, server_config
 from tests.test_layers_http import metric
@@ -96,3 +96,35 @@ async def test_a_small_tile_gets_the_lowest_layer_and_the_top_once_it_grows(
         tile = await host_tile_shows(bob, 160, timeout=20)
         assert tile["small"] is True
         await until_layer_viewers(server, 0, timeout=10)
+
+
+async def test_the_hosts_small_guest_tile_gets_the_guests_lowest_layer(
+    browser: Browser, server: RunningServer
+) -> None:
+    await api(server, "alice", "GET", "/api/me")
+    await api(server, "bob", "POST", "/api/users/alice/follow")
+    async with people(browser, server, "alice", "bob") as (alice, bob):
+        live_id = await go_live(alice)
+        await bob.goto(f"#/watch/{live_id}")
+        await plays(bob)
+        await bob.page.get_by_test_id("request-join").click()
+        request = alice.page.locator("[data-testid=join-requests] li[data-user=bob]")
+        await request.get_by_test_id("accept-join").click()
+        guest_tile = (
+            "(w) => window.directliveApp.debug.golive.tiles"
+            ".find((t) => t.user === 'bob' && t.videoWidth > 0 && t.videoWidth <= w)"
+        )
+        await alice.until(guest_tile, 640, timeout=20)
+        media = server.app[STREAMER].get(live_id)
+        await wait_for(lambda: len(media.publishers["bob"].layer_sets) == 1, 15, "bob's layers")
+
+        await alice.page.set_viewport_size(NARROW)  # the host's view of bob: under 240 px
+        tile = await alice.until(guest_tile, 160, timeout=20)
+        assert (tile["videoWidth"], tile["small"]) == (160, True), tile
+        await alice.page.set_viewport_size(PHONE)
+        tile = await alice.until(
+            "() => window.directliveApp.debug.golive.tiles"
+            ".find((t) => t.user === 'bob' && t.videoWidth > 160)",
+            timeout=20,
+        )
+        assert tile["small"] is False, tile
