@@ -194,13 +194,27 @@ class LiveService:
         self.room.viewers_changed(live_id)
 
     async def set_max_layer(
-        self, viewer: str, live_id: str, session_id: str, max_layer: int | None
+        self,
+        viewer: str,
+        live_id: str,
+        session_id: str,
+        max_layer: int | None,
+        participant: str | None = None,
     ) -> None:
-        """Cap the layers ``viewer``'s session gets from now on (None: no cap)."""
+        """Cap the layers ``viewer``'s session gets from now on (None: no cap), of every
+        picture or of ``participant``'s only (one the session is sent)."""
         session = self.streamer.session(live_id, session_id)
         if session.user != viewer:
             raise Forbidden("this viewer session is someone else's", code="not_your_session")
-        await session.set_max_layer(max_layer)
+        if participant is not None and (
+            participant not in self.streamer.participants(live_id)
+            or session.participant not in (None, participant)
+        ):
+            raise NotFound(
+                f"{participant} publishes nothing this session is sent",
+                code="participant_not_found",
+            )
+        await session.set_max_layer(max_layer, participant)
 
     async def add_candidate(
         self,

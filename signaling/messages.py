@@ -53,6 +53,8 @@ class LayerCap:
     live_id: str
     session_id: str
     max_layer: int | None
+    participant: str | None = None
+    """Cap only this participant's pictures (a small tile); ``None``: the session's cap."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ def _parse_body(kind: str, body: dict[str, object]) -> ClientMessage:
             _req(body, "live_id"),
             _req(body, "session_id"),
             parse_max_layer(body.get("max_layer")),
+            _str(body, "participant", optional=True),
         )
     if kind == "leave":
         return Leave(_req(body, "live_id"), _req(body, "session_id"))

@@ -179,9 +179,14 @@ async def _handle(request: web.Request, connection: Connection, message: ClientM
                 "session_id": session_id,
                 "sdp": answer,
             }
-        case LayerCap(live_id=live_id, session_id=session_id, max_layer=max_layer):
-            await lives.set_max_layer(user, live_id, session_id, max_layer)
-            return {"type": "layer.ok", "session_id": session_id, "max_layer": max_layer}
+        case LayerCap(
+            live_id=live_id, session_id=session_id, max_layer=max_layer, participant=participant
+        ):
+            await lives.set_max_layer(user, live_id, session_id, max_layer, participant)
+            reply: Reply = {"type": "layer.ok", "session_id": session_id, "max_layer": max_layer}
+            if participant is not None:
+                reply["participant"] = participant
+            return reply
         case Leave(live_id=live_id, session_id=session_id):
             await lives.leave(user, live_id, session_id)
             return {"type": "left", "live_id": live_id, "session_id": session_id}

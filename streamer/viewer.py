@@ -52,8 +52,9 @@ class AnyViewerSession(Protocol):
     async def accept_answer(self, sdp: str) -> None:
         """The viewer's answer to ``offer_sources``'s offer."""
 
-    async def set_max_layer(self, max_layer: int | None) -> None:
-        """Send no layer above ``max_layer`` from now on (None: any)."""
+    async def set_max_layer(self, max_layer: int | None, participant: str | None = None) -> None:
+        """Send no layer above ``max_layer`` from now on (None: any), of every picture or of
+        ``participant``'s only."""
 
     async def close(self) -> None: ...
 
@@ -90,6 +91,8 @@ class ViewerSession:
         """(the source listed for the track, which for layers is the set's primary; the track)."""
         self.max_layer = max_layer
         """The highest layer (0 = lowest) of a layered picture this viewer wants; None: any."""
+        self.participant_caps: dict[str, int] = {}
+        """Caps of one participant's pictures (a small tile); the lower cap wins."""
         self.layered: dict[int, ViewerLayers] = {}
         """By ``id`` of the viewer track: the layer choice of each layered track."""
         self._on_connection_lost = on_connection_lost
@@ -120,16 +123,31 @@ class ViewerSession:
         layers = source.layers
         if layers is None:
             return source.subscribe()
-        start = starting_layer(layers, self.max_layer)
+        cap = self.cap_of(source.participant)
+        start = starting_layer(layers, cap)
         track = start.subscribe()
-        self.layered[id(track)] = ViewerLayers(layers, track, start, source.stats, self.max_layer)
+        self.layered[id(track)] = ViewerLayers(layers, track, start, source.stats, cap)
         return track
 
-    async def set_max_layer(self, max_layer: int | None) -> None:
-        """Cap every layered track at ``max_layer`` from now on (None: no cap)."""
-        self.max_layer = max_layer
+    def cap_of(self, participant: str) -> int | None:
+        """The highest layer ``participant``'s pictures may have: the lower of the session's
+        cap and that participant's (None: no cap)."""
+        caps = [
+            c for c in (self.max_layer, self.participant_caps.get(participant)) if c is not None
+        ]
+        return min(caps, default=None)
+
+    async def set_max_layer(self, max_layer: int | None, participant: str | None = None) -> None:
+        """Cap every layered track, or ``participant``'s only, at ``max_layer`` from now on
+        (None: no cap of that kind)."""
+        if participant is None:
+            self.max_layer = max_layer
+        elif max_layer is None:
+            self.participant_caps.pop(participant, None)
+        else:
+            self.participant_caps[participant] = max_layer
         for layered in self.layered.values():
-            layered.limit(max_layer)
+            layered.limit(self.cap_of(layered.participant))
 
     def _prepare_sender(
         self,

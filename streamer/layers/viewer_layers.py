@@ -56,6 +56,11 @@ class ViewerLayers:
         """Sequence numbers a switch left out that no receiver report has counted yet."""
 
     @property
+    def participant(self) -> str:
+        """Whose picture this is."""
+        return self.layers.primary.participant
+
+    @property
     def rank(self) -> int:
         """0 for the lowest layer."""
         return self.switch.rank

@@ -83,6 +83,8 @@ class LayerCap:
     op: ClassVar[str] = "layer"
     session_id: str
     max_layer: int | None
+    participant: str | None = None
+    """Only that participant's pictures; None: every picture (the session's cap)."""
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,7 @@ class MediaWorker:
         if isinstance(request, OfferSources):
             return await session.offer_sources(self._sources(request.sources, request.layers))
         if isinstance(request, LayerCap):
-            await session.set_max_layer(request.max_layer)
+            await session.set_max_layer(request.max_layer, request.participant)
             return None
         if isinstance(request, AcceptAnswer):
             await session.accept_answer(request.sdp)

@@ -80,9 +80,11 @@ class RemoteViewerSession:
         offer: str | None = await self._wire.request(request)
         return offer
 
-    async def set_max_layer(self, max_layer: int | None) -> None:
-        self.max_layer = max_layer
-        await self._wire.request(LayerCap(session_id=self.session_id, max_layer=max_layer))
+    async def set_max_layer(self, max_layer: int | None, participant: str | None = None) -> None:
+        if participant is None:
+            self.max_layer = max_layer
+        request = LayerCap(session_id=self.session_id, max_layer=max_layer, participant=participant)
+        await self._wire.request(request)
 
     async def accept_answer(self, sdp: str) -> None:
         await self._wire.request(AcceptAnswer(session_id=self.session_id, sdp=sdp))

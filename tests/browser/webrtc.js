@@ -44,14 +44,17 @@ window.directlive = (() => {
     await pc.setRemoteDescription({ type: "answer", sdp: answer });
     return {
       location: response.headers.get("Location"),
+      offer,
+      answer,
       postedAt,
       offerCandidates: candidates(offer),
       answerCandidates: candidates(answer),
     };
   }
 
-  // Publish the fake camera and microphone; `videoMime` (e.g. "video/H264") forces a codec.
-  async function publish(token, videoMime) {
+  // Publish the fake camera and microphone; `videoMime` (e.g. "video/H264") forces a codec,
+  // `sendEncodings` (e.g. three rids: real simulcast) goes to the video transceiver.
+  async function publish(token, videoMime, sendEncodings) {
     const stream = await navigator.mediaDevices.getUserMedia({
       video: { width: 640, height: 480 },
       audio: true,
@@ -60,7 +63,9 @@ window.directlive = (() => {
     state.publisher = pc;
     state.stream = stream;
     for (const track of stream.getTracks()) {
-      const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      const init = { direction: "sendonly", streams: [stream] };
+      if (track.kind === "video" && sendEncodings) init.sendEncodings = sendEncodings;
+      const transceiver = pc.addTransceiver(track, init);
       if (track.kind === "video" && videoMime) {
         const codecs = RTCRtpSender.getCapabilities("video").codecs.filter(
           (c) =>
@@ -77,10 +82,16 @@ window.directlive = (() => {
   }
 
   async function publisherStats() {
-    const out = { packetsSent: 0, codec: null, frameWidth: 0 };
+    const out = { packetsSent: 0, codec: null, frameWidth: 0, encodings: [] };
     const stats = await state.publisher.getStats();
     stats.forEach((s) => {
       if (s.type === "outbound-rtp" && s.kind === "video") {
+        out.encodings.push({
+          rid: s.rid || null,
+          packetsSent: s.packetsSent,
+          frameWidth: s.frameWidth || 0,
+          active: s.active,
+        });
         out.packetsSent = s.packetsSent;
         out.frameWidth = s.frameWidth || 0;
         out.codec = s.codecId ? stats.get(s.codecId).mimeType : null;
@@ -156,5 +167,25 @@ window.directlive = (() => {
     if (state.stream) for (const track of state.stream.getTracks()) track.stop();
   }
 
-  return { publish, publisherStats, watch, firstFrame, viewerStats, close };
+  // The video sender's encodings as Chromium applies them after negotiation.
+  function publisherEncodings() {
+    const sender = state.publisher.getSenders().find((s) => s.track && s.track.kind === "video");
+    return sender.getParameters().encodings.map((e) => ({
+      rid: e.rid || null,
+      active: e.active,
+      scaleResolutionDownBy: e.scaleResolutionDownBy || null,
+    }));
+  }
+
+  // Asks the video sender to keep its resolution under CPU or bandwidth pressure (drop frames
+  // instead), so a test can tell which encoding arrives by its size.
+  async function keepResolution() {
+    const sender = state.publisher.getSenders().find((s) => s.track && s.track.kind === "video");
+    const parameters = sender.getParameters();
+    parameters.degradationPreference = "maintain-resolution";
+    await sender.setParameters(parameters);
+    return sender.getParameters().degradationPreference || null;
+  }
+
+  return { publish, publisherStats, publisherEncodings, keepResolution, watch, firstFrame, viewerStats, close };
 })();

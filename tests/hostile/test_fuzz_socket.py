@@ -46,7 +46,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "participant": "str",
         "max_layer": "int",
     },
-    "layer": {"live_id": "live", "session_id": "str", "max_layer": "int"},
+    "layer": {"live_id": "live", "session_id": "str", "max_layer": "int", "participant": "user"},
     "leave": {"live_id": "live", "session_id": "str"},
     "ice": {"live_id": "live", "candidate": "str", "sdp_mid": "str", "session_id": "str"},
     "room.join": {"live_id": "live"},

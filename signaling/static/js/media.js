@@ -212,8 +212,12 @@ export class Viewer {
     this.retryTimer = null;
     this.lostTimer = null;
     this.offSocket = socket.on("session.offer", (m) => this.renegotiate(m));
-    // A hidden page asks for the lowest layer of a layered picture, a visible one for any.
+    // A hidden page asks for the lowest layer of a layered picture, a visible one for any;
+    // a small or off-screen tile for the lowest layer of its participant's picture.
     this.maxLayer = document.hidden ? 0 : null;
+    // participant -> max_layer asked for: kept when a tile goes, so a returning guest's new
+    // (large) tile lifts a cap the server still holds for that name.
+    this.participantLayers = new Map();
     this.onVisibility = () => this.setMaxLayer(document.hidden ? 0 : null).catch(() => {});
     document.addEventListener("visibilitychange", this.onVisibility);
   }
@@ -228,6 +232,29 @@ export class Viewer {
       session_id: this.sessionId,
       max_layer: maxLayer,
     });
+  }
+
+  // Caps one participant's pictures (`null`: no cap); kept for every later session too.
+  async setParticipantLayer(participant, maxLayer) {
+    if ((this.participantLayers.get(participant) ?? null) === maxLayer) return;
+    if (maxLayer === null) this.participantLayers.delete(participant);
+    else this.participantLayers.set(participant, maxLayer);
+    if (this.sessionId && !this.stopped) await this.sendParticipantLayer(participant, maxLayer);
+  }
+
+  async sendParticipantLayer(participant, maxLayer) {
+    try {
+      await this.socket.request({
+        type: "layer",
+        live_id: this.liveId,
+        session_id: this.sessionId,
+        max_layer: maxLayer,
+        participant,
+      });
+    } catch (error) {
+      // The participant left, or the session was replaced: there is nothing left to cap.
+      if (!["participant_not_found", "session_not_found"].includes(error.code)) throw error;
+    }
   }
 
   async start() {
@@ -257,6 +284,9 @@ export class Viewer {
     if (this.stopped || this.pc !== pc) return;
     this.sessionId = reply.session_id;
     await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+    for (const [participant, maxLayer] of this.participantLayers) {
+      this.sendParticipantLayer(participant, maxLayer).catch(() => {}); // best effort
+    }
   }
 
   async renegotiate(message) {
@@ -342,6 +372,7 @@ export class WhepViewer {
     this.onTrack = onTrack;
     this.pc = null;
     this.location = null;
+    this.maxLayer = null;
   }
 
   async start() {
@@ -366,6 +397,18 @@ export class WhepViewer {
     }
     this.location = response.headers.get("Location");
     await this.pc.setRemoteDescription({ type: "answer", sdp: body });
+  }
+
+  // Caps this session's layers over the socket (the host's small tile of a guest).
+  async setMaxLayer(socket, maxLayer) {
+    if (!this.location || maxLayer === this.maxLayer) return;
+    this.maxLayer = maxLayer;
+    await socket.request({
+      type: "layer",
+      live_id: this.liveId,
+      session_id: this.location.split("/").pop(),
+      max_layer: maxLayer,
+    });
   }
 
   close() {

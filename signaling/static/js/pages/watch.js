@@ -65,6 +65,9 @@ export async function render(ctx) {
     unmute.hidden = true;
   };
   const participantOf = (streamId) => (USER_ID.test(streamId) ? streamId : live.host);
+  tiles.onSmall = (user, small) => {
+    if (viewer) viewer.setParticipantLayer(user, small ? 0 : null).catch(ctx.error);
+  };
 
   viewer = new Viewer({
     socket: ctx.socket,

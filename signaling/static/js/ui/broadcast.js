@@ -21,6 +21,10 @@ export class Broadcast {
     this.connection = "new";
     this.tiles = new Tiles();
     this.guests = new Map(); // user -> WhepViewer
+    this.tiles.onSmall = (user, small) => {
+      const view = this.guests.get(user);
+      if (view) view.setMaxLayer(this.socket, small ? 0 : null).catch(() => {}); // a guest leaving
+    };
     this.changeFns = new Set();
     this.facingMode = "user";
     this.micOn = true;

@@ -1,5 +1,10 @@
 // Video tiles stacked in the portrait frame, one per participant (the host's first).
+// Each remote tile is measured as it is laid out: one rendered under SMALL_TILE_PX CSS pixels
+// wide, or off-screen, is "small", and `onSmall(key, small)` lets the page ask the server for
+// that picture's lowest layer (and for any layer again once it grows or comes back).
 import { h } from "../dom.js";
+
+export const SMALL_TILE_PX = 240;
 
 export class Tiles {
   constructor() {
@@ -7,6 +12,29 @@ export class Tiles {
     this.tiles = new Map();
     this.muted = false;
     this.onBlocked = () => {};
+    this.onSmall = () => {};
+    const tileOf = (el) => this.tiles.get(el.dataset.user);
+    this.sizes = new ResizeObserver((entries) => {
+      for (const entry of entries) {
+        const tile = tileOf(entry.target);
+        if (tile) this.measure(tile, { width: entry.contentRect.width });
+      }
+    });
+    this.visibility = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        const tile = tileOf(entry.target);
+        if (tile) this.measure(tile, { onScreen: entry.isIntersecting });
+      }
+    });
+  }
+
+  measure(tile, seen) {
+    Object.assign(tile, seen);
+    if (tile.local || tile.width === null) return;
+    const small = !tile.onScreen || tile.width < SMALL_TILE_PX;
+    if (small === tile.small) return; // a new tile reports its first state, small or not
+    tile.small = small;
+    this.onSmall(tile.key, small);
   }
 
   tile(key, label, { local = false } = {}) {
@@ -23,10 +51,14 @@ export class Tiles {
         video,
         h("span", { class: "tile-label" }, label),
       );
-      tile = { el, video, stream: new MediaStream(), local };
+      tile = { key, el, video, stream: new MediaStream(), local, width: null, onScreen: true, small: null };
       video.srcObject = tile.stream;
       this.tiles.set(key, tile);
       this.el.append(el);
+      if (!local) {
+        this.sizes.observe(el);
+        this.visibility.observe(el);
+      }
     }
     return tile;
   }
@@ -67,6 +99,8 @@ export class Tiles {
   remove(key) {
     const tile = this.tiles.get(key);
     if (!tile) return;
+    this.sizes.unobserve(tile.el);
+    this.visibility.unobserve(tile.el);
     tile.el.remove();
     this.tiles.delete(key);
   }
@@ -85,6 +119,8 @@ export class Tiles {
       paused: t.video.paused,
       muted: t.video.muted,
       currentTime: t.video.currentTime,
+      width: t.width,
+      small: t.small,
     }));
   }
 
