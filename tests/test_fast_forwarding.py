@@ -36,6 +36,7 @@ from streamer import MediaConfig, Streamer
 from streamer.config import FAST_FORWARDING_ENV
 from streamer.forwarding.datagrams import UdpGso, send_segmented
 from streamer.forwarding.forwarder import forwarder_of
+from streamer.forwarding.gcm import SRTP_GCM
 from streamer.forwarding.lane import lane_available, ntp_time
 from streamer.frames import EncodedFrame
 from tests.media.peers import Viewer, publish, video_source, wait_for, watching
@@ -226,6 +227,11 @@ async def test_both_paths_deliver_video_and_audio(
             assert video_source(streamer.get(live_id)).lane_size == 1
             assert (forwarder := forwarder_of(sender)) is not None
             assert forwarder.lane_joins >= 1
+        if fast:
+            # aiortc's viewer negotiates AEAD-AES-256-GCM: the frames it decoded were
+            # protected by streamer.forwarding._srtpgcm, not libsrtp.
+            assert (forwarder := forwarder_of(sender)) is not None
+            assert forwarder.protected_by == ("gcm" if SRTP_GCM is not None else "libsrtp")
         counters = viewer.received.counters
         assert all(b > a for a, b in itertools.pairwise(counters)), counters
     finally:
