@@ -9,10 +9,13 @@ COPY fanout fanout
 COPY recorder recorder
 COPY benchmarks benchmarks
 # gcc builds streamer.forwarding._fastsend, the C forwarding path (without it the server falls back to
-# the slower Python path); it is removed again once the wheel is built.
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+# the slower Python path), and with libssl-dev's headers streamer.forwarding._srtpgcm (SRTP AES-GCM
+# on OpenSSL's libcrypto, which the image keeps; without it libsrtp protects everything); the
+# build tools are removed again once the wheel is built.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev \
     && pip install --no-cache-dir . \
-    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+    && apt-get purge -y gcc libc6-dev libssl-dev && apt-get autoremove -y \
+    && rm -rf /var/lib/apt/lists/*
 # HTTP + WebSocket signaling.
 EXPOSE 8080/tcp
 # WebRTC media: one UDP port per process (--udp-port, below the kernel's ephemeral range):

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import time
 import traceback
@@ -38,7 +39,7 @@ from benchmarks.media import (
     is_keyframe,
     loop_tracks,
 )
-from streamer import LOOPBACK, new_peer_connection
+from streamer import LOOPBACK, HostAddresses, new_peer_connection
 from streamer.aiortc.sender_state import name_stream, redirect_keyframe_requests
 from streamer.aiortc.tap import tap_receiver
 from streamer.aiortc.transport_state import handle_rtp_with, unprotect_from_socket
@@ -50,8 +51,14 @@ class NotReady(Exception):
     """The live has no media yet (409): try again shortly."""
 
 
+CLIENT_ADDRESS_ENV = "DIRECTLIVE_BENCH_CLIENT_ADDRESS"
+"""The load generator's address (``--topology netns``: its veth's), inherited by the spawned
+load processes; unset: 127.0.0.1."""
+
+
 def client_pc() -> RTCPeerConnection:
-    return new_peer_connection(LOOPBACK)
+    address = os.environ.get(CLIENT_ADDRESS_ENV)
+    return new_peer_connection(LOOPBACK if address is None else HostAddresses([address]))
 
 
 async def post_sdp(http: aiohttp.ClientSession, url: str, user: str, sdp: str) -> tuple[str, str]:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.netns import Topology
+
 SECRET = "directlive-bench-secret"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -170,28 +172,36 @@ def run_server(
     extra: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     media_workers: int = 1,
+    topology: Topology | None = None,
 ) -> Iterator[Server]:
     """Start the server (``directlive`` or ``relay``) pinned to ``core``; stop it at exit.
 
     ``env`` adds environment variables (e.g. ``DIRECTLIVE_FAST_FORWARDING=0``). The server
-    runs ``media_workers`` worker processes (all on ``core``, as its children)."""
+    runs ``media_workers`` worker processes (all on ``core``, as its children). With a
+    ``topology`` (directlive only) it runs in the server's namespace, serving HTTP and ICE
+    on the server's veth address; else on 127.0.0.1."""
     port = free_port()
+    host = "127.0.0.1" if topology is None else topology.server_address
     with tempfile.TemporaryDirectory(prefix="directlive-bench-") as data_dir:
         if kind == "directlive":
             command = [
                 *(sys.executable, "-m", "signaling.cli", "serve", "--port", str(port)),
-                *("--data-dir", data_dir, "--ice-address", "127.0.0.1"),
+                *("--host", host, "--data-dir", data_dir, "--ice-address", host),
                 *("--log-level", "WARNING", "--media-workers", str(media_workers)),
                 *extra,
             ]
         else:
+            if topology is not None:
+                raise ValueError("the MediaRelay baseline runs on loopback only")
             command = [sys.executable, "-m", "benchmarks.relay_server", "--port", str(port)]
+        if topology is not None:
+            command = topology.server_command(command)
         environment = {**os.environ, **(env or {}), "DIRECTLIVE_SECRET": SECRET}
         process = subprocess.Popen(
             command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         os.sched_setaffinity(process.pid, core)
-        server = Server(f"http://127.0.0.1:{port}", process)
+        server = Server(f"http://{host}:{port}", process)
         try:
             _wait_healthy(server, timeout)
             yield server

@@ -2,9 +2,10 @@
 
 ``rtp_publisher_worker`` plays the same loop, at the same pace, as the WHIP publisher
 (``benchmarks.media.loop_tracks``), packetized by the same aiortc packers, but sends it as
-plain RTP over UDP to the mountpoint's ports on 127.0.0.1. ``janus_viewers_worker`` joins the
-same lean viewers through Janus's HTTP API: create a session, attach
-``janus.plugin.streaming``, ``watch`` the mountpoint, answer Janus's offer, ``start``.
+plain RTP over UDP to the mountpoint's ports (on 127.0.0.1, or on the server's veth address).
+``janus_viewers_worker`` joins the same lean viewers through Janus's HTTP API: create a
+session, attach ``janus.plugin.streaming``, ``watch`` the mountpoint, answer Janus's offer,
+``start``.
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ buffer (Janus does not enlarge it) and loses the frame, which no paced encoder w
 
 
 async def _send_rtp(
-    track: LoopTrack, codec: RTCRtpCodecParameters, port: int, ssrc: int, sock: socket.socket
+    track: LoopTrack,
+    codec: RTCRtpCodecParameters,
+    address: tuple[str, int],
+    ssrc: int,
+    sock: socket.socket,
 ) -> None:
-    """Packetize every packet ``track`` plays and send it to 127.0.0.1:``port``."""
+    """Packetize every packet ``track`` plays and send it to ``address``."""
     encoder = get_encoder(codec)
     assert codec.payloadType is not None
     sequence = 0
@@ -58,15 +63,16 @@ async def _send_rtp(
                 payload=payload,
             )
             sequence += 1
-            sock.sendto(packet.serialize(), ("127.0.0.1", port))
+            sock.sendto(packet.serialize(), address)
             if index % PACING_BURST == PACING_BURST - 1:
                 await asyncio.sleep(PACING_PAUSE)
 
 
 def rtp_publisher_worker(
-    pipe: Connection, video_port: int, audio_port: int, loop: MediaLoop
+    pipe: Connection, host: str, video_port: int, audio_port: int, loop: MediaLoop
 ) -> None:
-    """Send ``loop`` as RTP; send ("live", mountpoint); on "stop" send ("sent", times, 0)."""
+    """Send ``loop`` as RTP to ``host``; send ("live", mountpoint); on "stop" send ("sent",
+    times, 0)."""
 
     async def main() -> None:
         video, audio = loop_tracks(loop)
@@ -79,8 +85,11 @@ def rtp_publisher_worker(
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.setblocking(False)
             senders = [
-                asyncio.ensure_future(_send_rtp(video, video_codec, video_port, 0x1111, sock)),
-                asyncio.ensure_future(_send_rtp(audio, audio_codec, audio_port, 0x2222, sock)),
+                asyncio.ensure_future(_send_rtp(track, codec, (host, port), ssrc, sock))
+                for track, codec, port, ssrc in (
+                    (video, video_codec, video_port, 0x1111),
+                    (audio, audio_codec, audio_port, 0x2222),
+                )
             ]
             pipe.send(("live", None))
             stop = asyncio.ensure_future(wait_message(pipe))

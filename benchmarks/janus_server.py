@@ -6,8 +6,10 @@ only its link), no STUN/TURN, no event handlers, session timeouts off, and one R
 mountpoint (``MOUNTPOINT``) whose video and audio ports listen on 127.0.0.1 for the
 publisher's plain RTP. Janus never gathers candidates on an interface flagged loopback;
 ``janus_loopback.c``, compiled into the same directory and preloaded, clears that flag so
-``ice_enforce_list = "127.0.0.1"`` yields a 127.0.0.1 candidate. The process is pinned like
-``directlive serve`` (all its threads on the server core) and the directory is removed at exit.
+``ice_enforce_list = "127.0.0.1"`` yields a 127.0.0.1 candidate. With a ``Topology``
+(``--topology netns``) Janus runs in the server's namespace instead, every address above
+being the server's veth address. The process is pinned like ``directlive serve`` (all its
+threads on the server core) and the directory is removed at exit.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.harness import Server, free_port
+from benchmarks.netns import Topology
 
 JANUS = "janus"
 MOUNTPOINT = 1
@@ -40,8 +43,9 @@ JANUS_CODECS = {"vp8": "vp8", "h264": "h264"}
 @dataclass
 class JanusServer(Server):
     video_port: int = 0
-    """Where the mountpoint takes the publisher's video RTP (127.0.0.1, UDP)."""
+    """Where the mountpoint takes the publisher's video RTP (``address``, UDP)."""
     audio_port: int = 0
+    address: str = "127.0.0.1"
     mountpoint: int = MOUNTPOINT
 
 
@@ -72,9 +76,15 @@ def free_udp_port() -> int:
 
 
 def write_config(
-    folder: Path, http_port: int, video_port: int, audio_port: int, codec: str
+    folder: Path,
+    http_port: int,
+    video_port: int,
+    audio_port: int,
+    codec: str,
+    address: str = "127.0.0.1",
 ) -> None:
-    """The configuration files of one run, and folders linking the two modules it loads."""
+    """The configuration files of one run (everything on ``address``), and folders linking
+    the two modules it loads."""
     root = _plugin_dir()
     assert root is not None
     for kind, module in (("plugins", "libjanus_streaming.so"), ("transports", "libjanus_http.so")):
@@ -92,14 +102,14 @@ def write_config(
 \tdebug_level = 3
 \tsession_timeout = 0
 \tserver_name = "directlive-bench"
-\tinterface = "127.0.0.1"
+\tinterface = "{address}"
 }}
 certificates: {{
 }}
 media: {{
 }}
 nat: {{
-\tice_enforce_list = "127.0.0.1"
+\tice_enforce_list = "{address}"
 \tignore_mdns = true
 }}
 plugins: {{
@@ -119,7 +129,7 @@ events: {{
 \tbase_path = "/janus"
 \thttp = true
 \tport = {http_port}
-\tip = "127.0.0.1"
+\tip = "{address}"
 \thttps = false
 }}
 admin: {{
@@ -137,9 +147,9 @@ bench: {{
 \tdescription = "directlive bench loop"
 \tmedia = (
 \t\t{{ type = "video", mid = "v", port = {video_port}, pt = {VIDEO_PT}, \
-codec = "{JANUS_CODECS[codec]}", iface = "127.0.0.1" }},
+codec = "{JANUS_CODECS[codec]}", iface = "{address}" }},
 \t\t{{ type = "audio", mid = "a", port = {audio_port}, pt = {AUDIO_PT}, \
-codec = "opus", iface = "127.0.0.1" }}
+codec = "opus", iface = "{address}" }}
 \t)
 }}
 """
@@ -165,27 +175,34 @@ def pin_threads(pid: int, core: set[int]) -> None:
 
 
 @contextmanager
-def run_janus(core: set[int], codec: str, timeout: float = 30.0) -> Iterator[JanusServer]:
-    """Start Janus pinned to ``core`` with a mountpoint for ``codec``; stop it at exit."""
+def run_janus(
+    core: set[int], codec: str, timeout: float = 30.0, topology: Topology | None = None
+) -> Iterator[JanusServer]:
+    """Start Janus pinned to ``core`` with a mountpoint for ``codec`` (in ``topology``'s
+    server namespace when given); stop it at exit."""
     reason = janus_available()
     if reason is not None:
         raise RuntimeError(reason)
     http_port, video_port, audio_port = free_port(), free_udp_port(), free_udp_port()
     with tempfile.TemporaryDirectory(prefix="directlive-janus-") as name:
         folder = Path(name)
-        write_config(folder, http_port, video_port, audio_port, codec)
+        address = "127.0.0.1" if topology is None else topology.server_address
+        write_config(folder, http_port, video_port, audio_port, codec, address)
         environment = {**os.environ, "LD_PRELOAD": str(_build_shim(folder))}
         log_path = folder / "janus.log"
         with open(log_path, "wb") as log:
+            command = [JANUS, "-F", str(folder), "-C", str(folder / "janus.jcfg"), "-o"]
             process = subprocess.Popen(
-                [JANUS, "-F", str(folder), "-C", str(folder / "janus.jcfg"), "-o"],
+                command if topology is None else topology.server_command(command),
                 env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=lambda: os.sched_setaffinity(0, core),
             )
-        server = JanusServer(f"http://127.0.0.1:{http_port}/janus", process, video_port, audio_port)
+        server = JanusServer(
+            f"http://{address}:{http_port}/janus", process, video_port, audio_port, address
+        )
         try:
             _wait_ready(server, log_path, timeout)
             pin_threads(process.pid, core)

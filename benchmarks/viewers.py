@@ -20,15 +20,21 @@ from __future__ import annotations
 import argparse
 import bisect
 import math
+import os
 import statistics
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.clients import ViewerReport, publisher_worker, viewers_worker
+from benchmarks.clients import (
+    CLIENT_ADDRESS_ENV,
+    ViewerReport,
+    publisher_worker,
+    viewers_worker,
+)
 from benchmarks.common import Progress, add_common_arguments, emit, percentile, plot_panels
 from benchmarks.harness import (
     Server,
@@ -45,6 +51,7 @@ from benchmarks.janus_clients import janus_viewers_worker, rtp_publisher_worker
 from benchmarks.janus_server import JanusServer, janus_available, run_janus
 from benchmarks.layered_media import LAYERS, encode_layers
 from benchmarks.media import FPS, VIDEO_TICKS, MediaLoop, encode_loop
+from benchmarks.netns import Topology, inside, netns_unavailable, veth_topology
 from benchmarks.pairs import summarize
 from streamer.config import FAST_FORWARDING_ENV
 
@@ -139,6 +146,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run per-connection sockets, then --udp-port on free ports, under the same load; "
         "the second is reported under 'single_port'",
+    )
+    parser.add_argument(
+        "--topology",
+        choices=("netns", "loopback"),
+        help="netns (the default as root with ip, except against MediaRelay): the server "
+        "and the load in two network namespaces joined by a veth pair, the viewers' receive "
+        "path on the load cores as on other hosts; loopback: all on 127.0.0.1, the viewers' "
+        "receive path charged to the server's sends (the method before 2026-12-04)",
     )
     add_common_arguments(parser)
     return parser
@@ -333,13 +348,16 @@ def _server(
     fast_forwarding: bool,
     udp_port: int | None = None,
 ) -> Iterator[Server]:
+    topology: Topology | None = args.network
     if kind == "janus":
-        with run_janus(core, loop.codec) as janus:
+        with run_janus(core, loop.codec, topology=topology) as janus:
             yield janus
         return
     env = {FAST_FORWARDING_ENV: "1" if fast_forwarding else "0"}
     extra = () if udp_port is None else ("--udp-port", str(udp_port))
-    with run_server(kind, core, extra=extra, env=env, media_workers=args.workers) as server:
+    with run_server(
+        kind, core, extra=extra, env=env, media_workers=args.workers, topology=topology
+    ) as server:
         yield server
 
 
@@ -349,7 +367,9 @@ def _publisher(
     """The loop's publisher: plain RTP into Janus's mountpoint, WHIP into the others (with
     ``lower_layers`` below the loop, as layers of one picture)."""
     if isinstance(server, JanusServer):
-        return spawn(rtp_publisher_worker, server.video_port, server.audio_port, loop)
+        return spawn(
+            rtp_publisher_worker, server.address, server.video_port, server.audio_port, loop
+        )
     return spawn(publisher_worker, server.url, loop, False, lower_layers)
 
 
@@ -381,9 +401,35 @@ def main(argv: list[str] | None = None) -> int:
         # One socket per server process (sendmmsg to all of a worker's viewers): the
         # cheaper path, so the default.
         args.udp_port = free_udp_ports(1 + args.workers)
-    processes = args.processes or max(1, min(8, math.ceil(args.viewers / 20)))
-    _, load_cores = cores()
+    if args.layers > 1 and args.codec != "vp8":
+        print("--layers needs --codec vp8", file=sys.stderr)
+        return 2
+    relay = "relay" in (args.baseline, args.server)
+    if args.topology is None:
+        args.topology = "loopback" if relay or netns_unavailable() else "netns"
+    if args.topology == "netns" and (relay or (reason := netns_unavailable()) is not None):
+        why = "MediaRelay runs on loopback only" if relay else reason
+        print(f"--topology netns: {why}", file=sys.stderr)
+        return 2
+    server_cores, load_cores = cores()
     pin_self(load_cores)
+    with ExitStack() as stack:
+        args.network = None
+        if args.topology == "netns":
+            args.network = stack.enter_context(veth_topology(server_cores, load_cores))
+            stack.enter_context(inside(args.network.load_namespace))
+            os.environ[CLIENT_ADDRESS_ENV] = args.network.load_address
+            stack.callback(os.environ.pop, CLIENT_ADDRESS_ENV, None)
+        result = _run(args)
+    emit(result)
+    if args.plot:
+        _plot(args.plot, result)
+    return 0
+
+
+def _run(args: Any) -> dict[str, Any]:
+    """Every run ``args`` ask for, in the topology already set up; the JSON's content."""
+    processes = args.processes or max(1, min(8, math.ceil(args.viewers / 20)))
     loop = encode_loop(args.codec)
     load = (args.viewers, args.seconds, processes, args)
     fast = args.forwarding != "aiortc"
@@ -396,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         "viewer_processes": processes,
         "media_workers": args.workers,
         "viewer_kind": args.viewer,
+        "topology": args.topology,
         "settle_seconds": args.settle,
         **first,
     }
@@ -415,14 +462,12 @@ def main(argv: list[str] | None = None) -> int:
             single["server_cpu_ms_per_viewer_s"], result["server_cpu_ms_per_viewer_s"], digits=3
         )
     if args.layers > 1:
-        if args.codec != "vp8":
-            print("--layers needs --codec vp8", file=sys.stderr)
-            return 2
         lower = encode_layers(
             LAYERS[1 : args.layers], seconds=len(loop.video) / FPS, gop_seconds=loop.gop / FPS
         )
         args.lower_layers = [layer.deltas for layer in lower]
-        layered = run_load("directlive", loop, *load, fast_forwarding=fast)
+        # The same sockets as the single-layer run (the shared port unless told otherwise).
+        layered = run_load("directlive", loop, *load, fast_forwarding=fast, udp_port=args.udp_port)
         args.lower_layers = None
         result["layered"] = {"layers": args.layers, **layered}
         result["ratio_layered_over_single_cpu_per_viewer_s"] = _ratio(
@@ -440,10 +485,7 @@ def main(argv: list[str] | None = None) -> int:
             ours = run_load("directlive", loop, *load, fast_forwarding=fast, udp_port=args.udp_port)
             pairs.append((ours, run_load(args.baseline, loop, *load)))
         result.update(summarize(args.baseline, pairs))
-    emit(result)
-    if args.plot:
-        _plot(args.plot, result)
-    return 0
+    return result
 
 
 def _ratio(baseline: float, ours: float, digits: int = 1) -> float | None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pylibsrtp
 import pytest
 from aioice.ice import StunProtocol
 from aiortc import (
@@ -36,9 +38,10 @@ from streamer import MediaConfig, Streamer
 from streamer.config import FAST_FORWARDING_ENV
 from streamer.forwarding.datagrams import UdpGso, send_segmented
 from streamer.forwarding.forwarder import forwarder_of
+from streamer.forwarding.gcm import SRTP_GCM
 from streamer.forwarding.lane import lane_available, ntp_time
 from streamer.frames import EncodedFrame
-from tests.media.peers import Viewer, publish, video_source, wait_for, watching
+from tests.media.peers import Exchange, Viewer, publish, video_source, wait_for, watching
 from tests.media.tracks import CounterVideoTrack, ToneAudioTrack
 
 RECEIVER_STATS = "_RTCRtpReceiver__stats"
@@ -109,8 +112,77 @@ def drop_video_packets(viewer: Viewer, every: int) -> set[int]:
     return dropped
 
 
+class _LosingSession:
+    """Stands in for a viewer's receiving SRTP session: the first copy of every ``every``-th
+    video packet is lost before it is decrypted, so that its resent copy (same SSRC and
+    sequence number, without RTX) is not a replay to libsrtp."""
+
+    def __init__(self, inner: Session, video_types: set[int], every: int) -> None:
+        self.inner, self.video_types, self.every = inner, video_types, every
+        self.dropped: set[int] = set()
+
+    def unprotect(self, data: bytes) -> bytes:
+        seq = int.from_bytes(data[2:4], "big")
+        video = data[1] & 0x7F in self.video_types
+        if video and seq % self.every == 0 and seq not in self.dropped:
+            self.dropped.add(seq)
+            raise pylibsrtp.Error("lost on purpose")
+        packet: bytes = self.inner.unprotect(data)
+        return packet
+
+    def unprotect_rtcp(self, data: bytes) -> bytes:
+        packet: bytes = self.inner.unprotect_rtcp(data)
+        return packet
+
+
+async def lose_video_packets_before_srtp(viewer: Viewer, every: int) -> set[int]:
+    """Like ``drop_video_packets``, but before SRTP (once the viewer's DTLS is up)."""
+    remote = viewer.pc.remoteDescription
+    assert remote is not None
+    video_types = {
+        codec.payloadType or 0
+        for media in aiortc_sdp.SessionDescription.parse(remote.sdp).media
+        for codec in media.rtp.codecs
+        if codec.mimeType.lower() == "video/vp8"
+    }
+    transports = {t.receiver.transport for t in viewer.pc.getTransceivers()}
+    await wait_for(lambda: all(t._rx_srtp is not None for t in transports), 10, "SRTP keys")
+    dropped: set[int] = set()
+    for transport in transports:
+        losing = _LosingSession(transport._rx_srtp, video_types, every)
+        losing.dropped = dropped
+        setattr(transport, "_rx_srtp", losing)  # noqa: B010
+    return dropped
+
+
+def without_rtx(exchange: Exchange, answers: list[str]) -> Exchange:
+    """``exchange`` with RTX taken out of the offer (answers noted in ``answers``): lost
+    packets are then resent as they were, on the media SSRC (through the GCM path when it
+    protects the viewer's RTP)."""
+
+    async def offer_without_rtx(sdp: str) -> str:
+        rtx = set(re.findall(r"a=rtpmap:(\d+) rtx/", sdp))
+        lines = []
+        for line in sdp.splitlines():
+            if (
+                re.match(r"a=(rtpmap|fmtp|rtcp-fb):(\d+) ", line)
+                and line.split(":")[1].split()[0] in rtx
+            ):
+                continue
+            if line.startswith("a=ssrc-group:FID"):
+                continue
+            if line.startswith("m=video"):
+                line = " ".join(part for part in line.split() if part not in rtx)
+            lines.append(line)
+        answers.append(await exchange("\r\n".join(lines) + "\r\n"))
+        return answers[-1]
+
+    return offer_without_rtx
+
+
+@pytest.mark.parametrize("rtx", [True, False], ids=["rtx", "no-rtx"])
 async def test_lost_packets_are_retransmitted_and_the_viewer_decodes_every_frame(
-    streamer: Streamer,
+    streamer: Streamer, rtx: bool
 ) -> None:
     live_id = streamer.new_live_id()
     publisher = await publish(
@@ -120,13 +192,20 @@ async def test_lost_packets_are_retransmitted_and_the_viewer_decodes_every_frame
     sessions: list[str] = []
     try:
         await wait_for(lambda: video_source(streamer.get(live_id)).has_keyframe, 10, "keyframe")
-        await viewer.watch(watching(streamer, live_id, "bob", sessions))
-        dropped = drop_video_packets(viewer, every=7)
+        exchange = watching(streamer, live_id, "bob", sessions)
+        answers: list[str] = []
+        await viewer.watch(exchange if rtx else without_rtx(exchange, answers))
+        assert rtx or "rtx/" not in answers[0]
+        if rtx:
+            dropped = drop_video_packets(viewer, every=7)
+        else:  # resent as they were: lost before SRTP, or the resent copy is a replay
+            dropped = await lose_video_packets_before_srtp(viewer, every=7)
         forwarder = forwarder_of(video_sender(streamer, live_id, sessions[0]))
         assert forwarder is not None, "the viewer is not on the fast path"
         await wait_for(lambda: len(viewer.received.counters) >= 90, 20, "90 decoded frames")
         assert len(dropped) >= 10
         assert forwarder.retransmissions >= len(dropped) // 2
+        assert forwarder.protected_by == ("gcm" if SRTP_GCM is not None else "libsrtp")
         counters = viewer.received.counters
         assert all(b > a for a, b in itertools.pairwise(counters)), counters
         # Without retransmission one packet in seven lost costs about a quarter of the frames;
@@ -226,6 +305,11 @@ async def test_both_paths_deliver_video_and_audio(
             assert video_source(streamer.get(live_id)).lane_size == 1
             assert (forwarder := forwarder_of(sender)) is not None
             assert forwarder.lane_joins >= 1
+        if fast:
+            # aiortc's viewer negotiates AEAD-AES-256-GCM: the frames it decoded were
+            # protected by streamer.forwarding._srtpgcm, not libsrtp.
+            assert (forwarder := forwarder_of(sender)) is not None
+            assert forwarder.protected_by == ("gcm" if SRTP_GCM is not None else "libsrtp")
         counters = viewer.received.counters
         assert all(b > a for a, b in itertools.pairwise(counters)), counters
     finally:

@@ -16,8 +16,9 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import Policy, Session
 
 from streamer.aiortc.sender_state import ExtensionTemplate
-from streamer.aiortc.srtp import context_address, srtp_context
+from streamer.aiortc.srtp import PROTECT_ADDRESS, context_address, srtp_context, srtp_session_keys
 from streamer.forwarding.datagrams import UdpGso, pack_sockaddr
+from streamer.forwarding.gcm import GCM_PROTECT_ADDRESS, SRTP_GCM
 from streamer.forwarding.lane import ForwardingLane, LaneEntry, lane_available
 from streamer.frames import EncodedFrame
 from streamer.source import TrackSource
@@ -40,7 +41,8 @@ class _Viewer:
     member: _LaneMember
     receiver: socket.socket
     sender: socket.socket
-    session: Session
+    session: Any
+    """The viewer's sending session: a libsrtp ``Session`` or a ``GcmSession``."""
     unprotect: Any
     history: list[Any]
 
@@ -70,14 +72,28 @@ def viewers() -> Iterator[list[_Viewer]]:
     made: list[_Viewer] = []
     try:
         for ssrc in (111, 222, 333):
-            key = os.urandom(30)
+            # 222 is protected by _srtpgcm (AEAD-AES-128-GCM), the others by libsrtp.
+            gcm = ssrc == 222
+            key = os.urandom(28 if gcm else 30)
+            profile = (
+                Policy.SRTP_PROFILE_AEAD_AES_128_GCM
+                if gcm
+                else Policy.SRTP_PROFILE_AES128_CM_SHA1_80
+            )
             receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             receiver.bind(("127.0.0.1", 0))
             receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             receiver.settimeout(5)
             sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sender.setblocking(False)
-            session = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+            session: Any
+            if gcm:
+                assert SRTP_GCM is not None, "streamer.forwarding._srtpgcm was not built"
+                session = SRTP_GCM.GcmSession(*srtp_session_keys(key[:16], key[16:]))
+                protection = (GCM_PROTECT_ADDRESS, session.address)
+            else:
+                session = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+                protection = (PROTECT_ADDRESS, context_address(srtp_context(session)))
             history: list[Any] = [None] * 128
             entry = LaneEntry(
                 sender,
@@ -85,12 +101,13 @@ def viewers() -> Iterator[list[_Viewer]]:
                 64,
                 (0x90, 96, ssrc),
                 template,
-                context_address(srtp_context(session)),
+                protection,
                 ssrc * 1000,
                 history,
                 65_530,  # wraps around during the keyframe
             )
-            unprotect = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND)).unprotect
+            inbound = Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=profile)
+            unprotect = Session(inbound).unprotect
             made.append(
                 _Viewer(entry, _LaneMember(), receiver, sender, session, unprotect, history)
             )

@@ -17,7 +17,7 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import Policy, Session
 
 from streamer.aiortc.sender_state import ExtensionTemplate
-from streamer.aiortc.srtp import context_address, srtp_context
+from streamer.aiortc.srtp import PROTECT_ADDRESS, context_address, srtp_context
 from streamer.forwarding.datagrams import UdpGso, pack_sockaddr
 from streamer.forwarding.lane import ForwardingLane, LaneEntry, lane_available
 from streamer.frames import EncodedFrame
@@ -101,7 +101,7 @@ def _viewers(count: int, sender: socket.socket, receivers: list[socket.socket]) 
             64,
             (0x90, 96, 1000 + index),
             template,
-            context_address(srtp_context(session)),
+            (PROTECT_ADDRESS, context_address(srtp_context(session))),
             index * 7919,
             [None] * 128,
             (65_500 + index) & 0xFFFF,

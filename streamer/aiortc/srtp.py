@@ -4,6 +4,9 @@ pylibsrtp's public ``Session.protect`` copies each packet in and out of its own 
 forwarding path (``streamer.forwarding``) writes packets straight into one buffer and has
 libsrtp's ``srtp_protect`` protect them there, with the DTLS transport's own session.
 ``srtp_broken`` (run by ``check_internals``) reports when a pylibsrtp upgrade moves this.
+For the AEAD-AES-GCM profiles the forwarding path can protect RTP without libsrtp
+(``streamer.forwarding.gcm``): ``gcm_tx_master_key`` and ``srtp_session_keys`` give it the
+session's keys.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import pylibsrtp
+from aiortc import RTCDtlsTransport
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pylibsrtp._binding import ffi, lib
 
 srtp_protect = lib.srtp_protect
@@ -56,3 +61,42 @@ def srtp_context(session: pylibsrtp.Session) -> Any:
 def context_address(context: Any) -> int:
     """The address of a libsrtp context from ``srtp_context``, for the C forwarding path."""
     return int(ffi.cast("uintptr_t", context))
+
+
+GCM_KEY_BYTES = {b"SRTP_AEAD_AES_128_GCM": 16, b"SRTP_AEAD_AES_256_GCM": 32}
+"""The AEAD-AES-GCM profiles (RFC 7714) and their master key sizes; their salts are 12 bytes."""
+GCM_SALT_BYTES = 12
+_KDF_ENCRYPTION_KEY, _KDF_SALT = 0x00, 0x02
+
+
+def gcm_tx_master_key(dtls: RTCDtlsTransport) -> tuple[bytes, bytes] | None:
+    """(master key, master salt) ``dtls`` protects outgoing SRTP with, when it negotiated an
+    AEAD-AES-GCM profile (else None): the DTLS-SRTP exporter read again, split as aiortc
+    splits it for its own sending session."""
+    handle: Any = dtls
+    ssl = getattr(handle, "_ssl", None)
+    if ssl is None or handle._tx_srtp is None:
+        return None
+    key_bytes = GCM_KEY_BYTES.get(ssl.get_selected_srtp_profile())
+    if key_bytes is None:
+        return None
+    view = ssl.export_keying_material(b"EXTRACTOR-dtls_srtp", 2 * (key_bytes + GCM_SALT_BYTES))
+    side = 1 if handle._role == "server" else 0
+    key = view[side * key_bytes : (side + 1) * key_bytes]
+    salt_start = 2 * key_bytes + side * GCM_SALT_BYTES
+    return bytes(key), bytes(view[salt_start : salt_start + GCM_SALT_BYTES])
+
+
+def srtp_session_keys(master_key: bytes, master_salt: bytes) -> tuple[bytes, bytes]:
+    """The SRTP encryption key and salt derived from a master key and salt (RFC 3711 4.3,
+    AES-CM PRF, key derivation rate 0; the 96-bit GCM salt zero-padded to 112 bits, as
+    libsrtp does)."""
+    padded = master_salt.ljust(14, b"\0")
+
+    def derive(label: int, size: int) -> bytes:
+        block = bytearray(padded + b"\0\0")
+        block[7] ^= label
+        encryptor = Cipher(algorithms.AES(master_key), modes.CTR(bytes(block))).encryptor()
+        return encryptor.update(bytes(size)) + encryptor.finalize()
+
+    return derive(_KDF_ENCRYPTION_KEY, len(master_key)), derive(_KDF_SALT, len(master_salt))

@@ -21,7 +21,8 @@ PyDoc_STRVAR(send_frames_doc,
 "send_frames(protect, context, fd, address, max_segments, first_byte, payload_type, ssrc,\n"
 "            frames, history, leftovers)\n"
 "    -> (packets, wire_bytes, payload_bytes, segmented_sends, gso_refused)\n\n"
-"protect: address of libsrtp's srtp_protect; context: address of the srtp_t.\n"
+"protect: address of libsrtp's srtp_protect (context: the srtp_t's address) or of\n"
+"_srtpgcm's protect (context: a GcmSession's address).\n"
 "fd: the viewer's UDP socket, or -1 to return every datagram in leftovers.\n"
 "address: the destination as a packed struct sockaddr.\n"
 "frames: (first sequence number, payloads, RTP timestamp, extension block) per frame;\n"
@@ -82,6 +83,7 @@ static PyObject *send_frames(PyObject *module, PyObject *const *args, Py_ssize_t
     X(EXTENSION_PREFIX, "extension_prefix")                                                   \
     X(EXTENSION_SUFFIX, "extension_suffix")                                                   \
     X(ABS_SEND_TIME, "abs_send_time")                                                         \
+    X(PROTECT, "protect")                                                                     \
     X(CONTEXT, "context")                                                                     \
     X(TIMESTAMP_ORIGIN, "timestamp_origin")                                                   \
     X(HISTORY, "history")                                                                     \
@@ -130,6 +132,10 @@ static int send_to_entry(PyObject *entry, Py_ssize_t owner, int fd, protect_fn p
         PyErr_SetString(PyExc_TypeError, "a lane entry holds bad items");
         return -1;
     }
+    /* The entry's own protect function (libsrtp's or _srtpgcm's), else the call's. */
+    void *own = PyLong_AsVoidPtr(PyList_GET_ITEM(entry, E_PROTECT));
+    if (own != NULL)
+        protect = (protect_fn)own;
     Sender sender = {protect, PyLong_AsVoidPtr(PyList_GET_ITEM(entry, E_CONTEXT)),
                      PyLong_AsLong(PyList_GET_ITEM(entry, E_MAX_SEGMENTS)),
                      PyLong_AsLong(PyList_GET_ITEM(entry, E_FIRST_BYTE)),

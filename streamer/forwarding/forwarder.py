@@ -71,6 +71,7 @@ from streamer.forwarding.datagrams import (
     UdpGso,
     send_frames,
 )
+from streamer.forwarding.gcm import GCM_PROTECT_ADDRESS, gcm_session
 from streamer.forwarding.lane import LaneEntry, lane_available, ntp_time
 from streamer.forwarding.wheel import SenderWheel
 from streamer.frames import EncodedFrame
@@ -122,7 +123,12 @@ class RtpForwarder:
         self._session: Any = None
         self._srtp: Any = None
         """The libsrtp context of ``_session``, the DTLS transport's SRTP session."""
+        self._gcm: Any = None
+        """With an AEAD-AES-GCM profile and the C path: the ``GcmSession`` protecting this
+        viewer's RTP instead of libsrtp (``streamer.forwarding.gcm``)."""
+        self._protect_address = PROTECT_ADDRESS
         self._srtp_address = 0
+        """The context ``_protect_address`` protects with: ``_srtp``'s or ``_gcm``'s."""
         self._lane_entry: LaneEntry | None = None
         self._lane_due: float | None = None
         """When the lane entry is checked next (``time.monotonic()``), while in the lane."""
@@ -134,6 +140,14 @@ class RtpForwarder:
         self.retransmissions = 0
         self._handle.take_over(self._run, self._retransmit, on_keyframe_request)
         self._handle.take_over_reports(self._run_reports)
+
+    @property
+    def protected_by(self) -> str:
+        """What protects this viewer's RTP: "gcm" (``streamer.forwarding.gcm``), "libsrtp",
+        or "" before the first frame."""
+        if self._session is None:
+            return ""
+        return "libsrtp" if self._gcm is None else "gcm"
 
     @property
     def segmented_sends(self) -> int:
@@ -254,7 +268,13 @@ class RtpForwarder:
         session = srtp_session(dtls)
         if session is not self._session:
             self._session, self._srtp = session, srtp_context(session)
-            self._srtp_address = context_address(self._srtp)
+            self._gcm = None if datagrams.FAST_SEND is None else gcm_session(dtls)
+            if self._gcm is None:
+                self._protect_address = PROTECT_ADDRESS
+                self._srtp_address = context_address(self._srtp)
+            else:
+                self._protect_address = GCM_PROTECT_ADDRESS
+                self._srtp_address = self._gcm.address
         origin, seq, mime_type = self._timestamp_origin, self._sequence_number, self._mime_type
         gap = getattr(self._track, "sequence_gap", 0)
         if gap:
@@ -281,7 +301,7 @@ class RtpForwarder:
             sock = writer.socket
             leftovers: list[bytes] = []
             packets, wire_bytes, octets, segmented, refused = fast_send.send_frames(
-                PROTECT_ADDRESS,
+                self._protect_address,
                 self._srtp_address,
                 sock.fileno() if writer.direct and sock is not None else -1,
                 writer.sockaddr,
@@ -338,7 +358,7 @@ class RtpForwarder:
             writer.max_segments,
             (self._first_byte, self._payload_type, self._ssrc),
             extensions,
-            self._srtp_address,
+            (self._protect_address, self._srtp_address),
             (self._timestamp_origin + getattr(self._track, "timestamp_offset", 0)) & 0xFFFFFFFF,
             self._history,
             self._sequence_number,
@@ -468,6 +488,10 @@ class RtpForwarder:
                 ssrc=self._handle.rtx_ssrc,
             )
             packet = rtx.serialize(self._extensions_map)
+        elif self._gcm is not None:  # the media SSRC's rollover counter lives there
+            self.retransmissions += 1
+            await send_datagram(self._sender.transport, self._gcm.protect(packet))
+            return
         self.retransmissions += 1
         await send_rtp(self._sender.transport, packet)
 

@@ -48,6 +48,7 @@ PYTHON_FIELDS = frozenset(
         "extension_prefix",
         "extension_suffix",
         "abs_send_time",
+        "protect",
         "context",
         "timestamp_origin",
         "history",
@@ -94,13 +95,15 @@ class LaneEntry:
         max_segments: int,
         header: tuple[int, int, int],
         extensions: ExtensionTemplate,
-        context: int,
+        protection: tuple[int, int],
         timestamp_origin: int,
         history: list[Any],
         sequence_number: int,
     ) -> None:
-        """``header`` is (first byte, payload type, SSRC); ``history`` is the forwarder's
-        own NACK history, which the lane keeps filling."""
+        """``header`` is (first byte, payload type, SSRC); ``protection`` is (protect
+        function's address, its context's address); ``history`` is the forwarder's own NACK
+        history, which the lane keeps filling."""
+        protect, context = protection
         first_byte, payload_type, ssrc = header
         values: dict[str, Any] = {
             "socket": sock,
@@ -112,6 +115,7 @@ class LaneEntry:
             "extension_prefix": extensions.prefix,
             "extension_suffix": extensions.suffix,
             "abs_send_time": extensions.has_abs_send_time,
+            "protect": protect,
             "context": context,
             "timestamp_origin": timestamp_origin,
             "history": history,

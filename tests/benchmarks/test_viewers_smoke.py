@@ -25,6 +25,7 @@ def test_bench_viewers_smoke(tmp_path: Path) -> None:
         *("--baseline", "--plot", str(plot)),
     )
     assert result["benchmark"] == "viewers"
+    assert result["topology"] == "loopback", "MediaRelay runs on loopback only"
     for run in (result, result["baseline"]):
         assert all(field in run for field in FIELDS), run
         assert run["viewers"] == 2
@@ -46,6 +47,7 @@ def test_bench_viewers_compares_single_port_in_the_same_run() -> None:
         "--compare-single-port",
     )
     single = result["single_port"]
+    assert result["topology"] == "netns", "the default as root"
     assert result["udp_port"] is None
     assert isinstance(single["udp_port"], int)
     for run in (result, single):
