@@ -3,13 +3,13 @@
 A worker takes a layer's frames only while one of its viewer tracks is on that layer or
 moving to it (``LayerSet.hold``): a layer nobody there watches costs the main process
 nothing to send and the worker nothing to read. A layer every holder left stays fed for
-``UNWANTED_GRACE`` seconds (a failed probe up comes back to the layer it left), then the
-worker says ``FeedUnwanted`` and forgets the copy's GOP, which goes stale. When a viewer
-wants it again the worker says ``FeedWanted``; the main process answers ``FeedResumed``
-with the layer's GOP, so a joiner starts at once and a switch there waits only for the
-keyframe it asked for, as always. Each ask carries an ``epoch``: an answer to an older ask
-(the feed was dropped again in between) is ignored, and so are frames until the answer to
-the latest one comes.
+``UNWANTED_GRACE`` seconds (a failed probe up comes back to the layer it left; one nobody
+held yet, ``FIRST_GRACE``), then the worker says ``FeedUnwanted`` and forgets the copy's
+GOP, which goes stale. When a viewer wants it again the worker says ``FeedWanted``; the
+main process answers ``FeedResumed`` with the layer's GOP, so a joiner starts at once and a
+switch there waits only for the keyframe it asked for, as always. Each ask carries an
+``epoch``: an answer to an older ask (the feed was dropped again in between) is ignored,
+and so are frames until the answer to the latest one comes.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ from streamer.workers.wire import WireProtocol
 log = logging.getLogger("directlive.streamer.worker")
 
 UNWANTED_GRACE = 5.0
-"""Seconds a layer nobody holds stays fed (longer than a probe up takes to fail)."""
+"""Seconds a layer nobody holds any more stays fed (longer than a probe up takes to fail)."""
+FIRST_GRACE = 0.5
+"""Seconds a layer nobody has held yet stays fed (the new viewers' own layers are held
+before this runs out)."""
 READY_TIMEOUT = 2.0
 """Seconds a new viewer waits for the layer it starts on to be fed again; after that it
 starts anyway and waits for that layer's next keyframe."""
@@ -47,6 +50,7 @@ class _LayerFeed:
         self.asked: int | None = None
         """The epoch of the ``FeedWanted`` not answered yet, if any."""
         self.unwanted: asyncio.TimerHandle | None = None
+        self.ever_held = False
         self.ready: list[asyncio.Future[None]] = []
         """New viewers waiting for the layer to be fed again."""
 
@@ -139,6 +143,7 @@ class LayerFeeds:
         if not wanted:
             self._unwanted_soon(feed)
             return
+        feed.ever_held = True
         if feed.unwanted is not None:
             feed.unwanted.cancel()
             feed.unwanted = None
@@ -150,8 +155,8 @@ class LayerFeeds:
 
     def _unwanted_soon(self, feed: _LayerFeed) -> None:
         if feed.unwanted is None:
-            loop = asyncio.get_running_loop()
-            feed.unwanted = loop.call_later(UNWANTED_GRACE, self._unwanted, feed)
+            grace = UNWANTED_GRACE if feed.ever_held else FIRST_GRACE
+            feed.unwanted = asyncio.get_running_loop().call_later(grace, self._unwanted, feed)
 
     def _unwanted(self, feed: _LayerFeed) -> None:
         feed.unwanted = None

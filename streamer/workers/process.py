@@ -160,7 +160,9 @@ class MediaWorker:
             return None
         if isinstance(request, OfferSources):
             sources = self._sources(request.sources, request.layers)
-            async with self._starting_layers_fed(sources, session.max_layer):
+            carried = {id(source) for source, _ in session.tracks}
+            new = [entry for entry in sources if id(entry[0]) not in carried]
+            async with self._starting_layers_fed(new, session.max_layer):
                 return await session.offer_sources(sources)
         if isinstance(request, LayerCap):
             await session.set_max_layer(request.max_layer)
