@@ -117,13 +117,17 @@ class ViewerSession:
 
     def _subscribe(self, source: TrackSource) -> ViewerTrack:
         """A track of ``source``, or of the layer to start on when it stands for layers."""
-        layers = source.layers
-        if layers is None:
+        layers, start = source.layers, self.start_layer(source)
+        if layers is None or start is None:
             return source.subscribe()
-        start = starting_layer(layers, self.max_layer)
         track = start.subscribe()
         self.layered[id(track)] = ViewerLayers(layers, track, start, source.stats, self.max_layer)
         return track
+
+    def start_layer(self, source: TrackSource) -> TrackSource | None:
+        """The layer a new track of ``source`` starts on, when it stands for layers."""
+        layers = source.layers
+        return None if layers is None else starting_layer(layers, self.max_layer)
 
     async def set_max_layer(self, max_layer: int | None) -> None:
         """Cap every layered track at ``max_layer`` from now on (None: no cap)."""

@@ -23,7 +23,7 @@ from streamer.aiortc import HostAddresses, check_internals
 from streamer.aiortc.udp_mux import UdpMux
 from streamer.forwarding.datagrams import UdpGso
 from streamer.layers.layer_set import LayerSet
-from streamer.layers.viewer_layers import count_layer_viewers, starting_layer
+from streamer.layers.viewer_layers import count_layer_viewers
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.viewer import SourceWithCodec, ViewerSession
@@ -162,7 +162,7 @@ class MediaWorker:
             sources = self._sources(request.sources, request.layers)
             carried = {id(source) for source, _ in session.tracks}
             new = [entry for entry in sources if id(entry[0]) not in carried]
-            async with self._starting_layers_fed(new, session.max_layer):
+            async with self._starting_layers_fed(session, new):
                 return await session.offer_sources(sources)
         if isinstance(request, LayerCap):
             await session.set_max_layer(request.max_layer)
@@ -186,15 +186,14 @@ class MediaWorker:
 
     @contextlib.asynccontextmanager
     async def _starting_layers_fed(
-        self, sources: list[SourceWithCodec], cap: int | None
+        self, session: ViewerSession, sources: list[SourceWithCodec]
     ) -> AsyncIterator[None]:
-        """While the block runs, the layer a new viewer starts on of each layered source is
-        held and fed (so the viewer starts on its GOP at once)."""
+        """While the block runs, the layer ``session`` starts on of each layered source is
+        held and fed (so its viewer starts on the layer's GOP at once)."""
         async with contextlib.AsyncExitStack() as stack:
             for source, _ in sources:
-                layers = source.layers
-                if layers is not None:
-                    start = starting_layer(layers, cap)
+                layers, start = source.layers, session.start_layer(source)
+                if layers is not None and start is not None:
                     await stack.enter_async_context(self.layer_feeds.holding(layers, start))
             yield
 
@@ -220,7 +219,7 @@ class MediaWorker:
         self.sessions[session.session_id] = session
         try:
             sources = self._sources(request.sources, request.layers)
-            async with self._starting_layers_fed(sources, request.max_layer):
+            async with self._starting_layers_fed(session, sources):
                 return await session.answer(request.sdp, sources)
         except BaseException:
             self.sessions.pop(session.session_id, None)
