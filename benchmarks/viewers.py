@@ -422,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
             LAYERS[1 : args.layers], seconds=len(loop.video) / FPS, gop_seconds=loop.gop / FPS
         )
         args.lower_layers = [layer.deltas for layer in lower]
-        layered = run_load("directlive", loop, *load, fast_forwarding=fast)
+        # The same sockets as the single-layer run (the shared port unless told otherwise).
+        layered = run_load("directlive", loop, *load, fast_forwarding=fast, udp_port=args.udp_port)
         args.lower_layers = None
         result["layered"] = {"layers": args.layers, **layered}
         result["ratio_layered_over_single_cpu_per_viewer_s"] = _ratio(
