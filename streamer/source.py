@@ -138,6 +138,13 @@ class TrackSource:
             except Exception:
                 log.exception("a frame sink of %s failed", self.track_id)
 
+    def restart(self, gop: list[EncodedFrame]) -> None:
+        """Start over from ``gop`` (a copy whose feed skipped frames: a media worker's paused
+        layer): it becomes the cached GOP, offered to no viewer or keyframe watcher."""
+        video = self.kind == "video"
+        self._gop = list(gop) if video and gop and gop[0].keyframe else []
+        self.last_frame = gop[-1] if gop else None
+
     def lane_join(self, track: ViewerTrack, entry: LaneEntry, member: LaneMember) -> bool:
         if self._closed or track not in self._viewers:
             return False

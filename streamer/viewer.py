@@ -120,14 +120,18 @@ class ViewerSession:
 
     def _subscribe(self, source: TrackSource) -> ViewerTrack:
         """A track of ``source``, or of the layer to start on when it stands for layers."""
-        layers = source.layers
-        if layers is None:
+        layers, start = source.layers, self.start_layer(source)
+        if layers is None or start is None:
             return source.subscribe()
-        cap = self.cap_of(source.participant)
-        start = starting_layer(layers, cap)
         track = start.subscribe()
+        cap = self.cap_of(source.participant)
         self.layered[id(track)] = ViewerLayers(layers, track, start, source.stats, cap)
         return track
+
+    def start_layer(self, source: TrackSource) -> TrackSource | None:
+        """The layer a new track of ``source`` starts on, when it stands for layers."""
+        layers = source.layers
+        return None if layers is None else starting_layer(layers, self.cap_of(source.participant))
 
     def cap_of(self, participant: str) -> int | None:
         """The highest layer ``participant``'s pictures may have: the lower of the session's

@@ -152,3 +152,45 @@ async def test_capped_viewer_gets_the_low_layer_and_switches_keep_decoding(
         await low.close()
         await top.close()
         await publisher.close()
+
+
+async def test_viewers_of_a_layer_share_its_lane_and_no_other(
+    streamer: Streamer, loops: list[LayerLoop]
+) -> None:
+    live_id = streamer.new_live_id()
+    publisher = await publish_layers(
+        layer_tracks(loops), lambda sdp: streamer.publish(live_id, "alice", sdp)
+    )
+    viewers = [DecodingViewer() for _ in range(3)]
+    sessions: list[str] = []
+
+    async def watch(sdp: str) -> str:
+        session_id, answer = await streamer.watch(live_id, f"v{len(sessions)}", sdp)
+        sessions.append(session_id)
+        return answer
+
+    try:
+        live = streamer.get(live_id)
+        await wait_for(lambda: len(live.publishers["alice"].layer_sets) == 1, 10, "layers")
+        layers = live.publishers["alice"].layer_sets[0]
+        await wait_for(lambda: all(s.has_keyframe for s in layers.sources), 10, "keyframes")
+        low, middle, top = layers.ranked()
+        for viewer in viewers:
+            await viewer.watch(watch)
+        # Caught up, every viewer of the top layer is sent its frames by the top's one lane
+        # (one C call per frame, as for a single-layer picture); the others send to nobody.
+        await wait_for(lambda: top.lane_size == 3, 15, "the viewers in the top layer's lane")
+        assert (low.lane_size, middle.lane_size) == (0, 0)
+        assert (low.viewer_count, middle.viewer_count) == (0, 0)
+
+        await streamer.local_session(live_id, sessions[0]).set_max_layer(0)
+        await wait_for(lambda: viewers[0].size == (160, 120), 10, "the capped viewer moved down")
+        await wait_for(lambda: low.lane_size == 1, 15, "the capped viewer in the low lane")
+        assert top.lane_size == 2
+        assert middle.lane_size == 0
+        for viewer in viewers:
+            assert viewer.decoder_errors == []
+    finally:
+        for viewer in viewers:
+            await viewer.close()
+        await publisher.close()

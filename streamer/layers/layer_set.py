@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from streamer.bitstream import coded_size
 from streamer.frames import EncodedFrame
@@ -10,6 +11,9 @@ from streamer.source import TrackSource
 
 RATE_WINDOW = 1.0
 """Seconds over which a layer's bitrate is measured."""
+
+DemandHook = Callable[[TrackSource, bool], None]
+"""Called with a layer when its first holder comes (True) or its last one goes (False)."""
 
 
 class LayerSet:
@@ -30,12 +34,39 @@ class LayerSet:
         self._sizes: dict[int, tuple[int, int]] = {}
         self._samples: dict[int, tuple[float, int, float]] = {}
         """By source id: (time, bytes received then, bits per second measured up to then)."""
+        self._holders: dict[int, int] = {}
+        """By source id: viewer tracks on that layer or moving to it (``hold``)."""
+        self.on_demand: DemandHook | None = None
+        """Told when a layer starts or stops being held (a media worker's feeds)."""
         for source in self._sources:
             source.layers = self
             source.watch_keyframes(self._keyframe)
-            gop = source.gop[:1]  # a worker's copy starts with its GOP already in
-            if gop and gop[0].keyframe:
-                self._keyframe(source, gop[0])
+            self.measure(source)  # a worker's copy starts with its GOP already in
+
+    def measure(self, source: TrackSource) -> None:
+        """Take ``source``'s size from the keyframe its GOP starts with, if any."""
+        gop = source.gop[:1]
+        if gop and gop[0].keyframe:
+            self._keyframe(source, gop[0])
+
+    def hold(self, source: TrackSource) -> None:
+        """A viewer track is on ``source`` or moving to it (until ``let_go``)."""
+        count = self._holders.get(id(source), 0) + 1
+        self._holders[id(source)] = count
+        if count == 1 and self.on_demand is not None:
+            self.on_demand(source, True)
+
+    def let_go(self, source: TrackSource) -> None:
+        count = self._holders.get(id(source), 0) - 1
+        if count > 0:
+            self._holders[id(source)] = count
+            return
+        if self._holders.pop(id(source), None) is not None and self.on_demand is not None:
+            self.on_demand(source, False)
+
+    def held(self, source: TrackSource) -> bool:
+        """Whether a viewer track is on ``source`` or moving to it."""
+        return id(source) in self._holders
 
     def _keyframe(self, source: TrackSource, frame: EncodedFrame) -> None:
         size = coded_size(source.mime_type, frame.data)

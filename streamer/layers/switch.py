@@ -35,6 +35,9 @@ class LayerSwitch:
     sees one continuous track; the VP8 picture id jumps at that keyframe, which decoders
     accept (a keyframe references nothing). The sequence numbers jump too, by
     ``SEQUENCE_GAP``, so a receiver stuck on a packet the old layer lost moves on.
+
+    The switch ``hold``s the layer it is on and the one it moves to in the ``LayerSet``
+    (a media worker is fed only the layers held there).
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class LayerSwitch:
         self._released = False
         """Whether the current layer stopped feeding the track ahead of a move down."""
         self._drain: asyncio.TimerHandle | None = None
+        layers.hold(current)
 
     @property
     def rank(self) -> int:
@@ -73,6 +77,7 @@ class LayerSwitch:
             self._resume()
             return
         self.pending = target
+        self.layers.hold(target)
         if self.layers.rank_of(target) < self.layers.rank_of(self.current):
             if not self._released:
                 self.current.release(self.track)
@@ -96,16 +101,19 @@ class LayerSwitch:
         if self._drain is not None:
             self._drain.cancel()
             self._drain = None
-        if self.pending is not None:
-            self.pending.unwatch_keyframes(self._at_keyframe)
-            self.pending = None
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.unwatch_keyframes(self._at_keyframe)
+            self.layers.let_go(pending)
 
     def _at_keyframe(self, source: TrackSource, frame: EncodedFrame) -> None:
         if source is not self.pending:
             source.unwatch_keyframes(self._at_keyframe)
             return
+        self.layers.hold(source)  # before the pending move lets go of it
         self._cancel()
         if self.track.readyState != "live":
+            self.layers.let_go(source)
             return
         old = self.current
         old_rank, new_rank = self.layers.rank_of(old), self.layers.rank_of(source)
@@ -119,9 +127,11 @@ class LayerSwitch:
         self._released = False
         if not source.adopt(track):
             old.adopt(track)
+            self.layers.let_go(source)
             return
         track.sequence_gap = SEQUENCE_GAP
         self.current = source
+        self.layers.let_go(old)
         if new_rank > old_rank:
             self.switches_up += 1
             self._stats.layer_switches_up += 1
@@ -135,3 +145,4 @@ class LayerSwitch:
         """Stop feeding the track (the viewer left)."""
         self._cancel()
         self.current.unsubscribe(self.track)
+        self.layers.let_go(self.current)

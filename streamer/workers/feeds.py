@@ -10,7 +10,13 @@ from directlive.errors import Unavailable
 from streamer.feed_gate import KeyframeGate
 from streamer.frames import EncodedFrame
 from streamer.source import TrackSource
-from streamer.workers.messages import SourceClose, SourceOpen, codec_to_wire, frame_to_wire
+from streamer.workers.messages import (
+    FeedResumed,
+    SourceClose,
+    SourceOpen,
+    codec_to_wire,
+    frame_to_wire,
+)
 from streamer.workers.wire import WireProtocol
 
 FEED_BUFFER_LIMIT = 8 * 1024 * 1024
@@ -18,7 +24,13 @@ FEED_BUFFER_LIMIT = 8 * 1024 * 1024
 
 
 class SourceFeed:
-    """Sends one source's frames to one worker (a ``FrameSink`` of the source)."""
+    """Sends one source's frames to one worker (a ``FrameSink`` of the source).
+
+    A layer of a layered picture is sent only while the worker wants it (a viewer there is
+    on it or moving to it): the worker says ``FeedUnwanted`` and ``FeedWanted``; the feed
+    then ``pause``s, and ``resume``s with the source's GOP, so the worker's copy starts
+    over from a keyframe and a viewer can start on it at once.
+    """
 
     def __init__(self, feeds: Feeds, key: int, source: TrackSource) -> None:
         self.feeds = feeds
@@ -29,8 +41,19 @@ class SourceFeed:
         self._gate = KeyframeGate(source)
         self.frames_sent = 0
         self.frames_dropped = 0
+        self.paused = False
+        """Whether the worker does not want this layer now: its frames are not sent."""
+        self.frames_held_back = 0
+        """Frames not sent while paused."""
+        self.resumes = 0
+        self._awaiting_keyframe = False
+        """Resumed without a GOP: the worker's copy starts at the source's next keyframe."""
 
     def frame(self, frame: EncodedFrame) -> None:
+        if self.paused or (self._awaiting_keyframe and not frame.keyframe):
+            self.frames_held_back += 1
+            return
+        self._awaiting_keyframe = False
         wire = self.feeds.wire
         if not self._gate.admit(frame, behind=wire.write_buffer_size > FEED_BUFFER_LIMIT):
             self.frames_dropped += 1
@@ -40,6 +63,23 @@ class SourceFeed:
 
     def source_closed(self) -> None:
         self.feeds.drop(self)
+
+    def pause(self) -> None:
+        """Send no frame until ``resume``."""
+        self.paused = True
+
+    def resume(self, epoch: int) -> None:
+        """Send the source's GOP, then every frame again (``FeedWanted`` of ``epoch``)."""
+        gop = self.source.gop
+        self._gate = KeyframeGate(self.source)
+        if self.feeds.wire.send(
+            FeedResumed(key=self.key, epoch=epoch, gop=[frame_to_wire(self.key, f) for f in gop])
+        ):
+            self.resumes += 1
+        self.paused = False
+        self._awaiting_keyframe = self.source.kind == "video" and not gop
+        if self._awaiting_keyframe:
+            self.source.request_keyframe()
 
 
 class Feeds:

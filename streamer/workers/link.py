@@ -9,7 +9,14 @@ from collections.abc import Callable
 
 from streamer.stats import ForwardingStats
 from streamer.workers.feeds import Feeds
-from streamer.workers.messages import KeyframeWanted, Message, StatsWanted, ViewerLost
+from streamer.workers.messages import (
+    FeedUnwanted,
+    FeedWanted,
+    KeyframeWanted,
+    Message,
+    StatsWanted,
+    ViewerLost,
+)
 from streamer.workers.remote_viewer import RemoteViewerSession
 from streamer.workers.wire import WireProtocol
 
@@ -97,6 +104,14 @@ class WorkerLink:
             feed = self.feeds.get(message.key)
             if feed is not None:
                 feed.source.request_keyframe()
+        elif isinstance(message, FeedWanted):
+            feed = self.feeds.get(message.key)
+            if feed is not None:
+                feed.resume(message.epoch)
+        elif isinstance(message, FeedUnwanted):
+            feed = self.feeds.get(message.key)
+            if feed is not None:
+                feed.pause()
         elif isinstance(message, ViewerLost):
             session = self._sessions.get(message.session_id)
             if session is not None:

@@ -52,6 +52,36 @@ class KeyframeWanted:
 
 
 @dataclass(frozen=True)
+class FeedWanted:
+    """Worker to main: feed the layer ``key`` again (a viewer there is on it or moving to
+    it); ``epoch`` tells this ask from earlier ones, and ``FeedResumed`` repeats it."""
+
+    op: ClassVar[str] = "feed.wanted"
+    key: int
+    epoch: int
+
+
+@dataclass(frozen=True)
+class FeedUnwanted:
+    """Worker to main: no viewer there is on the layer ``key`` or moving to it; stop
+    sending its frames until ``FeedWanted``."""
+
+    op: ClassVar[str] = "feed.unwanted"
+    key: int
+
+
+@dataclass(frozen=True)
+class FeedResumed:
+    """Main to worker: the answer to ``FeedWanted`` of ``epoch``: the layer's frames follow
+    from ``gop`` on (``frame_to_wire`` of each frame a new viewer starts from)."""
+
+    op: ClassVar[str] = "feed.resumed"
+    key: int
+    epoch: int
+    gop: list[list[Any]]
+
+
+@dataclass(frozen=True)
 class ViewerLost:
     """Worker to main: a viewer's connection died by itself."""
 
@@ -126,7 +156,9 @@ class StatsWanted:
     op: ClassVar[str] = "stats"
 
 
-Notice = SourceOpen | SourceClose | KeyframeWanted | ViewerLost
+Notice = (
+    SourceOpen | SourceClose | KeyframeWanted | ViewerLost | FeedWanted | FeedUnwanted | FeedResumed
+)
 Request = Watch | LayerCap | Leave | Candidate | OfferSources | AcceptAnswer | StatsWanted
 Message = Notice | Request
 _BY_OP: dict[str, type[Message]] = {
@@ -136,6 +168,9 @@ _BY_OP: dict[str, type[Message]] = {
         SourceClose,
         KeyframeWanted,
         ViewerLost,
+        FeedWanted,
+        FeedUnwanted,
+        FeedResumed,
         Watch,
         LayerCap,
         Leave,

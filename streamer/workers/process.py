@@ -10,9 +10,10 @@ is ``python -m streamer.workers.main``; it exits when the socket closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiortc import RTCRtpCodecParameters
@@ -26,9 +27,13 @@ from streamer.layers.viewer_layers import count_layer_viewers
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.viewer import SourceWithCodec, ViewerSession
+from streamer.workers.layer_feeds import LayerFeeds
 from streamer.workers.messages import (
     AcceptAnswer,
     Candidate,
+    FeedResumed,
+    FeedUnwanted,
+    FeedWanted,
     KeyframeWanted,
     LayerCap,
     Leave,
@@ -66,6 +71,7 @@ class MediaWorker:
         self.layer_sets: dict[tuple[int, ...], LayerSet] = {}
         """Layer sets over the copies of sources, by their keys in m-line order."""
         self.wire = WireProtocol(self._on_frame, self._on_message)
+        self.layer_feeds = LayerFeeds(self.wire)
         self.udp_mux: UdpMux | None = None
         if settings.udp_port is not None:
             self.udp_mux = UdpMux(settings.udp_port + settings.index, self.stats)
@@ -77,7 +83,7 @@ class MediaWorker:
     def _on_frame(self, value: list[Any]) -> None:
         key, frame = frame_from_wire(value)
         entry = self.sources.get(key)
-        if entry is not None:
+        if entry is not None and self.layer_feeds.takes(key):
             entry[0].push_frame(frame)
 
     def _open_source(self, message: SourceOpen) -> None:
@@ -106,6 +112,7 @@ class MediaWorker:
         entry = self.sources.pop(message.key, None)
         if entry is not None:
             entry[0].close()
+        self.layer_feeds.forget(message.key)
         for keys in [keys for keys in self.layer_sets if message.key in keys]:
             self.layer_sets.pop(keys).close()
 
@@ -116,7 +123,10 @@ class MediaWorker:
             self._open_source(message)
         elif isinstance(message, SourceClose):
             self._close_source(message)
-        elif isinstance(message, KeyframeWanted | ViewerLost):
+        elif isinstance(message, FeedResumed):
+            gop = [frame_from_wire(value)[1] for value in message.gop]
+            self.layer_feeds.resumed(message.key, message.epoch, gop)
+        elif isinstance(message, KeyframeWanted | ViewerLost | FeedWanted | FeedUnwanted):
             log.warning("worker %d: unexpected %s", self.settings.index, message.op)
         else:
             self._spawn(self._serve(message, request_id))
@@ -149,7 +159,11 @@ class MediaWorker:
             await session.add_candidate(request.candidate, request.sdp_mid)
             return None
         if isinstance(request, OfferSources):
-            return await session.offer_sources(self._sources(request.sources, request.layers))
+            sources = self._sources(request.sources, request.layers)
+            carried = {id(source) for source, _ in session.tracks}
+            new = [entry for entry in sources if id(entry[0]) not in carried]
+            async with self._starting_layers_fed(session, new):
+                return await session.offer_sources(sources)
         if isinstance(request, LayerCap):
             await session.set_max_layer(request.max_layer, request.participant)
             return None
@@ -166,8 +180,22 @@ class MediaWorker:
         for group in layers:
             if len(group) > 1 and tuple(group) not in self.layer_sets:
                 members = [self.sources[key][0] for key in group]
-                self.layer_sets[tuple(group)] = LayerSet(members)
+                layer_set = self.layer_sets[tuple(group)] = LayerSet(members)
+                self.layer_feeds.add(layer_set, group)
         return [self.sources[key] for key in keys]
+
+    @contextlib.asynccontextmanager
+    async def _starting_layers_fed(
+        self, session: ViewerSession, sources: list[SourceWithCodec]
+    ) -> AsyncIterator[None]:
+        """While the block runs, the layer ``session`` starts on of each layered source is
+        held and fed (so its viewer starts on the layer's GOP at once)."""
+        async with contextlib.AsyncExitStack() as stack:
+            for source, _ in sources:
+                layers, start = source.layers, session.start_layer(source)
+                if layers is not None and start is not None:
+                    await stack.enter_async_context(self.layer_feeds.holding(layers, start))
+            yield
 
     def _session(self, session_id: str) -> ViewerSession:
         session = self.sessions.get(session_id)
@@ -190,7 +218,9 @@ class MediaWorker:
         )
         self.sessions[session.session_id] = session
         try:
-            return await session.answer(request.sdp, self._sources(request.sources, request.layers))
+            sources = self._sources(request.sources, request.layers)
+            async with self._starting_layers_fed(session, sources):
+                return await session.answer(request.sdp, sources)
         except BaseException:
             self.sessions.pop(session.session_id, None)
             await session.close()
