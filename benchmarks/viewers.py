@@ -150,10 +150,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--topology",
         choices=("netns", "loopback"),
-        help="netns (the default as root with ip, except against MediaRelay): the server "
+        help="loopback (the default): all on 127.0.0.1, the viewers' receive path charged to "
+        "the server's sends; netns (root and ip; not against MediaRelay): the server "
         "and the load in two network namespaces joined by a veth pair, the viewers' receive "
-        "path on the load cores as on other hosts; loopback: all on 127.0.0.1, the viewers' "
-        "receive path charged to the server's sends (the method before 2026-12-04)",
+        "path on the load cores as on other hosts",
     )
     add_common_arguments(parser)
     return parser
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     relay = "relay" in (args.baseline, args.server)
     if args.topology is None:
-        args.topology = "loopback" if relay or netns_unavailable() else "netns"
+        args.topology = "loopback"
     if args.topology == "netns" and (relay or (reason := netns_unavailable()) is not None):
         why = "MediaRelay runs on loopback only" if relay else reason
         print(f"--topology netns: {why}", file=sys.stderr)

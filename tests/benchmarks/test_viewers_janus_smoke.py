@@ -34,7 +34,7 @@ def test_bench_viewers_janus_baseline_in_pairs(tmp_path: Path) -> None:
         timeout=110,
     )
     assert result["baseline_server"] == "janus"
-    assert result["topology"] == "netns", "the default as root, Janus included"
+    assert result["topology"] == "loopback", "the default"
     assert result["ratio_meaning"] == "directlive / janus"
     assert result["pairs_run"] == 2
     assert len(result["pairs"]) == 2

@@ -47,7 +47,7 @@ def test_bench_viewers_compares_single_port_in_the_same_run() -> None:
         "--compare-single-port",
     )
     single = result["single_port"]
-    assert result["topology"] == "netns", "the default as root"
+    assert result["topology"] == "loopback", "the default"
     assert result["udp_port"] is None
     assert isinstance(single["udp_port"], int)
     for run in (result, single):
