@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # Installs the system programs the tests drive when missing: redis-server, Debian's chromium,
-# Installs the system programs the tests drive when missing: redis-server, Debian's chromium,
 # npm for the browser tests' axe-core (scripts/node-deps.sh), for the network-namespace tests
 # (tests/net) nftables and coturn (ip comes with iproute2), janus (the
 # `bench viewers --baseline janus` server), and OpenSSL's headers (libssl-dev) so that
