@@ -12,7 +12,7 @@ from streamer.layers.layer_set import LayerSet
 from streamer.workers.feeds import SourceFeed
 from streamer.workers.layer_feeds import UNWANTED_GRACE
 from tests.media.layered import DecodingViewer, increasing, publish_layers
-from tests.media.peers import Exchange, wait_for
+from tests.media.peers import wait_for, watching
 
 LOOP_FRAMES = 120
 WAIT = UNWANTED_GRACE + 10
@@ -51,20 +51,12 @@ async def test_a_worker_is_fed_only_the_layers_its_viewers_are_on(
     first, joiner = DecodingViewer(), DecodingViewer()
     sessions: list[str] = []
 
-    def exchange(user: str) -> Exchange:
-        async def watch(sdp: str) -> str:
-            session_id, answer = await streamer.watch(live_id, user, sdp)
-            sessions.append(session_id)
-            return answer
-
-        return watch
-
     try:
         live = streamer.get(live_id)
         await wait_for(lambda: len(live.publishers["alice"].layer_sets) == 1, 10, "layers")
         layers = live.publishers["alice"].layer_sets[0]
         await wait_for(lambda: all(s.has_keyframe for s in layers.sources), 10, "keyframes")
-        await first.watch(exchange("bob"))
+        await first.watch(watching(streamer, live_id, "bob", sessions))
         low, middle, top = feeds_of(streamer, layers)
 
         # Everyone is on the top layer: the two below stop crossing to the worker.
@@ -90,7 +82,7 @@ async def test_a_worker_is_fed_only_the_layers_its_viewers_are_on(
         assert middle.resumes == 0, "nobody moved through the middle"
 
         # A new viewer starts on the paused top layer: fed again first, so it starts there.
-        await joiner.watch(exchange("carol"))
+        await joiner.watch(watching(streamer, live_id, "carol", sessions))
         assert not top.paused
         assert top.resumes == 1
         await wait_for(lambda: len(joiner.frames) >= 30, 15, "the joiner's frames")

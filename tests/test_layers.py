@@ -21,7 +21,7 @@ from streamer.layers.selector import (
     LinkReport,
 )
 from tests.media.layered import DecodingViewer, increasing, publish_layers
-from tests.media.peers import wait_for
+from tests.media.peers import wait_for, watching
 
 LOOP_FRAMES = 120
 
@@ -109,14 +109,6 @@ async def test_capped_viewer_gets_the_low_layer_and_switches_keep_decoding(
     low, top = DecodingViewer(), DecodingViewer()
     sessions: list[str] = []
 
-    def exchange(max_layer: int | None):  # type: ignore[no-untyped-def]
-        async def watch(sdp: str) -> str:
-            session_id, answer = await streamer.watch(live_id, "bob", sdp, max_layer=max_layer)
-            sessions.append(session_id)
-            return answer
-
-        return watch
-
     try:
         live = streamer.get(live_id)
         await wait_for(lambda: len(live.publishers["alice"].layer_sets) == 1, 10, "layers")
@@ -124,8 +116,8 @@ async def test_capped_viewer_gets_the_low_layer_and_switches_keep_decoding(
         layers = live.publishers["alice"].layer_sets[0]
         await wait_for(lambda: all(s.has_keyframe for s in layers.sources), 10, "keyframes")
         assert [layers.size_of(s) for s in layers.ranked()] == [(160, 120), (320, 240), (640, 480)]
-        await low.watch(exchange(0))
-        await top.watch(exchange(None))
+        await low.watch(watching(streamer, live_id, "bob", sessions, max_layer=0))
+        await top.watch(watching(streamer, live_id, "bob", sessions))
         await wait_for(lambda: len(low.frames) >= 30 and len(top.frames) >= 30, 15, "frames")
         assert low.size == (160, 120)
         assert top.size == (640, 480)

@@ -54,7 +54,7 @@ from aiortc.utils import random32
 
 from streamer.aiortc.packer import packetize
 from streamer.aiortc.sender_state import ExtensionTemplate, SenderHandle
-from streamer.aiortc.srtp import PROTECT_ADDRESS, context_address, srtp_context
+from streamer.aiortc.srtp import PROTECT_ADDRESS, srtp_context
 from streamer.aiortc.transport_state import (
     IcePath,
     count_sent,
@@ -71,7 +71,7 @@ from streamer.forwarding.datagrams import (
     UdpGso,
     send_frames,
 )
-from streamer.forwarding.gcm import GCM_PROTECT_ADDRESS, gcm_session
+from streamer.forwarding.gcm import rtp_protection
 from streamer.forwarding.lane import LaneEntry, lane_available, ntp_time
 from streamer.forwarding.wheel import SenderWheel
 from streamer.frames import EncodedFrame
@@ -268,13 +268,7 @@ class RtpForwarder:
         session = srtp_session(dtls)
         if session is not self._session:
             self._session, self._srtp = session, srtp_context(session)
-            self._gcm = None if datagrams.FAST_SEND is None else gcm_session(dtls)
-            if self._gcm is None:
-                self._protect_address = PROTECT_ADDRESS
-                self._srtp_address = context_address(self._srtp)
-            else:
-                self._protect_address = GCM_PROTECT_ADDRESS
-                self._srtp_address = self._gcm.address
+            self._gcm, self._protect_address, self._srtp_address = rtp_protection(dtls, self._srtp)
         origin, seq, mime_type = self._timestamp_origin, self._sequence_number, self._mime_type
         gap = getattr(self._track, "sequence_gap", 0)
         if gap:

@@ -21,7 +21,13 @@ from typing import Any
 
 from aiortc import RTCDtlsTransport
 
-from streamer.aiortc.srtp import gcm_tx_master_key, srtp_session_keys
+from streamer.aiortc.srtp import (
+    PROTECT_ADDRESS,
+    context_address,
+    gcm_tx_master_key,
+    srtp_session_keys,
+)
+from streamer.forwarding import datagrams
 
 log = logging.getLogger("directlive.streamer")
 
@@ -54,3 +60,13 @@ def gcm_session(dtls: RTCDtlsTransport) -> Any:
 
 GCM_PROTECT_ADDRESS: int = 0 if SRTP_GCM is None else SRTP_GCM.PROTECT_ADDRESS
 """The extension's ``protect`` (srtp_protect's signature), for the C forwarding path."""
+
+
+def rtp_protection(dtls: RTCDtlsTransport, srtp: Any) -> tuple[Any, int, int]:
+    """What protects the media RTP ``dtls`` sends on the forwarding path: ``(GcmSession or
+    None, protect function address, its context address)``; ours with an AEAD-AES-GCM
+    profile and the C path, else libsrtp with ``srtp``, the session's context."""
+    gcm = None if datagrams.FAST_SEND is None else gcm_session(dtls)
+    if gcm is None:
+        return None, PROTECT_ADDRESS, context_address(srtp)
+    return gcm, GCM_PROTECT_ADDRESS, gcm.address

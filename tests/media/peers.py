@@ -22,13 +22,17 @@ Exchange = Callable[[str], Awaitable[str]]
 
 
 def watching(
-    streamer: Streamer, live_id: str, user: str, sessions: list[str] | None = None
+    streamer: Streamer,
+    live_id: str,
+    user: str,
+    sessions: list[str] | None = None,
+    max_layer: int | None = None,
 ) -> Exchange:
     """An exchange that watches ``live_id`` on ``streamer`` directly (no HTTP), noting each
     session id in ``sessions``."""
 
     async def exchange(sdp: str) -> str:
-        session_id, answer = await streamer.watch(live_id, user, sdp)
+        session_id, answer = await streamer.watch(live_id, user, sdp, max_layer=max_layer)
         if sessions is not None:
             sessions.append(session_id)
         return answer
