@@ -33,6 +33,17 @@ class RoomBroadcast:
     """With a ``live.viewers`` event: the host, whose sockets get ``viewers``."""
 
 
+@dataclass(frozen=True)
+class RoomPresence:
+    """Who publishes and who watches a live, as the other nodes reported it."""
+
+    publishing: tuple[str, ...] | None
+    """The participants whose media the origin holds; ``None``: not recorded here (one node,
+    or no report yet: the node holding the media knows)."""
+    viewers: tuple[str, ...]
+    """Viewers on every other node than the asking one, by their fresh reports."""
+
+
 RoomHandler = Callable[[RoomBroadcast], None]
 
 
@@ -87,6 +98,14 @@ class RoomDelivery(ABC):
         """This node serves ``viewers`` of the live now. Returns the total over all nodes
         when it changed (and was published to the room), else ``None``."""
 
+    @abstractmethod
+    async def record_publishing(self, live_id: str, participants: Sequence[str]) -> None:
+        """The origin's participants now, for nodes that do not hold the live's media."""
+
+    @abstractmethod
+    async def presence(self, live_id: str) -> RoomPresence:
+        """Who publishes, and who watches on the other nodes (this node knows its own)."""
+
 
 class MemoryRoomDelivery(RoomDelivery):
     """One node: publishing is handing over at once."""
@@ -133,3 +152,9 @@ class MemoryRoomDelivery(RoomDelivery):
             event = viewers_event(live_id, len(viewers))
             self._handler(RoomBroadcast(live_id, event, tuple(viewers), host))
         return len(viewers)
+
+    async def record_publishing(self, live_id: str, participants: Sequence[str]) -> None:
+        return None
+
+    async def presence(self, live_id: str) -> RoomPresence:
+        return RoomPresence(None, ())

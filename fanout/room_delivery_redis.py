@@ -13,8 +13,9 @@ Keys and channels (hash tag ``{live_id}`` as the other room keys)::
                                    | ["v", count, [viewers], host] | ["x"] (live ended)
     dl:room:{L}:viewers   hash     ``n:<node>`` -> msgpack [reported at (Redis TIME),
                                    [viewers]]; ``_open`` while the live runs, ``_sent`` last
-                                   published total, ``_host`` the live's host. Deleted when
-                                   the live ends.
+                                   published total, ``_host`` the live's host, ``_pub``
+                                   msgpack [participants publishing] (set by the origin).
+                                   Deleted when the live ends.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from fanout.room_delivery import (
     RoomBroadcast,
     RoomDelivery,
     RoomHandler,
+    RoomPresence,
     viewers_event,
 )
 from fanout.room_models import Comment
@@ -73,6 +75,32 @@ redis.call('HSET', KEYS[1], '_sent', #all)
 local host = redis.call('HGET', KEYS[1], '_host')
 redis.call('PUBLISH', ARGV[3], cmsgpack.pack({'v', #all, all, host}))
 return #all
+"""
+
+
+_RECORD_PUBLISHING = """
+if redis.call('HEXISTS', KEYS[1], '_open') == 0 then return 0 end
+redis.call('HSET', KEYS[1], '_pub', ARGV[1])
+return 1
+"""
+
+_PRESENCE = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local stale = tonumber(ARGV[2])
+local mine = 'n:' .. ARGV[1]
+local viewers = {}
+local flat = redis.call('HGETALL', KEYS[1])
+for i = 1, #flat, 2 do
+  local field = flat[i]
+  if field ~= mine and string.sub(field, 1, 2) == 'n:' then
+    local entry = cmsgpack.unpack(flat[i + 1])
+    if t - entry[1] <= stale then
+      for _, user in ipairs(entry[2]) do viewers[#viewers + 1] = user end
+    end
+  end
+end
+return {redis.call('HGET', KEYS[1], '_pub'), viewers}
 """
 
 
@@ -118,6 +146,8 @@ class RedisRoomDelivery(RoomDelivery):
         self._node = node_id
         self._stale_after = stale_after
         self._tally = self._redis.register_script(_TALLY)
+        self._record_publishing = self._redis.register_script(_RECORD_PUBLISHING)
+        self._presence = self._redis.register_script(_PRESENCE)
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._handler: RoomHandler | None = None
@@ -173,6 +203,16 @@ class RedisRoomDelivery(RoomDelivery):
         args: list[str | float] = [node, self._stale_after, room_channel(live_id), *viewers]
         total = int(await self._tally(keys=[tally_key(live_id)], args=args))
         return None if total < 0 else total
+
+    async def record_publishing(self, live_id: str, participants: Sequence[str]) -> None:
+        packed = msgpack.packb(list(participants))
+        await self._record_publishing(keys=[tally_key(live_id)], args=[packed])
+
+    async def presence(self, live_id: str) -> RoomPresence:
+        args: list[str | float] = [self._node, self._stale_after]
+        packed, viewers = await self._presence(keys=[tally_key(live_id)], args=args)
+        publishing = None if not packed else tuple(map(_text, msgpack.unpackb(packed)))
+        return RoomPresence(publishing, tuple(map(_text, viewers)))
 
     async def _read(self) -> None:
         while True:

@@ -87,6 +87,7 @@ class CoBroadcast:
             log.info("guest never connected live=%s user=%s", live_id, user)
             return
         log.info("participant added live=%s user=%s", live_id, user)
+        await self._room.participants_changed(live_id)
         await self._room.send(
             live_id, {"type": "live.participant.added", "live_id": live_id, "user": user}
         )
@@ -169,6 +170,7 @@ class CoBroadcast:
     async def _participant_gone(self, live_id: str, user: str, removed_by: str | None) -> None:
         with contextlib.suppress(NotFound):
             await self._streamer.remove_participant(live_id, user)
+        await self._room.participants_changed(live_id)
         event = {"type": "live.participant.removed", "live_id": live_id, "user": user}
         await self._room.send(live_id, event)
         if removed_by is not None:

@@ -62,6 +62,17 @@ class RoomEvents:
         """The live's media is here: its participants' sockets receive the room."""
         self._hosted.add(live_id)
         await self._sync_subscription(live_id)
+        await self.participants_changed(live_id)
+
+    async def participants_changed(self, live_id: str) -> None:
+        """Record who publishes (the media is here) for nodes that hold none of it."""
+        try:
+            participants = self._streamer.participants(live_id)
+            await self._delivery.record_publishing(live_id, participants)
+        except NotFound:
+            return
+        except Exception:  # the record is a convenience for other nodes' room views
+            log.exception("recording the participants failed live=%s", live_id)
 
     async def join(self, live_id: str, connection: Connection) -> None:
         self._rooms.setdefault(live_id, set()).add(connection)
@@ -90,6 +101,21 @@ class RoomEvents:
         self._dirty.discard(live_id)
         self._tallied.discard(live_id)
         await self._sync_subscription(live_id)
+
+    async def presence(self, live_id: str, viewers: bool) -> tuple[list[str], list[str]]:
+        """Who publishes, and (``viewers``) who watches, on every node: what this node serves
+        now with the other nodes' reports (at most a report interval old)."""
+        try:
+            publishing: list[str] | None = self._streamer.participants(live_id)
+            here = self._streamer.viewer_users(live_id)
+        except NotFound:  # neither the origin nor an edge of this live
+            publishing, here = None, []
+        if publishing is not None and not viewers:
+            return publishing, []
+        reported = await self._delivery.presence(live_id)
+        if publishing is None:
+            publishing = list(reported.publishing or ())
+        return publishing, sorted(set(here).union(reported.viewers)) if viewers else []
 
     def members(self, live_id: str) -> set[Connection]:
         """Sockets that joined the room on this node (participants' sockets aside)."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from directlive.errors import NotFound
 from signaling.appkeys import FANOUT, LIVES, USER
 from signaling.http_body import query_limit
 
 
 async def get_room(request: web.Request) -> web.Response:
-    """Settings, participants and the viewer count; the host also sees requests and viewers."""
+    """Settings, participants and the viewer count; the host also sees requests and viewers.
+    Any node answers for the whole live (participants and viewers of every node)."""
     live_id = request.match_info["live_id"]
     user = request[USER]
     fanout = request.app[FANOUT]
@@ -18,12 +18,8 @@ async def get_room(request: web.Request) -> web.Response:
     if user not in live.participants:
         await fanout.authorize_watch(user, live_id)
     settings = await fanout.rooms.settings(live_id)
-    lives = request.app[LIVES]
-    try:
-        streamer = lives.streamer
-        publishing, viewers = streamer.participants(live_id), streamer.viewer_users(live_id)
-    except NotFound:
-        publishing, viewers = [], []
+    hosting = user == live.host and not live.ended
+    publishing, viewers = await request.app[LIVES].room.presence(live_id, viewers=hosting)
     body: dict[str, object] = {
         "live_id": live_id,
         "host": live.host,
@@ -33,7 +29,7 @@ async def get_room(request: web.Request) -> web.Response:
         "settings": {"comments": settings.comments, "joins": settings.joins},
         "viewer_count": live.viewer_count,
     }
-    if user == live.host and not live.ended:
+    if hosting:
         body["join_requests"] = await fanout.rooms.pending_requests(user, live_id)
         body["viewers"] = viewers
     return web.json_response(body)

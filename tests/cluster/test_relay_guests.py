@@ -70,6 +70,10 @@ async def test_guest_on_an_edge_publishes_to_the_origin_and_edges_see_both(
         assert applied["type"] == "session.answer.ok", applied
         await wait_for(lambda: early.frames_from("dave") >= 5, 20, "carol on c sees dave")
 
+        status, room = await b.api("bob", "GET", f"/api/lives/{live_id}/room")
+        assert status == 200, room
+        assert room["publishing"] == ["alice", "dave"], "b holds no media: the origin's record"
+
         both = Viewer(audio=False, video_lines=2)
         stack.push_async_callback(both.close)
 
