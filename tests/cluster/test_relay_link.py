@@ -256,3 +256,38 @@ async def test_internal_routes_refuse_what_no_node_signed(tmp_path: Path) -> Non
             assert origin.app[STREAMER].has_media(live_id)
         finally:
             await publisher.close()
+
+
+async def test_edge_viewers_keyframe_requests_go_up_coalesced_once_per_edge(
+    tmp_path: Path,
+) -> None:
+    store = MemoryStore()
+    async with AsyncExitStack() as stack:
+        origin = await stack.enter_async_context(node(tmp_path, store, "a"))
+        edge = await stack.enter_async_context(node(tmp_path, store, "b"))
+        live_id, publisher = await go_live(origin, "alice")
+        stack.push_async_callback(publisher.close)
+        viewer = await watch_on(edge, "bob", live_id)
+        stack.push_async_callback(viewer.close)
+        await wait_for(lambda: len(viewer.received.counters) >= 5, 15, "edge decodes")
+        a, b = origin.app[STREAMER], edge.app[STREAMER]
+        video = next(source for source, _ in b.sources(live_id) if source.kind == "video")
+        tracks = [video.subscribe() for _ in range(20)]  # 20 more viewers of b's copy
+        edge_before = b.stats.keyframe_requests_upstream
+        origin_before = a.stats.keyframe_requests_upstream
+        for _ in range(5):
+            for track in tracks:
+                track.request_keyframe()  # 100 requests (PLIs) at once on the edge
+        # At most one at once and one deferred to the end of the interval, from the edge up
+        # the link, and from the origin to the publisher.
+        await wait_for(
+            lambda: a.stats.keyframe_requests_upstream > origin_before, 10, "the request reached a"
+        )
+        # Nothing more may follow: watch one whole interval past the deferred request.
+        await asyncio.sleep(2.5 * edge.app[STREAMER].config.keyframe_interval)
+        assert 1 <= b.stats.keyframe_requests_upstream - edge_before <= 2
+        assert 1 <= a.stats.keyframe_requests_upstream - origin_before <= 2
+        for track in tracks:
+            video.unsubscribe(track)
+        decoded = len(viewer.received.counters)
+        await wait_for(lambda: len(viewer.received.counters) > decoded + 5, 10, "still decoding")
