@@ -51,6 +51,12 @@ class CoBroadcast:
         """A viewer session negotiated over ``connection``: it can renegotiate there."""
         self._owners[session_id] = connection
 
+    def adopt(self, live_id: str, session_id: str, connection: Connection) -> None:
+        """``connection`` takes over the session (its socket reconnected): offer it the
+        participants' tracks it missed meanwhile."""
+        self.own(session_id, connection)
+        self._spawn(self.renegotiate(live_id, session_id))
+
     def drop_connection(self, connection: Connection) -> None:
         """A socket closed: its sessions can no longer be renegotiated through it."""
         for session_id in [s for s, c in self._owners.items() if c is connection]:

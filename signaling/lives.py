@@ -180,10 +180,20 @@ class LiveService:
                 await self.streamer.leave(live_id, session_id)
             raise
 
-    async def join_room(self, user: str, live_id: str, connection: Connection) -> None:
-        """A socket (e.g. of a WHEP viewer) receives the live's comments and counts."""
+    async def join_room(
+        self, user: str, live_id: str, connection: Connection, session_id: str | None = None
+    ) -> None:
+        """A socket (e.g. of a WHEP viewer) receives the live's comments and counts; with
+        ``session_id``, it also takes over that viewer session of the user's (a socket viewer
+        whose socket reconnected), so participant changes renegotiate it there again."""
+        if session_id is not None:
+            session = self.streamer.session(live_id, session_id)
+            if session.user != user:
+                raise Forbidden("this viewer session is someone else's", code="not_your_session")
         await self.fanout.authorize_watch(user, live_id)
         await self.room.join(live_id, connection)
+        if session_id is not None:
+            self.cobroadcast.adopt(live_id, session_id, connection)
 
     async def leave(self, viewer: str, live_id: str, session_id: str) -> None:
         session = self.streamer.session(live_id, session_id)

@@ -31,9 +31,10 @@ async def handle_room_message(
     rooms = fanout.rooms
     room = lives.room
     match message:
-        case RoomJoin(live_id=live_id):
-            await lives.join_room(user, live_id, connection)
-            return {"type": "room.joined", "live_id": live_id}
+        case RoomJoin(live_id=live_id, session_id=session_id):
+            await lives.join_room(user, live_id, connection, session_id)
+            joined: dict[str, object] = {"type": "room.joined", "live_id": live_id}
+            return joined if session_id is None else {**joined, "session_id": session_id}
         case RoomLeave(live_id=live_id):
             room.leave(live_id, connection)
             return {"type": "room.left", "live_id": live_id}

@@ -10,6 +10,8 @@ from directlive.errors import BadRequest
 @dataclass(frozen=True)
 class RoomJoin:
     live_id: str
+    session_id: str | None = None
+    """A viewer session of the user's that this socket takes over (after a reconnection)."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,12 @@ def parse_room_message(kind: str, body: dict[str, object]) -> RoomMessage | None
     """The room message of type ``kind``, or ``None`` if ``kind`` is not a room message."""
     if kind in HOST_DECISIONS:
         return HostDecision(kind, _text(body, "live_id"), _text(body, "user"))
-    simple: dict[str, type[RoomJoin | RoomLeave | JoinRequest | GuestLeave]] = {
-        "room.join": RoomJoin,
+    if kind == "room.join":
+        session_id = body.get("session_id")
+        if session_id is not None and (not isinstance(session_id, str) or not session_id):
+            raise BadRequest("field 'session_id' must be a non-empty string", code="bad_message")
+        return RoomJoin(_text(body, "live_id"), session_id)
+    simple: dict[str, type[RoomLeave | JoinRequest | GuestLeave]] = {
         "room.leave": RoomLeave,
         "join.request": JoinRequest,
         "guest.leave": GuestLeave,

@@ -49,7 +49,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "layer": {"live_id": "live", "session_id": "str", "max_layer": "int", "participant": "user"},
     "leave": {"live_id": "live", "session_id": "str"},
     "ice": {"live_id": "live", "candidate": "str", "sdp_mid": "str", "session_id": "str"},
-    "room.join": {"live_id": "live"},
+    "room.join": {"live_id": "live", "session_id": "str"},
     "room.leave": {"live_id": "live"},
     "join.request": {"live_id": "live"},
     "join.accept": {"live_id": "live", "user": "user"},

@@ -86,6 +86,8 @@ export async function render(ctx) {
     onError: (error) => (isFinal(error) ? refuse(error) : ctx.error(error)),
   });
 
+  room.sessionOf = () => viewer && viewer.sessionId;
+
   function stop() {
     if (viewer) viewer.stop();
     if (guest) guest.close();

@@ -9,6 +9,9 @@ const EVENTS = [
   "live.participant.removed", "live.settings", "live.evicted", "live.ended",
 ];
 
+// What a room.join refuses once the page was in the room: the viewer lost access meanwhile.
+const EVICTING = new Set(["removed_by_host", "blocked", "private_account", "request_pending"]);
+
 export class LiveRoom {
   constructor(socket, liveId, me, host) {
     this.socket = socket;
@@ -32,6 +35,7 @@ export class LiveRoom {
       socket.on("resumed", () => this.resume()),
     ];
     this.onError = () => {};
+    this.sessionOf = null; // () => the page's viewer session id, if it watches over this socket
   }
 
   onChange(fn) {
@@ -113,10 +117,28 @@ export class LiveRoom {
     }
   }
 
-  // After a reconnection: events may have been missed, so read the room and comments again.
+  // After a reconnection the new socket is in no room (it may even be on another node): join
+  // again, taking over the page's viewer session (sessionOf) so participant changes still
+  // renegotiate it, then read what may have been missed. A refusal now (removed, blocked,
+  // private) evicts the page; an ended live shows as ended from the re-read.
   resume() {
+    if (this.ended || this.evicted) return;
+    this.rejoin(this.sessionOf ? this.sessionOf() : null);
     this.loadState().catch(this.onError);
     this.loadRecent().catch(this.onError);
+  }
+
+  rejoin(sessionId) {
+    const message = { type: "room.join", live_id: this.liveId };
+    if (sessionId) message.session_id = sessionId;
+    this.socket.request(message).catch((error) => {
+      // The session is held by another node (or just ended): join without it.
+      if (sessionId && ["session_not_found", "live_not_found"].includes(error.code)) return this.rejoin(null);
+      if (error.code === "live_ended") return;
+      if (!EVICTING.has(error.code)) return this.onError(error);
+      this.evicted = error.code;
+      this.changed("evicted");
+    });
   }
 
   // GET /api/lives/{id}/room: settings, participants, count; the host's requests and viewers.
