@@ -8,16 +8,12 @@ on whichever node holds the session). ``OPTIONS /whip`` and
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
 
 from signaling.appkeys import CONFIG, USER
 from signaling.ice_servers import ice_servers_for
 from signaling.middleware import ALLOWED_METHODS
 from signaling.whip_whep import add_ice_server_links
-
-log = logging.getLogger("directlive.signaling")
 
 
 async def options_ice_servers(request: web.Request) -> web.Response:
