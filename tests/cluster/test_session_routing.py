@@ -70,9 +70,10 @@ async def call(
     *,
     etag: str | None = None,
     body: str = "",
+    content_type: str = CONTENT_TYPE,
 ) -> tuple[int, str]:
     """A follow-up sent to ``node`` as ``user``: (status, error code or "")."""
-    headers = {**node.auth(user), "Content-Type": CONTENT_TYPE}
+    headers = {**node.auth(user), "Content-Type": content_type}
     if etag is not None:
         headers["If-Match"] = etag
     async with node.http.request(method, node.url + path, headers=headers, data=body) as answer:
@@ -144,6 +145,15 @@ async def test_follow_ups_work_on_any_node_and_node_calls_are_accepted_once(
             "not_your_session",
         )
         assert await call(c, "DELETE", path, "carol") == (403, "not_your_session")
+        oversized = trickle + "a=ice-options:trickle\r\n" * 1000
+        assert await call(c, "PATCH", path, "bob", etag=bob_session.etag, body=oversized) == (
+            413,
+            "payload_too_large",
+        )
+        plain = "text/plain"
+        assert await call(
+            c, "PATCH", path, "bob", etag=bob_session.etag, body=trickle, content_type=plain
+        ) == (415, "unsupported_media_type")
         unknown = f"/whep/{live_id}/{SessionIds('b', node_key(SECRET)).mint()}"
         assert await call(c, "DELETE", unknown, "bob") == (404, "session_not_found")
         forged = path[: path.rindex(".")] + ".AAAAAAAAAAAAAAAAAAAAAA"
