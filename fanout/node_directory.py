@@ -1,6 +1,7 @@
 """Which node serves what, for lives that span nodes: node heartbeats (each with the URL other
 nodes reach it on), the origin of each running live (the node its host publishes to), and the
-nodes relaying it. ``MemoryNodeDirectory`` for one process; ``RedisNodeDirectory``
+nodes relaying it; and the nonces of signed node-to-node calls already accepted (each is
+accepted once). ``MemoryNodeDirectory`` for one process; ``RedisNodeDirectory``
 (``fanout.node_directory_redis``) when nodes share a Redis.
 """
 
@@ -9,7 +10,9 @@ from __future__ import annotations
 import time
 import weakref
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 
+from directlive.errors import Unavailable
 from fanout.store import Store
 
 
@@ -51,12 +54,21 @@ class NodeDirectory(ABC):
     async def live_keys(self, live_id: str) -> list[str]:
         """What the directory still holds about the live (empty once forgotten)."""
 
+    @abstractmethod
+    async def claim_nonce(self, nonce: str, ttl: float) -> bool:
+        """True the first time ``nonce`` is claimed within ``ttl`` seconds, False after."""
+
+
+MAX_MEMORY_NONCES = 100_000
+"""Nonces one process remembers at most; past that, calls are refused until some expire."""
+
 
 class MemoryNodeDirectory(NodeDirectory):
     def __init__(self) -> None:
         self._nodes: dict[str, tuple[str, float]] = {}
         self._origins: dict[str, str] = {}
         self._relays: dict[str, set[str]] = {}
+        self._nonces: OrderedDict[str, float] = OrderedDict()
 
     async def heartbeat(self, node: str, url: str, ttl: float) -> None:
         self._nodes[node] = (url, time.monotonic() + ttl)
@@ -94,6 +106,20 @@ class MemoryNodeDirectory(NodeDirectory):
     async def live_keys(self, live_id: str) -> list[str]:
         keys = ["origin"] if live_id in self._origins else []
         return keys + (["relays"] if live_id in self._relays else [])
+
+    async def claim_nonce(self, nonce: str, ttl: float) -> bool:
+        now = time.monotonic()
+        for old, until in list(self._nonces.items()):
+            if until > now:
+                break
+            del self._nonces[old]
+        if self._nonces.get(nonce, 0.0) > now:
+            return False
+        if len(self._nonces) >= MAX_MEMORY_NONCES:
+            raise Unavailable("too many node calls at once", code="node_calls_overloaded")
+        self._nonces[nonce] = now + ttl
+        self._nonces.move_to_end(nonce)
+        return True
 
 
 _MEMORY: weakref.WeakKeyDictionary[Store, MemoryNodeDirectory] = weakref.WeakKeyDictionary()

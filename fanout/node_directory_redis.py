@@ -3,6 +3,7 @@
 dl:node:{N}:alive      string  URL node N is reached on (PX expiry: its heartbeat)
 dl:relay:{L}:origin    string  node the live's host publishes to
 dl:relay:{L}:edges     set     nodes relaying the live now
+dl:node-call:{NONCE}   string  a signed node call accepted (PX expiry: its signature's life)
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ def _origin(live_id: str) -> str:
 
 def _edges(live_id: str) -> str:
     return f"dl:relay:{{{live_id}}}:edges"
+
+
+def _nonce(nonce: str) -> str:
+    return f"dl:node-call:{{{nonce}}}"
 
 
 def _text(value: Any) -> str | None:
@@ -64,3 +69,6 @@ class RedisNodeDirectory(NodeDirectory):
     async def live_keys(self, live_id: str) -> list[str]:
         keys = [key.decode() for key in await self._r.keys(f"dl:relay:{{{live_id}}}:*")]
         return sorted(keys)
+
+    async def claim_nonce(self, nonce: str, ttl: float) -> bool:
+        return bool(await self._r.set(_nonce(nonce), b"1", nx=True, px=max(1, int(ttl * 1000))))

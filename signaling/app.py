@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
 
-from directlive.node_keys import node_key
+from directlive.node_keys import derived_key, node_key
 from fanout import Fanout, MemoryStore, Store
 from fanout.posts import Posts
 from fanout.recordings import Recordings
@@ -22,10 +21,12 @@ from signaling.appkeys import (
     FANOUT,
     HUB,
     LIVES,
+    NODE_CALLS,
     NODE_KEY,
     POSTS,
     READY,
     RECORDINGS,
+    SESSION_IDS,
     SESSION_TAGS,
     STREAMER,
     TOKENS,
@@ -33,17 +34,20 @@ from signaling.appkeys import (
 from signaling.auth import TokenIssuer, load_secret
 from signaling.config import ServerConfig
 from signaling.edge_lives import EdgeLives
+from signaling.follow_up_routes import add_follow_up_routes
 from signaling.hub import Hub
 from signaling.live_recordings import LiveRecordings
 from signaling.lives import LiveService
 from signaling.metrics import get_metrics
 from signaling.middleware import auth_middleware, cors_middleware, error_middleware
 from signaling.node_beacon import NodeBeacon
+from signaling.node_calls import NodeCalls
 from signaling.origin_calls import OriginCalls
 from signaling.post_routes import add_post_routes, remove_partial_uploads
 from signaling.recording_routes import add_recording_routes
 from signaling.relay_routes import add_relay_routes
 from signaling.room_routes import add_room_routes
+from signaling.session_ids import SessionIds
 from signaling.social_routes import add_social_routes
 from signaling.socket_handler import handle_socket
 from signaling.trickle import SessionTags
@@ -76,7 +80,8 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
     app[TOKENS] = TokenIssuer(secret)
     app[NODE_KEY] = node_key(secret)
     app[READY] = asyncio.Event()
-    app[SESSION_TAGS] = SessionTags(secrets.token_bytes(32))
+    app[SESSION_TAGS] = SessionTags(derived_key(app[NODE_KEY], "session tags"))
+    app[SESSION_IDS] = SessionIds(config.node_id, app[NODE_KEY])
     app[STORE] = store if store is not None else make_store(config)
     app[FANOUT] = Fanout(app[STORE], node_id=config.node_id, room_config=config.room)
     app[HUB] = Hub()
@@ -129,6 +134,7 @@ def build_app(config: ServerConfig, store: Store | None = None) -> web.Applicati
     app.router.add_get("/ws", handle_socket)
     add_media_routes(app)
     add_trickle_routes(app)
+    add_follow_up_routes(app)
     add_social_routes(app)
     add_recording_routes(app)
     add_post_routes(app)
@@ -168,8 +174,10 @@ def _add_node_links(app: web.Application, config: ServerConfig) -> None:
     fanout = app[FANOUT]
     url = config.node_url or f"http://{config.host}:{config.port}"
     app[BEACON] = NodeBeacon(fanout.directory, config.node_id, url)
-    calls = OriginCalls(fanout.directory, config.node_id, app[NODE_KEY])
+    app[NODE_CALLS] = NodeCalls(fanout.directory, config.node_id, app[NODE_KEY])
+    calls = OriginCalls(app[NODE_CALLS])
     lives = app[LIVES]
+    lives.session_ids = app[SESSION_IDS]
     lives.cobroadcast.origin_calls = calls
 
     async def origin_dead(live_id: str) -> None:

@@ -14,6 +14,8 @@ from signaling.hub import Hub
 from signaling.live_recordings import LiveRecordings
 from signaling.lives import LiveService
 from signaling.node_beacon import NodeBeacon
+from signaling.node_calls import NodeCalls
+from signaling.session_ids import SessionIds
 from signaling.trickle import SessionTags
 from streamer import Streamer
 
@@ -29,5 +31,8 @@ POSTS = web.AppKey("posts", Posts)
 SESSION_TAGS = web.AppKey("session_tags", SessionTags)
 NODE_KEY = web.AppKey("node_key", bytes)
 """Shared by every node of the deployment (``directlive.node_keys``)."""
+NODE_CALLS = web.AppKey("node_calls", NodeCalls)
+"""Signed calls to other nodes of the deployment (``signaling.node_calls``)."""
+SESSION_IDS = web.AppKey("session_ids", SessionIds)
 BEACON = web.AppKey("beacon", NodeBeacon)
 USER = web.RequestKey("user", str)

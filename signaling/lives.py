@@ -14,6 +14,7 @@ from signaling.edge_lives import EdgeLives
 from signaling.hub import Connection, Hub
 from signaling.live_recordings import LiveRecordings
 from signaling.room_events import RoomEvents
+from signaling.session_ids import SessionIds
 from streamer import AnyViewerSession, Streamer
 
 log = logging.getLogger("directlive.signaling")
@@ -60,6 +61,8 @@ class LiveService:
         self.recordings: LiveRecordings | None = None
         self.edges: EdgeLives | None = None
         """Lives pulled from another node (``signaling.edge_lives``); None: one node."""
+        self.session_ids: SessionIds | None = None
+        """Mints viewer session ids naming this node (``signaling.session_ids``)."""
         self._starting: set[str] = set()
         """Hosts whose go-live is being negotiated (not yet in the streamer's lives)."""
         self._joining: Counter[tuple[str, str]] = Counter()
@@ -156,7 +159,12 @@ class LiveService:
             if self.edges is not None:
                 await self.edges.ensure_media(live_id)
             session_id, answer = await self.streamer.watch(
-                live_id, viewer, offer_sdp, participant, max_layer=max_layer
+                live_id,
+                viewer,
+                offer_sdp,
+                participant,
+                max_layer=max_layer,
+                session_id=self.session_ids.mint() if self.session_ids is not None else None,
             )
         finally:
             self._joining[key] -= 1

@@ -1,5 +1,5 @@
 """Calls an edge node makes to a live's origin node: internal HTTP, signed with the node key
-(``directlive.node_keys``), so a guest connected to any node publishes to the origin. The
+(``signaling.node_calls``), so a guest connected to any node publishes to the origin. The
 origin's SDP answer comes back unchanged: its candidates are the origin's, so the guest's media
 goes straight there."""
 
@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import json
 
-import aiohttp
-
 from directlive.errors import DirectliveError, NotFound, Unavailable
-from directlive.node_keys import sign_request
-from fanout.node_directory import NodeDirectory
 from signaling.errors_http import STATUS
+from signaling.node_calls import NodeCalls
 
 GUEST_PATH = "/internal/guest/{live_id}"
 GUEST_CANDIDATE_PATH = "/internal/guest/{live_id}/candidate"
 END_PATH = "/internal/live/{live_id}/end"
-CALL_TIMEOUT = 20.0
 
 
 def guest_path(live_id: str) -> str:
@@ -25,19 +21,16 @@ def guest_path(live_id: str) -> str:
 
 
 class OriginCalls:
-    def __init__(self, directory: NodeDirectory, node_id: str, node_key: bytes) -> None:
-        self._directory = directory
-        self._node_id = node_id
-        self._key = node_key
-        self._http: aiohttp.ClientSession | None = None
+    def __init__(self, nodes: NodeCalls) -> None:
+        self._nodes = nodes
 
     async def origin_url(self, live_id: str) -> str | None:
         """The URL of the live's origin when it is another node than this one, else None;
         ``Unavailable`` when that node's heartbeat stopped."""
-        origin = await self._directory.origin(live_id)
-        if origin is None or origin == self._node_id:
+        origin = await self._nodes.directory.origin(live_id)
+        if origin is None or origin == self._nodes.node_id:
             return None
-        url = await self._directory.node_url(origin)
+        url = await self._nodes.url_of(origin)
         if url is None:
             raise Unavailable("the live's origin node is not reachable", code="origin_unreachable")
         return url
@@ -68,30 +61,15 @@ class OriginCalls:
             raise NotFound("no such live on this node", code="live_not_found")
         path = template.format(live_id=live_id)
         data = json.dumps(body).encode()
-        headers = sign_request(self._key, self._node_id, method, path, data)
-        headers["Content-Type"] = "application/json"
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
-        try:
-            async with self._http.request(
-                method,
-                url.rstrip("/") + path,
-                data=data,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT),
-            ) as response:
-                text = await response.text()
-                if response.status < 300:
-                    return text
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Unavailable(
-                "the live's origin node is not reachable", code="origin_unreachable"
-            ) from exc
-        raise _error_from(response.status, text)
+        answer = await self._nodes.call(
+            url, method, path, data, unreachable_code="origin_unreachable"
+        )
+        if answer.status < 300:
+            return answer.text
+        raise _error_from(answer.status, answer.text)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
+        await self._nodes.close()
 
 
 def _error_from(status: int, text: str) -> DirectliveError:

@@ -4,7 +4,8 @@
   (``streamer.relay``: sealed with keys derived from the node key, so only a node of the
   deployment gets a frame);
 - ``POST`` / ``DELETE /internal/guest/{live_id}``, ``POST .../candidate``: an edge forwards
-  a guest's publish, removal or trickled candidate here, signed (``directlive.node_keys``);
+  a guest's publish, removal or trickled candidate here, signed (``signaling.node_auth``:
+  a call is accepted once);
 - ``POST /internal/live/{live_id}/end``: the host ended the live through another node.
 """
 
@@ -14,12 +15,11 @@ import logging
 
 from aiohttp import web
 
-from directlive.errors import BadRequest, NotFound, Unauthorized
-from directlive.node_keys import verify_request
+from directlive.errors import BadRequest, NotFound
 from fanout.node_directory import NodeDirectory
-from signaling.appkeys import FANOUT, LIVES, NODE_KEY, STREAMER
+from signaling.appkeys import FANOUT, LIVES, STREAMER
 from signaling.auth import is_user_id
-from signaling.json_input import parse_json
+from signaling.node_auth import signed_body
 from signaling.origin_calls import END_PATH, GUEST_CANDIDATE_PATH, GUEST_PATH
 from streamer import Streamer
 
@@ -64,18 +64,6 @@ async def get_relay(request: web.Request) -> web.StreamResponse:
     return socket
 
 
-async def _signed_body(request: web.Request) -> dict[str, object]:
-    body = await request.read()
-    headers = {k: v for k, v in request.headers.items()}
-    node = verify_request(request.app[NODE_KEY], headers, request.method, request.path, body)
-    if node is None:
-        raise Unauthorized("not signed by a node of this deployment", code="bad_node_signature")
-    value = parse_json(body)
-    if not isinstance(value, dict):
-        raise BadRequest("the body must be a JSON object", code="bad_body")
-    return value
-
-
 def _user(body: dict[str, object], field: str) -> str:
     value = body.get(field)
     if not is_user_id(value):
@@ -85,7 +73,7 @@ def _user(body: dict[str, object], field: str) -> str:
 
 async def post_guest(request: web.Request) -> web.Response:
     """An edge forwards a guest's offer: publish here, answer with this node's candidates."""
-    body = await _signed_body(request)
+    body = await signed_body(request)
     sdp = body.get("sdp")
     if not isinstance(sdp, str):
         raise BadRequest("sdp is a string", code="bad_sdp")
@@ -97,7 +85,7 @@ async def post_guest(request: web.Request) -> web.Response:
 
 
 async def delete_guest(request: web.Request) -> web.Response:
-    body = await _signed_body(request)
+    body = await signed_body(request)
     live_id = request.match_info["live_id"]
     await request.app[LIVES].cobroadcast.remove_guest(
         _user(body, "actor"), live_id, _user(body, "user")
@@ -107,7 +95,7 @@ async def delete_guest(request: web.Request) -> web.Response:
 
 async def post_guest_candidate(request: web.Request) -> web.Response:
     """Trickle ICE of a guest whose publish an edge forwarded here."""
-    body = await _signed_body(request)
+    body = await signed_body(request)
     candidate, sdp_mid = body.get("candidate"), body.get("sdp_mid")
     if not isinstance(candidate, str) or not isinstance(sdp_mid, str | None):
         raise BadRequest("candidate is a string, sdp_mid a string or null", code="bad_candidate")
@@ -119,7 +107,7 @@ async def post_guest_candidate(request: web.Request) -> web.Response:
 
 async def post_end(request: web.Request) -> web.Response:
     """The host ended the live through another node."""
-    body = await _signed_body(request)
+    body = await signed_body(request)
     await request.app[LIVES].end_live(_user(body, "user"), request.match_info["live_id"])
     return web.Response(text="")
 

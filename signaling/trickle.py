@@ -12,7 +12,9 @@ section, e.g.::
     a=end-of-candidates
 
 The ETag names the session's ICE state. Without ICE restart that never changes, so it is a
-keyed hash of the session's URL: nothing to store, and nobody can guess another's.
+keyed hash of the session's URL: nothing to store, nobody can guess another's, and every node
+of the deployment computes the same one (the key derives from the node key), so the node
+holding the session checks it whichever node answered the offer.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def parse_fragment(text: str) -> Fragment:
 
 
 class SessionTags:
-    """Entity tags of WHIP/WHEP session URLs, keyed with this process's secret."""
+    """Entity tags of WHIP/WHEP session URLs, keyed with a key all nodes derive alike."""
 
     def __init__(self, key: bytes) -> None:
         self._key = key

@@ -1,5 +1,6 @@
 """WHIP ingest (RFC 9725) and WHEP playback: one HTTP exchange of SDP each way, plus
-trickled candidates (``PATCH``, ``signaling.trickle_routes``)."""
+follow-ups on the session URL (trickled candidates, a viewer leaving) that any node accepts
+(``signaling.follow_up_routes``)."""
 
 from __future__ import annotations
 
@@ -75,16 +76,9 @@ async def post_whep(request: web.Request) -> web.Response:
     return _sdp_created(request, answer, f"/whep/{live_id}/{session_id}")
 
 
-async def delete_whep(request: web.Request) -> web.Response:
-    info = request.match_info
-    await request.app[LIVES].leave(request[USER], info["live_id"], info["session_id"])
-    return web.Response(status=200)
-
-
 def add_media_routes(app: web.Application) -> None:
     app.router.add_post("/whip", post_whip)
     app.router.add_delete("/whip/{live_id}", delete_whip)
     app.router.add_post("/whip/{live_id}", post_whip_guest)
     app.router.add_delete("/whip/{live_id}/{user}", delete_whip_guest)
     app.router.add_post("/whep/{live_id}", post_whep)
-    app.router.add_delete("/whep/{live_id}/{session_id}", delete_whep)

@@ -318,10 +318,12 @@ class Streamer:
         participant: str | None = None,
         *,
         max_layer: int | None = None,
+        session_id: str | None = None,
     ) -> tuple[str, str]:
         """Attach a viewer to every participant's tracks (as many as the offer has m-lines
         for), or to one ``participant``'s; returns ``(session_id, answer_sdp)``. A layered
-        picture is sent at most at layer ``max_layer`` (0 = lowest; None: any)."""
+        picture is sent at most at layer ``max_layer`` (0 = lowest; None: any). The session
+        gets ``session_id`` when given (unique), else a random one."""
         live = self.get(live_id)
         if participant is not None and participant not in live.publishers:
             raise NotFound(f"{participant} is not publishing", code="participant_not_found")
@@ -330,7 +332,7 @@ class Streamer:
             raise Conflict("the live has no media yet", code="live_not_ready")
         if len(live.viewers) >= self.config.max_viewers_per_live:
             raise Conflict("this live is full on this node", code="live_full")
-        session_id = secrets.token_urlsafe(12)
+        session_id = session_id or secrets.token_urlsafe(12)
         session: ViewerSession | RemoteViewerSession
         if self.workers is not None:
             link = await self.workers.place()

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from directlive.node_keys import (
+    NONCE_HEADER,
     SIGNATURE_HEADER,
     TIME_HEADER,
     node_key,
@@ -27,7 +28,11 @@ def test_a_signed_call_verifies_only_as_sent_by_a_holder_of_the_key() -> None:
     key = node_key("s3cret")
     body = b'{"user": "dave"}'
     headers = sign_request(key, "node-b", "POST", "/internal/guest/L1", body)
-    assert verify_request(key, headers, "POST", "/internal/guest/L1", body) == "node-b"
+    call = verify_request(key, headers, "POST", "/internal/guest/L1", body)
+    assert call is not None
+    assert call.node == "node-b"
+    assert len(call.nonce) == 32
+    assert 30 < call.keep_nonce <= 35
     assert verify_request(node_key("other"), headers, "POST", "/internal/guest/L1", body) is None
     assert verify_request(key, headers, "POST", "/internal/guest/L2", body) is None
     assert verify_request(key, headers, "DELETE", "/internal/guest/L1", body) is None
@@ -36,6 +41,8 @@ def test_a_signed_call_verifies_only_as_sent_by_a_holder_of_the_key() -> None:
     assert verify_request(key, stale, "POST", "/internal/guest/L1", body) is None
     forged = {**headers, SIGNATURE_HEADER: "0" * 64}
     assert verify_request(key, forged, "POST", "/internal/guest/L1", body) is None
+    other_nonce = {**headers, NONCE_HEADER: "1" * 32}
+    assert verify_request(key, other_nonce, "POST", "/internal/guest/L1", body) is None
 
 
 def test_link_messages_open_once_in_order_and_only_with_the_links_keys() -> None:
