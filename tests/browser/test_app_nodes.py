@@ -1,7 +1,8 @@
 """The web app in real Chromium across three real nodes on one Redis: the host goes live from
-node ``a`` (camera, three layers), a friend watches from node ``b`` (share card in the inbox),
-a third user on node ``c`` (watch page URL) comments, every page shows the comments in one
-order, and the end reaches ``b``'s page."""
+node ``a`` (camera, three layers) and shares it; friends on nodes ``b`` and ``c`` watch from
+the share cards in their inboxes and comment, every page shows the comments in one order and
+the count of both nodes' viewers, a heart from ``c`` floats on ``a`` and ``b``, and the end
+reaches ``b``'s watch page and the share card in ``c``'s thread."""
 
 from __future__ import annotations
 
@@ -32,6 +33,15 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
 async def frames_decoded(person: Person) -> int:
     stats = (await person.debug("watch"))["stats"]
     return int(stats["framesDecoded"]) if stats else 0
+
+
+async def watch_from_inbox(person: Person, live_id: str) -> None:
+    """Open the thread with the host from the inbox and tap the live's share card."""
+    row = person.page.locator("[data-testid=threads] .thread-row", has_text="alice")
+    await row.wait_for()
+    await row.locator("a").click()
+    card = person.page.locator(f".share-card[data-live-id='{live_id}']")
+    await card.get_by_test_id("watch-share").click()
 
 
 async def type_comment(person: Person, text: str) -> None:
@@ -70,12 +80,8 @@ async def test_host_on_a_viewer_on_b_comments_from_c_and_the_end(
 
         # Bob, on b, watches from the share card that reached his inbox.
         await share_to(alice, "bob")
-        row = bob.page.locator("[data-testid=threads] .thread-row", has_text="alice")
-        await row.wait_for()
-        await row.locator("a").click()
-        watch = bob.page.locator(f".share-card[data-live-id='{live_id}'] [data-testid=watch-share]")
         started = time.monotonic()
-        await watch.click()
+        await watch_from_inbox(bob, live_id)
         await plays(bob)
         first_picture = time.monotonic() - started
         watching = await bob.debug("watch")
@@ -85,8 +91,9 @@ async def test_host_on_a_viewer_on_b_comments_from_c_and_the_end(
         assert watching["stats"]["audioPackets"] > 0, watching
         decoded_before = await frames_decoded(bob)
 
-        # Carol, on c, opens the live's watch page and comments; Bob comments too.
-        await carol.goto(f"#/watch/{live_id}")
+        # Carol, on c, watches from her share card too and comments; Bob comments too.
+        await share_to(alice, "carol")
+        await watch_from_inbox(carol, live_id)
         await plays(carol)
         texts = ["carol one", "bob one", "carol two", "carol three"]
         await type_comment(carol, texts[0])
@@ -98,15 +105,23 @@ async def test_host_on_a_viewer_on_b_comments_from_c_and_the_end(
         assert sorted(orders["alice"]) == sorted(texts)
         carol_order = [t for t in orders["alice"] if t.startswith("carol")]
         assert carol_order == ["carol one", "carol two", "carol three"]
-        await alice.until(
-            "() => document.querySelector('[data-testid=viewer-count]').textContent"
-            " === '2 watching'"
-        )
+        for person in (alice, bob, carol):
+            await person.until(
+                "() => document.querySelector('[data-testid=viewer-count]').textContent"
+                " === '2 watching'"
+            )
+        await carol.page.locator(".comments-panel button.like").click()
+        for person in (alice, bob):
+            await person.page.locator(".float-heart").first.wait_for()
         assert (await metrics(a))[LINKS] == 2
         decoded_after = await frames_decoded(bob)
         assert decoded_after > decoded_before, (decoded_before, decoded_after)
 
-        # The host ends the live on a; Bob's page on b says it is over.
+        # Carol goes back to her thread. The host ends the live on a; Bob's page on b says it
+        # is over, and so does the share card in Carol's thread on c.
+        await carol.page.get_by_test_id("leave").click()
+        card = carol.page.locator(f".share-card[data-live-id='{live_id}']")
+        await card.get_by_test_id("watch-share").wait_for()
         ended_at = time.monotonic()
         await alice.page.get_by_test_id("end-live").click()
         banner = bob.page.get_by_test_id("watch-banner")
@@ -114,7 +129,7 @@ async def test_host_on_a_viewer_on_b_comments_from_c_and_the_end(
         shown_after = time.monotonic() - ended_at
         assert await banner.text_content() == "The video is over."
         assert (await bob.debug("watch"))["state"] == "ended"
-        await carol.page.get_by_test_id("watch-banner").wait_for()
+        await card.get_by_test_id("video-over").wait_for(timeout=2_000)
         print(
             f"layers {widths}; b's first picture {first_picture:.2f} s after the click,"
             f" {decoded_after} frames decoded at {tile['videoWidth']} wide;"
