@@ -1,8 +1,9 @@
 """The web app in real Chromium across three real nodes on one Redis: the host goes live from
 node ``a`` (camera, three layers) and shares it; friends on nodes ``b`` and ``c`` watch from
 the share cards in their inboxes and comment, every page shows the comments in one order and
-the count of both nodes' viewers, a heart from ``c`` floats on ``a`` and ``b``, and the end
-reaches ``b``'s watch page and the share card in ``c``'s thread."""
+the count of both nodes' viewers, a heart from ``c`` floats on ``a`` and ``b``, the host
+removes the viewer on ``c``, and the end reaches ``b``'s watch page and the share card in
+``c``'s thread."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.cluster.nodes import Cluster, running_cluster
 from tests.cluster.relay_support import metrics
 
 LINKS = "directlive_relay_links_open"
+REMOVED = "The host removed you from this live."
 COMMENTS = (
     "() => [...document.querySelectorAll('[data-testid=comments] li')].map((li) => li.textContent)"
 )
@@ -117,9 +119,18 @@ async def test_host_on_a_viewer_on_b_comments_from_c_and_the_end(
         decoded_after = await frames_decoded(bob)
         assert decoded_after > decoded_before, (decoded_before, decoded_after)
 
-        # Carol goes back to her thread. The host ends the live on a; Bob's page on b says it
-        # is over, and so does the share card in Carol's thread on c.
+        # The host, on a, removes Carol (on c) from the people watching; Carol's page says so
+        # and she goes back to her thread.
+        await alice.page.get_by_test_id("live-menu").click()
+        row = alice.page.locator("[data-testid=viewers] li", has_text="carol")
+        await row.get_by_role("button", name="Remove").click()
+        await carol.page.locator("[data-testid=watch-banner]", has_text=REMOVED).wait_for()
+        await row.wait_for(state="detached")
+        await alice.page.get_by_role("dialog").get_by_role("button", name="Close").click()
         await carol.page.get_by_test_id("leave").click()
+
+        # The host ends the live on a; Bob's page on b says it is over, and so does the share
+        # card in Carol's thread on c.
         card = carol.page.locator(f".share-card[data-live-id='{live_id}']")
         await card.get_by_test_id("watch-share").wait_for()
         ended_at = time.monotonic()
