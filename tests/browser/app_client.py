@@ -12,7 +12,7 @@ from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_chromium_whip_whep import end_live
-from tests.server import RunningServer, go_live
+from tests.server import RunningServer, ServerClient, go_live
 
 TOKEN_KEY = "directlive.token"
 
@@ -59,13 +59,13 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 
 async def open_person(
     browser: Browser,
-    server: RunningServer,
+    server: ServerClient,
     user: str,
     viewport: ViewportSize | None = None,
     init_script: str = "",
 ) -> Person:
-    """A fresh context whose app is signed in as ``user`` (token in localStorage);
-    ``init_script`` runs in the page before the app."""
+    """A fresh context whose app, served by ``server`` (one server, or one node of a cluster),
+    is signed in as ``user`` (token in localStorage); ``init_script`` runs before the app."""
     context = await browser.new_context(viewport=viewport or {"width": 1100, "height": 760})
     if init_script:
         await context.add_init_script(init_script)
@@ -89,7 +89,7 @@ async def open_person(
 @asynccontextmanager
 async def people(
     browser: Browser,
-    server: RunningServer,
+    server: ServerClient,
     *users: str,
     viewport: ViewportSize | None = None,
     init_script: str = "",
@@ -109,7 +109,7 @@ async def people(
                     print(f"[{person.user}] {line}")
 
 
-async def api(server: RunningServer, user: str, method: str, path: str, body: object = None) -> Any:
+async def api(server: ServerClient, user: str, method: str, path: str, body: object = None) -> Any:
     """One social API call as ``user`` (who exists from then on); asserts success."""
     async with server.http.request(
         method, f"{server.url}{path}", headers=server.auth(user), json=body

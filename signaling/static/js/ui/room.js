@@ -22,6 +22,9 @@ export class LiveRoom {
     this.commentIds = new Set();
     this.viewerCount = 0;
     this.viewers = [];
+    // A live.viewers event heard since the last (re)connection is newer than any snapshot in
+    // flight: across nodes the event can overtake the stored count a snapshot reads.
+    this.countHeard = false;
     this.joinRequests = [];
     this.participants = new Set(host ? [host] : []);
     this.settings = { comments: true, joins: true };
@@ -32,7 +35,10 @@ export class LiveRoom {
     this.reactionFns = new Set();
     this.unsubscribe = [
       ...EVENTS.map((type) => socket.on(type, (m) => m.live_id === liveId && this.handle(m))),
-      socket.on("resumed", () => this.resume()),
+      socket.on("resumed", () => {
+        this.countHeard = false; // events were missed while disconnected: the snapshot counts
+        this.resume();
+      }),
     ];
     this.onError = () => {};
     this.sessionOf = null; // () => the page's viewer session id, if it watches over this socket
@@ -74,6 +80,7 @@ export class LiveRoom {
         for (const fn of [...this.reactionFns]) fn(m);
         break;
       case "live.viewers":
+        this.countHeard = true;
         this.viewerCount = m.count;
         if (Array.isArray(m.viewers)) this.setViewers(m.viewers);
         this.changed("viewers");
@@ -146,9 +153,11 @@ export class LiveRoom {
     const state = await api.get(`/api/lives/${enc(this.liveId)}/room`);
     if (state.settings) this.settings = state.settings;
     this.participants = new Set([state.host, ...(state.guests || [])]);
-    this.viewerCount = state.viewer_count;
     if (Array.isArray(state.join_requests)) this.joinRequests = state.join_requests;
-    if (Array.isArray(state.viewers)) this.setViewers(state.viewers);
+    if (!this.countHeard) {
+      this.viewerCount = state.viewer_count;
+      if (Array.isArray(state.viewers)) this.setViewers(state.viewers);
+    }
     if (state.state === "ended" && !this.ended) this.ended = "ended";
     for (const what of ["settings", "participants", "viewers", "requests"]) this.changed(what);
     if (this.ended) this.changed("ended");
