@@ -3,8 +3,10 @@
 Each participant of the origin becomes a ``RelayedParticipant`` whose ``TrackSource``\\ s are
 fed from the link instead of a receiver: viewers, media workers and the GOP cache cannot tell
 the difference. A source's keyframe requests go back up the link, already coalesced by the
-source (once per edge). When the link drops and comes back, sources keep their identity by
-track id, so attached viewers carry on from the next keyframe.
+source (once per edge). Every layer of a layered picture comes as a source of its own, and
+``relay.layers`` ties them back into the participant's ``LayerSet``, so the edge's viewers
+switch layers as the origin's do. When the link drops and comes back, sources (and their layer
+sets) keep their identity by track id, so attached viewers carry on from the next keyframe.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from streamer.forwarding.datagrams import UdpGso
 from streamer.layers.layer_set import LayerSet
 from streamer.publisher import PublisherSession
 from streamer.relay.channel import ChannelClosed, RelayChannel
-from streamer.relay.messages import LiveOver, Ready, relay_from_wire
+from streamer.relay.messages import Layers, LiveOver, Ready, relay_from_wire
 from streamer.relay.stats import RelayStats
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
@@ -47,23 +49,57 @@ class RelayedParticipant:
         self.connected = asyncio.Event()
         self.connected.set()
         self.layer_sets: list[LayerSet] = []
-        """Always empty: a link carries one layer of each picture, its origin's best."""
+        """The origin's layer sets of this participant, rebuilt from ``relay.layers``."""
+        self.untied: set[int] = set()
+        """Ids of layers announced but not all opened yet, or left of a broken set: hidden
+        from viewers until their set is whole."""
 
     @property
     def viewer_sources(self) -> list[TrackSource]:
-        return self.sources
+        """As ``PublisherSession.viewer_sources``: each layer set stands as its first."""
+        hidden = {id(s) for layers in self.layer_sets for s in layers.sources[1:]} | self.untied
+        return [source for source in self.sources if id(source) not in hidden]
 
     @property
     def best_sources(self) -> list[TrackSource]:
-        return self.sources
+        """One track per picture, the best layer of a layered one (recording)."""
+        best = {id(layers.primary): layers.top() for layers in self.layer_sets}
+        return [best.get(id(source), source) for source in self.viewer_sources]
 
     def codec_of(self, source: TrackSource) -> RTCRtpCodecParameters:
         return self.codecs[source.track_id]
+
+    def tie(self, members: list[TrackSource]) -> None:
+        """``members`` (in m-line order) are the layers of one picture; a set they already
+        form (a link that came back) stays, so its viewers carry on."""
+        layers = members[0].layers
+        if layers is None or layers.sources != members:
+            for source in members:
+                self.untie(source)
+            try:
+                self.layer_sets.append(LayerSet(members))
+            except ValueError as exc:
+                log.warning("relayed participant=%s tracks not layered: %s", self.participant, exc)
+        self.untied.difference_update(id(source) for source in members)
+
+    def untie(self, source: TrackSource) -> None:
+        """Break the set ``source`` is a layer of; its other layers hide until tied again."""
+        layers = source.layers
+        if layers is None or layers not in self.layer_sets:
+            return
+        self.layer_sets.remove(layers)
+        layers.close()
+        for member in layers.sources:
+            member.layers = None
+            self.untied.add(id(member))
+        self.untied.discard(id(source))
 
     async def add_candidate(self, candidate: str, sdp_mid: str | None) -> None:
         raise NotFound("this participant publishes to another node", code="session_not_found")
 
     async def close(self) -> None:
+        for layers in self.layer_sets:
+            layers.close()
         for source in self.sources:
             source.close()
 
@@ -95,8 +131,9 @@ class RelayedMedia:
         """The current link's key of each track."""
         self.channel: RelayChannel | None = None
 
-    def source_for(self, message: SourceOpen) -> tuple[TrackSource, bool]:
-        """The source of ``message``'s track, and whether it is new (so its GOP applies)."""
+    def source_for(self, message: SourceOpen, layer: bool) -> tuple[TrackSource, bool]:
+        """The source of ``message``'s track, and whether it is new (so its GOP applies);
+        a new ``layer`` hides until ``tie`` makes its set whole."""
         self._key_of[message.track_id] = message.key
         known = self._by_track.get(message.track_id)
         if known is not None and not known.closed:
@@ -115,14 +152,28 @@ class RelayedMedia:
             gso=self._gso,
         )
         self._by_track[track_id] = source
-        participant = self.participants.get(message.participant)
+        participant = self._relayed(message.participant)
         if participant is None:
-            participant = self.participants[message.participant] = RelayedParticipant(
-                message.participant
-            )
+            participant = RelayedParticipant(message.participant)
+            self.participants[message.participant] = participant
         participant.sources.append(source)
         participant.codecs[track_id] = codec_from_wire(message.codec)
+        if layer:
+            participant.untied.add(id(source))
         return source, True
+
+    def tie(self, members: list[TrackSource]) -> None:
+        """``members`` (one participant's, in m-line order) are the layers of one picture."""
+        participant = self._relayed(members[0].participant)
+        if participant is None or any(s.participant != participant.participant for s in members):
+            log.warning("relay link: layers of several participants, not tied")
+            return
+        participant.tie(members)
+
+    def _relayed(self, name: str) -> RelayedParticipant | None:
+        """The participant ``name`` (an edge's live has relayed participants only)."""
+        participant = self.participants.get(name)
+        return participant if isinstance(participant, RelayedParticipant) else None
 
     def _ask_keyframe(self, track_id: str) -> None:
         key = self._key_of.get(track_id)
@@ -133,9 +184,11 @@ class RelayedMedia:
         source.close()
         self._by_track.pop(source.track_id, None)
         self._key_of.pop(source.track_id, None)
-        participant = self.participants.get(source.participant)
+        participant = self._relayed(source.participant)
         if participant is None:
             return
+        participant.untie(source)
+        participant.untied.discard(id(source))
         if source in participant.sources:
             participant.sources.remove(source)
         if not participant.sources:
@@ -171,6 +224,8 @@ class EdgeLink:
         """Whether the origin said the live ended (rather than the link dropping)."""
         self._on_sources_changed = on_sources_changed
         self._sources: dict[int, TrackSource] = {}
+        self._layers_of: dict[int, tuple[int, ...]] = {}
+        """By key of a layer not opened yet: the keys of its picture's layers (``Layers``)."""
         media.channel = channel
 
     async def run(self) -> None:
@@ -189,6 +244,8 @@ class EdgeLink:
                     if source is not None:
                         self.media.close_source(source)
                         self._on_sources_changed()
+                elif isinstance(message, Layers):
+                    self._layers_of.update(dict.fromkeys(message.keys, message.keys))
                 elif isinstance(message, Ready):
                     self.media.host = message.host
                     self.media.keep_only({s.track_id for s in self._sources.values()})
@@ -204,12 +261,21 @@ class EdgeLink:
             await self.channel.close(flush=0)
 
     def _open(self, message: SourceOpen) -> None:
-        source, new = self.media.source_for(message)
+        group = self._layers_of.pop(message.key, None)
+        source, new = self.media.source_for(message, layer=group is not None)
         self._sources[message.key] = source
         if new:
             for wire in message.gop:
                 _, frame = frame_from_wire(wire)
                 source.push_frame(frame)
+        if group is not None:
+            if any(key in self._layers_of for key in group):
+                return  # the picture shows once all its layers are here
+            members = [self._sources.get(key) for key in group]
+            if any(member is None for member in members):
+                log.warning("relay link: layers %s of unknown sources", group)
+                return
+            self.media.tie([member for member in members if member is not None])
         if self.ready.is_set():
             self._on_sources_changed()
 

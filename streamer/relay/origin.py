@@ -1,9 +1,10 @@
 """The origin's end of a relay link: feeds every source of one live to one edge node.
 
-It is a media worker's feed over the network: each source gets a ``RelayFeed`` (a
-``FrameSink``) that sends its GOP once, then every frame, once per link whatever the number of
-viewers on the edge. Keyframe requests from the edge reach the source, which coalesces them
-with every other viewer's.
+It is a media worker's feed over the network: each source (every layer of a layered picture
+too, announced with ``relay.layers``) gets a ``RelayFeed`` (a ``FrameSink``) that sends its GOP
+once, then every frame, once per link whatever the number of viewers on the edge. Keyframe
+requests from the edge reach the source (the layer they name), which coalesces them with every
+other viewer's.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from collections.abc import Callable, Sequence
 
 from streamer.feed_gate import KeyframeGate
 from streamer.frames import EncodedFrame
+from streamer.layers.layer_set import LayerSet
 from streamer.relay.channel import ChannelClosed, RelayChannel
-from streamer.relay.messages import LiveOver, Ready, relay_from_wire, relay_to_wire
+from streamer.relay.messages import Layers, LiveOver, Ready, relay_from_wire, relay_to_wire
 from streamer.relay.stats import RelayStats
 from streamer.source import TrackSource
 from streamer.viewer import SourceWithCodec
@@ -83,14 +85,23 @@ class OriginLink:
     def feed_count(self) -> int:
         return len(self._feeds)
 
-    def sync(self, sources: Sequence[SourceWithCodec], host: str | None = None) -> None:
-        """Feed every source of ``sources`` not fed yet (a guest who came on); with ``host``,
-        tell the edge the first set is complete."""
+    def sync(
+        self,
+        sources: Sequence[SourceWithCodec],
+        layer_sets: Sequence[LayerSet] = (),
+        host: str | None = None,
+    ) -> None:
+        """Feed every source of ``sources`` not fed yet (a guest who came on), first telling
+        which of them are the layers of one picture (``layer_sets``); with ``host``, tell the
+        edge the first set is complete."""
         fed = {id(feed.source) for feed in self._feeds.values()}
-        for source, codec in sources:
-            if id(source) in fed or source.closed:
-                continue
-            feed = RelayFeed(self, next(self._keys), source)
+        new = [(s, codec) for s, codec in sources if id(s) not in fed and not s.closed]
+        keys = {id(source): next(self._keys) for source, _ in new}
+        for layers in layer_sets:
+            if all(id(source) in keys for source in layers.sources):
+                self.channel.send(relay_to_wire(Layers(tuple(keys[id(s)] for s in layers.sources))))
+        for source, codec in new:
+            feed = RelayFeed(self, keys[id(source)], source)
             self.channel.send(
                 to_wire(
                     SourceOpen(
