@@ -1,6 +1,6 @@
 """An edge's copy of a layered picture: its layers, opened one by one from the link, stand as
 one picture once all are there, keep their set across a reconnection, and hide again when
-the set breaks."""
+the set breaks; a layer nothing reads is dropped from the link and asked for again."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from aiortc import RTCRtpCodecParameters
 
 from streamer.forwarding.datagrams import UdpGso
 from streamer.relay.edge import RelayedMedia, RelayedParticipant
+from streamer.relay.edge_feeds import EdgeLayerFeeds
+from streamer.relay.stats import RelayStats
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
-from streamer.workers.messages import SourceOpen, codec_to_wire
+from streamer.workers.messages import FeedUnwanted, FeedWanted, Message, SourceOpen, codec_to_wire
+from tests.media.peers import wait_for
 
 VP8 = codec_to_wire(RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96))
 
@@ -102,3 +105,35 @@ async def test_layers_of_two_participants_are_not_tied() -> None:
     assert alice_of(media).layer_sets == []
     assert top.layers is None
     media.close()
+
+
+async def test_an_unread_layer_is_dropped_and_comes_back_on_the_latest_answer() -> None:
+    media = relayed_media()
+    sources = open_layers(media, 1)
+    media.tie(sources)
+    sent: list[Message] = []
+    stats = RelayStats()
+    feeds = EdgeLayerFeeds(sent.append, grace=0.0, stats=stats)
+    for key, source in enumerate(sources, start=1):
+        feeds.add(key, source)
+    layers = sources[0].layers
+    assert layers is not None
+    layers.hold(sources[0])  # a viewer reads the first
+    try:
+        await wait_for(lambda: len(sent) == 2, 10, "the unread layers are dropped")
+        assert sent == [FeedUnwanted(key=2), FeedUnwanted(key=3)]
+        assert stats.layers_dropped == 2
+        assert feeds.takes(1)
+        assert not feeds.takes(2)
+        feeds.want(2)
+        feeds.want(2)  # asked already: said once
+        assert sent[2:] == [FeedWanted(key=2, epoch=1)]
+        feeds.resumed(2, 0, [])  # not the answer to the latest ask
+        assert not feeds.takes(2)
+        feeds.resumed(2, 1, [])
+        assert feeds.takes(2)
+        feeds.want(2)  # fed: nothing to ask
+        assert len(sent) == 3
+    finally:
+        feeds.close()
+        media.close()

@@ -5,8 +5,10 @@ fed from the link instead of a receiver: viewers, media workers and the GOP cach
 the difference. A source's keyframe requests go back up the link, already coalesced by the
 source (once per edge). Every layer of a layered picture comes as a source of its own, and
 ``relay.layers`` ties them back into the participant's ``LayerSet``, so the edge's viewers
-switch layers as the origin's do. When the link drops and comes back, sources (and their layer
-sets) keep their identity by track id, so attached viewers carry on from the next keyframe.
+switch layers as the origin's do; a layer nothing here reads stops crossing until something
+needs it (``streamer.relay.edge_feeds``). When the link drops and comes back, sources (and
+their layer sets) keep their identity by track id, so attached viewers carry on from the next
+keyframe.
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ from aiortc import RTCRtpCodecParameters
 
 from directlive.errors import NotFound
 from streamer.forwarding.datagrams import UdpGso
+from streamer.frames import EncodedFrame
 from streamer.layers.layer_set import LayerSet
 from streamer.publisher import PublisherSession
 from streamer.relay.channel import ChannelClosed, RelayChannel
+from streamer.relay.edge_feeds import EdgeLayerFeeds
 from streamer.relay.messages import Layers, LiveOver, Ready, relay_from_wire
 from streamer.relay.stats import RelayStats
 from streamer.source import TrackSource
 from streamer.stats import ForwardingStats
 from streamer.workers.messages import (
     BadMessage,
+    FeedResumed,
     KeyframeWanted,
     SourceClose,
     SourceOpen,
@@ -118,8 +123,11 @@ class RelayedMedia:
         gso: UdpGso,
         keyframe_interval: float,
         viewer_queue_limit: int,
+        layer_grace: float = 5.0,
     ) -> None:
         self.live_id = live_id
+        self.layer_grace = layer_grace
+        """Seconds a layer nothing here reads stays fed (``EdgeLayerFeeds``)."""
         self.host = ""
         self.participants: dict[str, AnyPublisher] = {}
         self._media_stats = media_stats
@@ -130,6 +138,8 @@ class RelayedMedia:
         self._key_of: dict[str, int] = {}
         """The current link's key of each track."""
         self.channel: RelayChannel | None = None
+        self.layer_feeds: EdgeLayerFeeds | None = None
+        """The current link's layer feeds."""
 
     def source_for(self, message: SourceOpen, layer: bool) -> tuple[TrackSource, bool]:
         """The source of ``message``'s track, and whether it is new (so its GOP applies);
@@ -162,13 +172,15 @@ class RelayedMedia:
             participant.untied.add(id(source))
         return source, True
 
-    def tie(self, members: list[TrackSource]) -> None:
-        """``members`` (one participant's, in m-line order) are the layers of one picture."""
+    def tie(self, members: list[TrackSource]) -> bool:
+        """``members`` (one participant's, in m-line order) are the layers of one picture;
+        whether they now form its set."""
         participant = self._relayed(members[0].participant)
         if participant is None or any(s.participant != participant.participant for s in members):
             log.warning("relay link: layers of several participants, not tied")
-            return
+            return False
         participant.tie(members)
+        return members[0].layers is not None
 
     def _relayed(self, name: str) -> RelayedParticipant | None:
         """The participant ``name`` (an edge's live has relayed participants only)."""
@@ -178,6 +190,8 @@ class RelayedMedia:
     def _ask_keyframe(self, track_id: str) -> None:
         key = self._key_of.get(track_id)
         if self.channel is not None and key is not None:
+            if self.layer_feeds is not None:
+                self.layer_feeds.want(key)  # a dropped layer comes back before its keyframe
             self.channel.send(to_wire(KeyframeWanted(key=key)))
 
     def close_source(self, source: TrackSource) -> None:
@@ -226,7 +240,11 @@ class EdgeLink:
         self._sources: dict[int, TrackSource] = {}
         self._layers_of: dict[int, tuple[int, ...]] = {}
         """By key of a layer not opened yet: the keys of its picture's layers (``Layers``)."""
+        self.layer_feeds = EdgeLayerFeeds(
+            lambda m: channel.send(to_wire(m)), media.layer_grace, stats
+        )
         media.channel = channel
+        media.layer_feeds = self.layer_feeds
 
     async def run(self) -> None:
         """Take the origin's messages until the link closes or the live is over."""
@@ -241,9 +259,12 @@ class EdgeLink:
                     self._open(message)
                 elif isinstance(message, SourceClose):
                     source = self._sources.pop(message.key, None)
+                    self.layer_feeds.forget(message.key)
                     if source is not None:
                         self.media.close_source(source)
                         self._on_sources_changed()
+                elif isinstance(message, FeedResumed):
+                    self.layer_feeds.resumed(message.key, message.epoch, _frames(message.gop))
                 elif isinstance(message, Layers):
                     self._layers_of.update(dict.fromkeys(message.keys, message.keys))
                 elif isinstance(message, Ready):
@@ -256,8 +277,10 @@ class EdgeLink:
         except (ChannelClosed, BadMessage) as exc:
             log.info("relay link to origin closed live=%s: %s", self.media.live_id, exc)
         finally:
+            self.layer_feeds.close()
             if self.media.channel is self.channel:
                 self.media.channel = None
+                self.media.layer_feeds = None
             await self.channel.close(flush=0)
 
     def _open(self, message: SourceOpen) -> None:
@@ -275,7 +298,9 @@ class EdgeLink:
             if any(member is None for member in members):
                 log.warning("relay link: layers %s of unknown sources", group)
                 return
-            self.media.tie([member for member in members if member is not None])
+            if self.media.tie([member for member in members if member is not None]):
+                for key in group:
+                    self.layer_feeds.add(key, self._sources[key])
         if self.ready.is_set():
             self._on_sources_changed()
 
@@ -286,6 +311,13 @@ class EdgeLink:
             log.warning("relay link: ignoring a malformed frame")
             return
         source = self._sources.get(key)
-        if source is not None:
+        if source is not None and self.layer_feeds.takes(key):
             self.stats.frames_received += 1
             source.push_frame(frame)
+
+
+def _frames(wires: list[list[object]]) -> list[EncodedFrame]:
+    try:
+        return [frame_from_wire(wire)[1] for wire in wires]
+    except (TypeError, ValueError) as exc:
+        raise BadMessage("a malformed frame in a GOP") from exc

@@ -153,6 +153,7 @@ class Relays:
                 self._gso,
                 self._config.keyframe_interval,
                 self._config.viewer_queue_limit,
+                self._config.relay_layer_grace_seconds,
             )
             pull = RelayPull(
                 media,

@@ -1,5 +1,6 @@
-"""Every layer of a layered picture crosses the relay link, so viewers on edge nodes choose
-and switch layers as the origin's do: on the edge's main process and in its media workers."""
+"""The layers of a layered picture cross the relay link, so viewers on edge nodes choose and
+switch layers as the origin's do, on the edge's main process and in its media workers; a layer
+nothing on an edge reads stops crossing until something there needs it again."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.server import RunningServer, SocketClient, running_server, server_con
 from tests.test_layers_http import metric, whep
 
 LOW, MIDDLE, TOP = (160, 120), (320, 240), (640, 480)
+LAYER_GRACE = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,14 @@ async def node(
 ) -> AsyncIterator[RunningServer]:
     config = server_config(tmp_path / name, node_id=name)
     config = replace(
-        config, media=replace(config.media, workers=workers, udp_port=None, relay_idle_seconds=0.3)
+        config,
+        media=replace(
+            config.media,
+            workers=workers,
+            udp_port=None,
+            relay_idle_seconds=0.3,
+            relay_layer_grace_seconds=LAYER_GRACE,
+        ),
     )
     async with running_server(config, store) as server:
         beacon = server.app[BEACON]
@@ -108,8 +117,16 @@ async def test_edge_viewers_choose_and_switch_layers_of_a_relayed_picture(
         assert relayed.best_sources == [layers.top()]
         assert await metric(edge, 'directlive_layer_viewers{layer="0"}') == 1
         assert await metric(edge, 'directlive_layer_viewers{layer="2"}') == 1
+        low_copy, middle_copy, top_copy = layers.ranked()
+        b = edge.app[STREAMER]
+        # Nothing on b reads the middle layer: b stops taking it (its copy forgets its GOP).
+        await wait_for(lambda: middle_copy.last_frame is None, 10, "b drops the middle layer")
+        assert b.relay_stats.layers_dropped == 1
+        assert low_copy.last_frame is not None
+        assert top_copy.last_frame is not None
 
-        # The socket's layer message moves carol's viewer down; each frame stays readable.
+        # The socket's layer message moves carol's viewer down (to the dropped layer, which
+        # comes back); each frame stays readable.
         carol = await edge.socket("carol")
         stack.push_async_callback(carol.close)
         asked = tracks[1].keyframe_requests
@@ -121,27 +138,36 @@ async def test_edge_viewers_choose_and_switch_layers_of_a_relayed_picture(
         await wait_for(lambda: len(top.frames) >= count + 15, 10, "frames after the switch")
         assert await metric(edge, 'directlive_layer_viewers{layer="1"}') == 1
         assert await metric(edge, "directlive_layer_switches_down_total") >= 1
+        await wait_for(lambda: top_copy.last_frame is None, 10, "b drops the top layer")
+        assert middle_copy.last_frame is not None
 
-        # On c's media worker: a socket watch capped at the lowest layer, then uncapped.
+        # On c's media worker: a socket watch capped at the middle layer, then at the lowest
+        # one, which nothing on c read (so c had dropped it).
         dave = await worker_edge.socket("dave")
         stack.push_async_callback(dave.close)
-        await on_worker.watch(socket_watch(dave, live_id, max_layer=0))
+        await on_worker.watch(socket_watch(dave, live_id, max_layer=1))
         await wait_for(lambda: len(on_worker.frames) >= 10, 20, "c's worker decodes")
-        assert on_worker.size == LOW
-        session_id = next(iter(worker_edge.app[STREAMER].get(live_id).viewers))
-        await cap(dave, live_id, session_id, None)
-        await wait_for(lambda: on_worker.size == TOP, 10, "dave's viewer moved up on c")
+        assert on_worker.size == MIDDLE
+        c = worker_edge.app[STREAMER]
+        on_c = c.get(live_id).publishers["alice"]
+        assert isinstance(on_c, RelayedParticipant)
+        low_on_c, middle_on_c, top_on_c = on_c.layer_sets[0].ranked()
+        unread = (low_on_c, top_on_c)
+        await wait_for(lambda: all(s.last_frame is None for s in unread), 10, "c drops two")
+        assert middle_on_c.last_frame is not None
+        session_id = next(iter(c.get(live_id).viewers))
+        await cap(dave, live_id, session_id, 0)
+        await wait_for(lambda: on_worker.size == LOW, 10, "dave's viewer moved down on c")
         count = len(on_worker.frames)
         await wait_for(lambda: len(on_worker.frames) >= count + 15, 10, "frames after the move")
-        assert await metric(worker_edge, 'directlive_layer_viewers{layer="2"}') == 1
-        assert await metric(worker_edge, "directlive_layer_switches_up_total") >= 1
+        assert await metric(worker_edge, 'directlive_layer_viewers{layer="0"}') == 1
+        assert await metric(worker_edge, "directlive_layer_switches_down_total") >= 1
 
         for viewer in viewers:
             assert viewer.decoder_errors == []
             assert all(frame.counter is not None for frame in viewer.frames)
 
         # A link that drops and comes back keeps the edge's layer set and its viewers on it.
-        b = edge.app[STREAMER]
         proxy.cut()
         await wait_for(lambda: b.relay_stats.links_opened == 2, 10, "b reconnects")
         count = len(top.frames)
@@ -149,13 +175,23 @@ async def test_edge_viewers_choose_and_switch_layers_of_a_relayed_picture(
         assert top.size == MIDDLE
         assert relayed.layer_sets == [layers]
         assert relayed.layer_sets[0] is layers
-        await wait_for(lambda: worker_edge.app[STREAMER].relay_links_open == 1, 10, "c is back")
+        await wait_for(lambda: c.relay_links_open == 1, 10, "c is back")
 
-        # Every layer's frames cross once per edge.
+        # Each frame of each layer crosses once per edge, or is held back for an edge that
+        # dropped the layer.
         a = origin.app[STREAMER]
         assert a.relay_links_of(live_id) == 2
-        sent, received = a.relay_stats.frames_sent, a.stats.frames_received
+        await wait_for(lambda: top_copy.last_frame is None, 10, "b drops the top layer again")
+
+        def counts() -> tuple[int, int]:
+            relay = a.relay_stats
+            crossed = relay.frames_sent + relay.frames_held_back + relay.frames_dropped
+            return crossed, relay.frames_held_back
+
+        (crossed, held), received = counts(), a.stats.frames_received
         await asyncio.sleep(1.0)
-        sent, received = a.relay_stats.frames_sent - sent, a.stats.frames_received - received
-        assert received > 60  # three layers at about 30 frames a second
-        assert sent == received * 2
+        crossed, held = (now - then for now, then in zip(counts(), (crossed, held), strict=True))
+        received = a.stats.frames_received - received
+        assert received > 0
+        assert crossed == received * 2
+        assert held >= received / 3  # at least b's top layer
