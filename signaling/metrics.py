@@ -79,6 +79,16 @@ class DirectliveCollector(Collector):
             relay.frames_dropped,
         )
         yield CounterMetricFamily(
+            "directlive_relay_frames_held_back",
+            "Frames of a layer an origin did not write because the edge dropped that layer",
+            relay.frames_held_back,
+        )
+        yield CounterMetricFamily(
+            "directlive_relay_layers_dropped",
+            "Times this node (an edge) stopped taking a layer nothing on it read",
+            relay.layers_dropped,
+        )
+        yield CounterMetricFamily(
             "directlive_relay_links_opened",
             "Relay links this node opened to origins, reconnections included",
             relay.links_opened,

@@ -42,6 +42,9 @@ class MediaConfig:
     viewer) instead of aiortc's per-packet sender loop fed by our packer."""
     relay_idle_seconds: float = 5.0
     """How long an edge node keeps its relay link of a live after its last viewer left."""
+    relay_layer_grace_seconds: float = 5.0
+    """How long an edge node keeps taking a layer from its link once nothing there reads it
+    (``streamer.relay.edge_feeds``)."""
     udp_gso: bool = field(default_factory=default_udp_gso)
     """Send a frame's equal-sized packets in UDP GSO batches (Linux; off with
     ``DIRECTLIVE_UDP_GSO=0``, and off for the streamer once the kernel refuses it)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from streamer.layers.layer_set import LayerSet
 from streamer.relay.edge import AnyPublisher
 from streamer.viewer import AnyViewerSession, SourceWithCodec
 
@@ -31,13 +32,18 @@ class MediaLive:
             for source in publisher.viewer_sources
         ]
 
-    def best_sources(self) -> list[SourceWithCodec]:
-        """One track per picture, a layered picture's best layer only (what relays carry)."""
+    def relayed_sources(self) -> list[SourceWithCodec]:
+        """Every track of every participant, each layer of a layered picture too (what
+        relays carry)."""
         return [
             (source, publisher.codec_of(source))
             for publisher in self.publishers.values()
-            for source in publisher.best_sources
+            for source in publisher.sources
         ]
+
+    def layer_sets(self) -> list[LayerSet]:
+        """Every participant's layered pictures."""
+        return [layers for publisher in self.publishers.values() for layers in publisher.layer_sets]
 
     def participants(self) -> list[str]:
         return list(self.publishers)

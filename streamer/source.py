@@ -190,6 +190,10 @@ class TrackSource:
             raise RuntimeError("track source is closed")
         self._sinks.append(sink)
 
+    @property
+    def sinks(self) -> tuple[FrameSink, ...]:
+        return tuple(self._sinks)
+
     def remove_sink(self, sink: FrameSink) -> None:
         if sink in self._sinks:
             self._sinks.remove(sink)

@@ -2,7 +2,8 @@
 
 The origin feeds an edge exactly as the main process feeds a media worker
 (``streamer.workers.messages``: ``SourceOpen`` with the GOP, frames as arrays,
-``SourceClose``; ``KeyframeWanted`` back), plus the few messages below.
+``SourceClose``; ``KeyframeWanted`` back), every layer of a layered picture a source of its
+own, plus the few messages below.
 """
 
 from __future__ import annotations
@@ -37,7 +38,17 @@ class LiveOver:
     op: ClassVar[str] = "relay.end"
 
 
-RelayMessage = Hello | Ready | LiveOver
+@dataclass(frozen=True)
+class Layers:
+    """Origin to edge, before the ``SourceOpen`` of any of them: the sources ``keys`` are
+    the layers of one picture, in the publisher's m-line order (the first stands for the
+    picture, top until keyframes rank them: ``LayerSet``)."""
+
+    op: ClassVar[str] = "relay.layers"
+    keys: tuple[int, ...]
+
+
+RelayMessage = Hello | Ready | LiveOver | Layers
 
 
 def relay_to_wire(message: RelayMessage) -> dict[str, Any]:
@@ -45,6 +56,8 @@ def relay_to_wire(message: RelayMessage) -> dict[str, Any]:
         return {"op": message.op, "node": message.node, "live_id": message.live_id}
     if isinstance(message, Ready):
         return {"op": message.op, "host": message.host}
+    if isinstance(message, Layers):
+        return {"op": message.op, "keys": list(message.keys)}
     return {"op": message.op}
 
 
@@ -65,4 +78,14 @@ def relay_from_wire(body: object) -> RelayMessage | Message:
         return Ready(host)
     if op == LiveOver.op:
         return LiveOver()
+    if op == Layers.op:
+        keys = body.get("keys")
+        if (
+            not isinstance(keys, list)
+            or len(keys) < 2
+            or not all(type(key) is int for key in keys)
+            or len(set(keys)) != len(keys)
+        ):
+            raise BadMessage("relay.layers: keys are two or more distinct integers")
+        return Layers(tuple(keys))
     return from_wire(body)

@@ -113,7 +113,7 @@ class Relays:
             await link.end()
             return None
         self._links.setdefault(live_id, set()).add(link)
-        link.sync(live.best_sources(), host=live.host)
+        link.sync(live.relayed_sources(), live.layer_sets(), host=live.host)
         log.info("relay link accepted live=%s edge=%s", live_id, edge)
         try:
             await on_open(edge)
@@ -135,7 +135,7 @@ class Relays:
         if live is None:
             return
         for link in list(self._links.get(live_id, ())):
-            link.sync(live.best_sources())
+            link.sync(live.relayed_sources(), live.layer_sets())
 
     # -- edge --------------------------------------------------------------------------------
     async def pull(self, live_id: str, origin_url: str) -> None:
@@ -153,6 +153,7 @@ class Relays:
                 self._gso,
                 self._config.keyframe_interval,
                 self._config.viewer_queue_limit,
+                self._config.relay_layer_grace_seconds,
             )
             pull = RelayPull(
                 media,
