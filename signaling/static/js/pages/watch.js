@@ -87,6 +87,9 @@ export async function render(ctx) {
   });
 
   room.sessionOf = () => viewer && viewer.sessionId;
+  room.onSessionElsewhere = () => {
+    if (viewer && !finished) viewer.reconnect();
+  };
 
   function stop() {
     if (viewer) viewer.stop();

@@ -42,6 +42,7 @@ export class LiveRoom {
     ];
     this.onError = () => {};
     this.sessionOf = null; // () => the page's viewer session id, if it watches over this socket
+    this.onSessionElsewhere = null; // the new socket's node does not hold that session
   }
 
   onChange(fn) {
@@ -139,8 +140,12 @@ export class LiveRoom {
     const message = { type: "room.join", live_id: this.liveId };
     if (sessionId) message.session_id = sessionId;
     this.socket.request(message).catch((error) => {
-      // The session is held by another node (or just ended): join without it.
-      if (sessionId && ["session_not_found", "live_not_found"].includes(error.code)) return this.rejoin(null);
+      // The session is held by another node (the socket came back elsewhere) or just ended:
+      // join without it, and let the page watch again here, where renegotiation can reach it.
+      if (sessionId && ["session_not_found", "live_not_found"].includes(error.code)) {
+        if (this.onSessionElsewhere) this.onSessionElsewhere();
+        return this.rejoin(null);
+      }
       if (error.code === "live_ended") return;
       if (!EVICTING.has(error.code)) return this.onError(error);
       this.evicted = error.code;
