@@ -64,7 +64,8 @@ MAX_MEMORY_NONCES = 100_000
 
 
 class MemoryNodeDirectory(NodeDirectory):
-    def __init__(self) -> None:
+    def __init__(self, max_nonces: int = MAX_MEMORY_NONCES) -> None:
+        self._max_nonces = max_nonces
         self._nodes: dict[str, tuple[str, float]] = {}
         self._origins: dict[str, str] = {}
         self._relays: dict[str, set[str]] = {}
@@ -109,13 +110,17 @@ class MemoryNodeDirectory(NodeDirectory):
 
     async def claim_nonce(self, nonce: str, ttl: float) -> bool:
         now = time.monotonic()
-        for old, until in list(self._nonces.items()):
+        while self._nonces:  # without copying the map on every call
+            old, until = next(iter(self._nonces.items()))
             if until > now:
                 break
             del self._nonces[old]
-        if self._nonces.get(nonce, 0.0) > now:
+        held = self._nonces.get(nonce)
+        if held is not None and held > now:
             return False
-        if len(self._nonces) >= MAX_MEMORY_NONCES:
+        # Expired entries go oldest-first, up to the first live one (TTLs differ a little),
+        # so an expired nonce can still be here: claiming it again takes no new room.
+        if held is None and len(self._nonces) >= self._max_nonces:
             raise Unavailable("too many node calls at once", code="node_calls_overloaded")
         self._nonces[nonce] = now + ttl
         self._nonces.move_to_end(nonce)

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from signaling.auth import TokenIssuer
+from tests.cluster.relay_support import metrics
 from tests.media.peers import Viewer, wait_for
 from tests.server import RunningServer, go_live
 from tests.test_whip_whep import whep_exchange
@@ -117,21 +118,10 @@ async def test_metrics_count_forwarding(server: RunningServer) -> None:
     try:
         await viewer.watch(exchange)
         await wait_for(lambda: len(viewer.received.counters) >= 30, 15, "frames")
-        values: dict[str, float] = {}
         deadline = time.monotonic() + 10
         # Media workers report their counters to the main process periodically.
-        while values.get("directlive_frames_forwarded_total", 0) < 10:
+        while (values := await metrics(server)).get("directlive_frames_forwarded_total", 0) < 10:
             assert time.monotonic() < deadline, f"forwarding not counted: {values}"
-            async with server.http.get(
-                f"{server.url}/metrics", headers=server.auth("ops")
-            ) as response:
-                assert response.status == 200
-                text = await response.text()
-            values = {
-                line.split()[0]: float(line.split()[1])
-                for line in text.splitlines()
-                if line and not line.startswith("#")
-            }
             await asyncio.sleep(0.1)
         assert values["directlive_lives"] == 1
         assert values["directlive_viewers"] == 1

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 
 import av
 import pytest
-from aiortc import RTCRtpReceiver, RTCSessionDescription
+from aiortc import RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamTrack
 
 from benchmarks.layered_media import LayerLoop, encode_layers, layer_tracks, read_counter
 from signaling.appkeys import STREAMER
 from streamer.aiortc.tap import tap_receiver
 from tests.media.layered import Decoded, publish_layers
-from tests.media.peers import Exchange, client_pc, wait_for
+from tests.media.peers import Exchange, client_pc, negotiate, wait_for
 from tests.server import RunningServer, SocketClient
 from tests.test_cobroadcast import sign_in
 from tests.test_layers_http import metric
@@ -79,10 +79,7 @@ class PicturesViewer:
         return all(f.size == size for f in self.frames.get(participant, [])[since:])
 
     async def watch(self, exchange: Exchange) -> None:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        assert self.pc.localDescription is not None
-        answer = await exchange(self.pc.localDescription.sdp)
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await negotiate(self.pc, exchange)
 
     async def close(self) -> None:
         await self.pc.close()

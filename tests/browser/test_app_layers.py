@@ -63,17 +63,23 @@ async def video_width(person: Person, query: str) -> int:
     return width
 
 
+async def layer_widths(host: Person) -> list[int]:
+    """The widths the host's three layers encode at, once each has one."""
+    widths: list[int] = await host.until(
+        "() => { const p = window.directliveApp.debug.golive.publisher;"
+        " return p && p.layerWidths.length === 3 && p.layerWidths.every((w) => w > 0)"
+        " && p.layerWidths; }",
+        timeout=20,
+    )
+    return widths
+
+
 async def test_the_app_publishes_layers_and_a_capped_viewer_gets_the_lowest(
     browser: Browser, server: RunningServer
 ) -> None:
     async with people(browser, server, "alice", "bob") as (alice, bob):
         live_id = await go_live(alice)
-        widths = await alice.until(
-            "() => { const p = window.directliveApp.debug.golive.publisher;"
-            " return p && p.layerWidths.length === 3 && p.layerWidths.every((w) => w > 0)"
-            " && p.layerWidths; }",
-            timeout=20,
-        )
+        widths = await layer_widths(alice)
         assert widths == [640, 320, 160]
         media = server.app[STREAMER].get(live_id)
         (layers,) = media.publishers["alice"].layer_sets

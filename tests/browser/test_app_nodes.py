@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Browser
 
 from tests.browser.app_client import Person, api, people
+from tests.browser.test_app_layers import layer_widths
 from tests.browser.test_app_share_watch import go_live, plays, share_to
 from tests.cluster.nodes import Cluster, running_cluster
 from tests.cluster.relay_support import metrics
@@ -72,12 +73,7 @@ async def test_host_on_a_viewer_on_b_comments_from_c_and_the_end(
         people(browser, c, "carol") as (carol,),
     ):
         live_id = await go_live(alice)
-        widths = await alice.until(
-            "() => { const p = window.directliveApp.debug.golive.publisher;"
-            " return p && p.layerWidths.length === 3 && p.layerWidths.every((w) => w > 0)"
-            " && p.layerWidths; }",
-            timeout=20,
-        )
+        widths = await layer_widths(alice)
         assert widths == [640, 320, 160]
 
         # Bob, on b, watches from the share card that reached his inbox.

@@ -13,7 +13,6 @@ import pytest
 from directlive.errors import Unavailable
 from directlive.node_keys import node_key, sign_request
 from fanout import MemoryStore
-from fanout import node_directory as directory_module
 from fanout.node_directory import MemoryNodeDirectory
 from signaling.appkeys import STREAMER
 from tests.server import SECRET, RunningServer, go_live, running_server, server_config
@@ -45,16 +44,13 @@ async def test_the_same_signed_call_acts_once_on_the_memory_store(tmp_path: Path
             await publisher.close()
 
 
-async def test_memory_nonces_are_claimed_once_and_bounded(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    directory = MemoryNodeDirectory()
+async def test_memory_nonces_are_claimed_once_and_bounded() -> None:
+    directory = MemoryNodeDirectory(max_nonces=3)
     assert await directory.claim_nonce("n1", 30.0)
     assert not await directory.claim_nonce("n1", 30.0)
     assert await directory.claim_nonce("n2", 30.0)
     assert await directory.claim_nonce("gone", 0.0)  # expired at once: claimable again
     assert await directory.claim_nonce("gone", 30.0)
-    monkeypatch.setattr(directory_module, "MAX_MEMORY_NONCES", 3)
     with pytest.raises(Unavailable) as full:
         await directory.claim_nonce("n4", 30.0)
     assert full.value.code == "node_calls_overloaded"

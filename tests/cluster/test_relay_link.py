@@ -68,6 +68,19 @@ async def watch_on(server: RunningServer, user: str, live_id: str) -> Viewer:
     return viewer
 
 
+async def live_watched_on_edge(
+    stack: AsyncExitStack, origin: RunningServer, edge: RunningServer, frames: int
+) -> tuple[str, Viewer]:
+    """Alice goes live on ``origin``; Bob watches on ``edge`` until ``frames`` decoded (both
+    closed with ``stack``)."""
+    live_id, publisher = await go_live(origin, "alice")
+    stack.push_async_callback(publisher.close)
+    viewer = await watch_on(edge, "bob", live_id)
+    stack.push_async_callback(viewer.close)
+    await wait_for(lambda: len(viewer.received.counters) >= frames, 15, "edge decodes")
+    return live_id, viewer
+
+
 async def test_edge_serves_a_live_of_its_origin_through_one_link(tmp_path: Path) -> None:
     store = MemoryStore()
     async with AsyncExitStack() as stack:
@@ -113,13 +126,9 @@ async def test_host_ending_closes_edges_and_forgets_the_live(tmp_path: Path) -> 
     async with AsyncExitStack() as stack:
         origin = await stack.enter_async_context(node(tmp_path, store, "a"))
         edge = await stack.enter_async_context(node(tmp_path, store, "b"))
-        live_id, publisher = await go_live(origin, "alice")
-        stack.push_async_callback(publisher.close)
         bob = await edge.socket("bob")
         stack.push_async_callback(bob.close)
-        viewer = await watch_on(edge, "bob", live_id)
-        stack.push_async_callback(viewer.close)
-        await wait_for(lambda: len(viewer.received.counters) >= 3, 15, "edge decodes")
+        live_id, _ = await live_watched_on_edge(stack, origin, edge, 3)
 
         async with origin.http.delete(
             f"{origin.url}/whip/{live_id}", headers=origin.auth("alice")
@@ -179,12 +188,8 @@ async def test_a_dropped_link_comes_back_while_the_origin_lives(tmp_path: Path) 
         beacon = origin.app[BEACON]
         beacon.url = proxy.url  # edges reach the origin through the proxy
         await beacon.beat()
-        live_id, publisher = await go_live(origin, "alice")
-        stack.push_async_callback(publisher.close)
-        viewer = await watch_on(edge, "bob", live_id)
-        stack.push_async_callback(viewer.close)
+        live_id, viewer = await live_watched_on_edge(stack, origin, edge, 5)
         counters = viewer.received.counters
-        await wait_for(lambda: len(counters) >= 5, 15, "edge decodes")
         b = edge.app[STREAMER]
         assert b.relay_stats.links_opened == 1
 
@@ -206,13 +211,9 @@ async def test_an_origin_that_stops_ends_its_lives_on_edges_after_the_grace(
     async with AsyncExitStack() as stack:
         edge = await stack.enter_async_context(node(tmp_path, store, "b"))
         async with node(tmp_path, store, "a") as origin:
-            live_id, publisher = await go_live(origin, "alice")
-            stack.push_async_callback(publisher.close)
             bob = await edge.socket("bob")
             stack.push_async_callback(bob.close)
-            viewer = await watch_on(edge, "bob", live_id)
-            stack.push_async_callback(viewer.close)
-            await wait_for(lambda: len(viewer.received.counters) >= 3, 15, "edge decodes")
+            live_id, _ = await live_watched_on_edge(stack, origin, edge, 3)
         # The origin stopped gracefully: its heartbeat went with it, its live did not end.
         ended = await bob.next_of("live.ended", live_id=live_id)
         assert ended["reason"] == "host_connection_lost"
@@ -265,11 +266,7 @@ async def test_edge_viewers_keyframe_requests_go_up_coalesced_once_per_edge(
     async with AsyncExitStack() as stack:
         origin = await stack.enter_async_context(node(tmp_path, store, "a"))
         edge = await stack.enter_async_context(node(tmp_path, store, "b"))
-        live_id, publisher = await go_live(origin, "alice")
-        stack.push_async_callback(publisher.close)
-        viewer = await watch_on(edge, "bob", live_id)
-        stack.push_async_callback(viewer.close)
-        await wait_for(lambda: len(viewer.received.counters) >= 5, 15, "edge decodes")
+        live_id, viewer = await live_watched_on_edge(stack, origin, edge, 5)
         a, b = origin.app[STREAMER], edge.app[STREAMER]
         video = next(source for source, _ in b.sources(live_id) if source.kind == "video")
         tracks = [video.subscribe() for _ in range(20)]  # 20 more viewers of b's copy

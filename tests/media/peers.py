@@ -47,15 +47,20 @@ def client_pc() -> RTCPeerConnection:
     return new_peer_connection(LOOPBACK)
 
 
+async def negotiate(pc: RTCPeerConnection, exchange: Exchange) -> None:
+    """Offer from ``pc``, take the answer ``exchange`` returns for it."""
+    await pc.setLocalDescription(await pc.createOffer())
+    assert pc.localDescription is not None
+    answer = await exchange(pc.localDescription.sdp)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+
 async def publish(tracks: list[MediaStreamTrack], exchange: Exchange) -> RTCPeerConnection:
     pc = client_pc()
     for track in tracks:
         pc.addTransceiver(track, direction="sendonly")
     try:
-        await pc.setLocalDescription(await pc.createOffer())
-        assert pc.localDescription is not None
-        answer = await exchange(pc.localDescription.sdp)
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await negotiate(pc, exchange)
     except BaseException:
         await pc.close()  # a refused publish must not leak its ICE sockets into later tests
         raise
@@ -146,10 +151,7 @@ class Viewer:
 
     async def watch(self, exchange: Exchange) -> None:
         self.started_at = time.monotonic()
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        assert self.pc.localDescription is not None
-        answer = await exchange(self.pc.localDescription.sdp)
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await negotiate(self.pc, exchange)
 
     async def close(self) -> None:
         await self.pc.close()
